@@ -1,0 +1,49 @@
+"""The ``aquatope`` command line: a thin layer that parses options, calls one library function and prints.
+
+Sub-commands live in sibling modules, one Typer app each. User errors (:class:`InputError`) print one line
+naming the file/line/field and exit with code 2, without a traceback; nothing half-written is left behind
+(commands write results to a temporary file and rename it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from aquatope.cli.trace import trace_app
+from aquatope.cli.workflows import workflows_app
+from aquatope.errors import InputError
+
+err_console = Console(stderr=True)
+
+
+class _AquatopeGroup(TyperGroup):
+    """Top-level group that turns :class:`InputError` from any sub-command into exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise click.exceptions.Exit(2) from exc
+
+
+app = typer.Typer(
+    name="aquatope",
+    cls=_AquatopeGroup,
+    help="QoS- and uncertainty-aware pre-warming and right-sizing for serverless workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(workflows_app, name="workflows")
+app.add_typer(trace_app, name="trace")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

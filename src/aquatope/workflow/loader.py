@@ -1,0 +1,258 @@
+"""Workflow YAML: parse, validate and refuse bad input with the file, line and field named.
+
+Schema (see ``src/aquatope/workloads/*.yaml`` for complete examples)::
+
+    name: ml-pipeline                 # required, the workflow's name
+    kind: analytics                   # analytics | interactive
+    description: free text
+    qos: {latency_ms: 4000, percentile: 95}
+    functions:                        # every function the stages invoke
+      detect-objects:
+        description: free text
+        resources: {cpu: 2.0, memory_mb: 2048}   # default configuration (what a user deploys)
+        perf: {model: parametric, serial_ms: ..., ...}   # or {model: empirical, file: measurements/x.csv}
+    maps:                             # optional map groups: N element-wise parallel pipelines
+      chunks: {fanout: 8}
+    stages:                           # the DAG; a stage invokes `function` (default: its own name)
+      split: {}
+      watermark: {after: [split], map: chunks}
+      merge: {after: [watermark]}
+      detect: {function: detect-objects, after: [merge], fanout: 4}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aquatope.errors import InputError
+from aquatope.resources import ResourceConfig
+from aquatope.workflow.model import WORKFLOW_KINDS, FunctionSpec, QoS, Stage, Workflow
+
+_TOP_KEYS = {"name", "kind", "description", "qos", "functions", "maps", "stages"}
+
+
+class _LineDict(dict[str, Any]):
+    """A mapping that remembers the 1-based line of itself and of each of its values."""
+
+    line: int | None = None
+    lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings are :class:`_LineDict` (so errors can name lines)."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+    loader.flatten_mapping(node)
+    out = _LineDict()
+    out.line = node.start_mark.line + 1
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        if key in out:
+            raise InputError(f"duplicate key {key!r}", line=key_node.start_mark.line + 1, field=key)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Ctx:
+    """Where we are while reading: the file, for error messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, message: str, node: Any, key: str | None, field: str) -> InputError:
+        line = None
+        if isinstance(node, _LineDict):
+            line = node.lines.get(key, node.line) if key is not None else node.line
+        return InputError(message, source=self.source, line=line, field=field)
+
+    def mapping(self, node: Any, key: str, parent: Any, field: str, required: bool = True) -> _LineDict:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        if value is None:
+            if required:
+                raise self.error("missing (a mapping is required)", parent, None, field)
+            empty = _LineDict()
+            empty.line, empty.lines = getattr(parent, "line", None), {}
+            return empty
+        if not isinstance(value, _LineDict):
+            raise self.error(f"expected a mapping, got {type(value).__name__}", parent, key, field)
+        return value
+
+
+def load_workflow_file(path: str | Path) -> Workflow:
+    """Load and validate a workflow YAML file; raises :class:`InputError` naming file, line and field."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("workflow file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read workflow file: {exc}", source=source) from None
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except InputError as exc:
+        raise InputError(exc.message, source=source, line=exc.line, field=exc.field) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"malformed YAML: {problem}", source=source, line=line) from None
+    return workflow_from_dict(data, base_dir=path.parent, source=source)
+
+
+def workflow_from_dict(data: Any, *, base_dir: Path, source: str = "<workflow>") -> Workflow:
+    """Build a :class:`Workflow` from parsed YAML (see the module docstring for the schema)."""
+    ctx = _Ctx(source)
+    if not isinstance(data, dict):
+        raise InputError("a workflow file must be a YAML mapping", source=source, line=1)
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise ctx.error(f"unknown keys {unknown}; allowed: {sorted(_TOP_KEYS)}", data, unknown[0], unknown[0])
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ctx.error("missing or empty (a string is required)", data, "name" if "name" in data else None, "name")
+    kind = data.get("kind", "analytics")
+    if kind not in WORKFLOW_KINDS:
+        raise ctx.error(f"must be one of {list(WORKFLOW_KINDS)}, got {kind!r}", data, "kind", "kind")
+    qos = _read_qos(ctx, data)
+    functions = _read_functions(ctx, data, base_dir)
+    stages = _read_stages(ctx, data)
+    try:
+        return Workflow(
+            name=name,
+            kind=kind,
+            description=str(data.get("description", "")).strip(),
+            qos=qos,
+            functions=functions,
+            stages=stages,
+            source=Path(source) if source and not source.startswith("<") else None,
+        )
+    except InputError as exc:
+        stages_node = data.get("stages")
+        stage_name = exc.field.split(".")[1] if exc.field and exc.field.startswith("stages.") else None
+        line = None
+        if isinstance(stages_node, _LineDict):
+            line = stages_node.lines.get(stage_name, stages_node.line) if stage_name else stages_node.line
+        raise InputError(exc.message, source=source, line=line, field=exc.field) from None
+
+
+def _read_qos(ctx: _Ctx, data: _LineDict) -> QoS:
+    node = ctx.mapping(data, "qos", data, "qos")
+    unknown = sorted(set(node) - {"latency_ms", "percentile"})
+    if unknown:
+        raise ctx.error(f"unknown keys {unknown}; allowed: latency_ms, percentile", node, unknown[0], f"qos.{unknown[0]}")
+    values: dict[str, float] = {}
+    for key, default in (("latency_ms", None), ("percentile", 95.0)):
+        value = node.get(key, default)
+        if value is None:
+            raise ctx.error("missing", node, None, f"qos.{key}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ctx.error(f"must be a number, got {value!r}", node, key, f"qos.{key}")
+        values[key] = float(value)
+    try:
+        return QoS(latency_ms=values["latency_ms"], percentile=values["percentile"])
+    except InputError as exc:
+        key = (exc.field or "qos.latency_ms").split(".")[-1]
+        raise ctx.error(exc.message, node, key, f"qos.{key}") from None
+
+
+def _read_functions(ctx: _Ctx, data: _LineDict, base_dir: Path) -> dict[str, FunctionSpec]:
+    from aquatope.perf import perf_model_from_spec
+
+    node = ctx.mapping(data, "functions", data, "functions")
+    if not node:
+        raise ctx.error("at least one function is required", data, "functions", "functions")
+    functions: dict[str, FunctionSpec] = {}
+    for fname, spec in node.items():
+        where = f"functions.{fname}"
+        if not isinstance(spec, _LineDict):
+            raise ctx.error("expected a mapping with perf and resources", node, fname, where)
+        unknown = sorted(set(spec) - {"perf", "resources", "description"})
+        if unknown:
+            raise ctx.error(f"unknown keys {unknown}; allowed: perf, resources, description", spec, unknown[0], where)
+        if "perf" not in spec:
+            raise ctx.error("missing performance model", spec, None, f"{where}.perf")
+        if "resources" not in spec:
+            raise ctx.error("missing default resources {cpu, memory_mb}", spec, None, f"{where}.resources")
+        try:
+            resources = ResourceConfig.from_dict(spec["resources"], field=f"{where}.resources")
+        except InputError as exc:
+            key = (exc.field or "").split(".")[-1]
+            res_node = spec["resources"]
+            raise ctx.error(exc.message, res_node if isinstance(res_node, _LineDict) else spec, key, exc.field or where) from None
+        if not isinstance(spec["perf"], dict):
+            raise ctx.error("expected a mapping (model: parametric|empirical, ...)", spec, "perf", f"{where}.perf")
+        try:
+            perf = perf_model_from_spec(spec["perf"], base_dir=base_dir, source=ctx.source, field=f"{where}.perf")
+        except InputError as exc:
+            if exc.line is not None or exc.source not in (None, ctx.source):
+                raise
+            key = (exc.field or "").split(".")[-1]
+            raise ctx.error(exc.message, spec["perf"], key, exc.field or f"{where}.perf") from None
+        functions[str(fname)] = FunctionSpec(str(fname), perf, resources, str(spec.get("description", "")).strip())
+    return functions
+
+
+def _read_maps(ctx: _Ctx, data: _LineDict) -> dict[str, int]:
+    node = ctx.mapping(data, "maps", data, "maps", required=False)
+    fanouts: dict[str, int] = {}
+    for gname, spec in node.items():
+        where = f"maps.{gname}"
+        if not isinstance(spec, _LineDict) or set(spec) != {"fanout"}:
+            raise ctx.error("expected {fanout: N}", node, gname, where)
+        fanout = spec["fanout"]
+        if isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1:
+            raise ctx.error(f"fanout must be a positive integer, got {fanout!r}", spec, "fanout", f"{where}.fanout")
+        fanouts[str(gname)] = fanout
+    return fanouts
+
+
+def _read_stages(ctx: _Ctx, data: _LineDict) -> tuple[Stage, ...]:
+    maps = _read_maps(ctx, data)
+    node = ctx.mapping(data, "stages", data, "stages")
+    stages = [_read_stage(ctx, node, str(sname), spec, maps) for sname, spec in node.items()]
+    return tuple(stages)
+
+
+def _read_stage(ctx: _Ctx, node: _LineDict, sname: str, spec: Any, maps: Mapping[str, int]) -> Stage:
+    where = f"stages.{sname}"
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, dict):
+        raise ctx.error("expected a mapping (function, after, fanout, map)", node, sname, where)
+    unknown = sorted(set(spec) - {"function", "after", "fanout", "map"})
+    if unknown:
+        raise ctx.error(f"unknown keys {unknown}; allowed: function, after, fanout, map", node, sname, f"{where}.{unknown[0]}")
+    after = spec.get("after", [])
+    if isinstance(after, str):
+        after = [after]
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise ctx.error("after must be a list of stage names", node, sname, f"{where}.after")
+    group = spec.get("map")
+    fanout = spec.get("fanout", 1)
+    if group is not None:
+        if group not in maps:
+            raise ctx.error(f"unknown map group {group!r}; declared: {sorted(maps)}", node, sname, f"{where}.map")
+        if "fanout" in spec and spec["fanout"] != maps[group]:
+            raise ctx.error(f"fanout {spec['fanout']!r} differs from map group {group!r}", node, sname, f"{where}.fanout")
+        fanout = maps[group]
+    if isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1:
+        raise ctx.error(f"fanout must be a positive integer, got {fanout!r}", node, sname, f"{where}.fanout")
+    if group is None and fanout > 1:
+        group = f"stage:{sname}"
+    function = spec.get("function", sname)
+    if not isinstance(function, str):
+        raise ctx.error("function must be a function name", node, sname, f"{where}.function")
+    return Stage(name=sname, function=function, after=tuple(after), fanout=fanout, map_group=group)
