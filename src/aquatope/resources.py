@@ -64,14 +64,14 @@ class ResourceConfig:
             value = data[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise InputError(f"must be a positive number, got {value!r}", source=source, field=f"{field}.{key}")
-        return cls(cpu=float(data["cpu"]), memory_mb=int(round(data["memory_mb"])))
+        return cls(cpu=float(data["cpu"]), memory_mb=round(data["memory_mb"]))
 
     def __str__(self) -> str:
         return f"{self.cpu:g} vCPU / {self.memory_mb} MB"
 
 
 def _steps(low: float, high: float, step: float) -> np.ndarray:
-    n = int(math.floor((high - low) / step + 1e-9)) + 1
+    n = math.floor((high - low) / step + 1e-9) + 1
     return np.round(low + step * np.arange(n), 6)
 
 
@@ -205,7 +205,7 @@ def _index_unit(values: Sequence[float], x: float) -> float:
 
 
 def _from_index_unit(values: Sequence[float], u: float) -> float:
-    return values[int(round(float(u) * (len(values) - 1)))]
+    return values[round(float(u) * (len(values) - 1))]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,14 @@ runner = CliRunner()
 def test_list_shows_the_builtin_workflows() -> None:
     result = runner.invoke(app, ["workflows", "list"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    for name in ("ml-pipeline", "video-processing", "social-network", "chatbot", "map-reduce", "trip-booking"):
+    for name in (
+        "ml-pipeline",
+        "video-processing",
+        "social-network",
+        "chatbot",
+        "map-reduce",
+        "trip-booking",
+    ):
         assert name in result.output
 
 

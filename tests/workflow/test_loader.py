@@ -52,8 +52,13 @@ BAD_CASES = [
     # (replace this, with that, expected line, expected field fragment)
     ("after: [first], map", "after: [ghost], map", 15, "stages.middle.after"),
     ("  first: {function: a}", "  first: {function: a, after: [last]}", 14, "cycle"),
-    ("    perf: {model: parametric, serial_ms: 10, parallel_ms: 0, max_parallelism: 1, io_ms: 5, working_set_mb: 128, "
-     "min_memory_mb: 64, cv: 0.1, cold_start_ms: 200}\n  b:", "  b:", 5, "functions.a.perf"),
+    (
+        "    perf: {model: parametric, serial_ms: 10, parallel_ms: 0, max_parallelism: 1, io_ms: 5, working_set_mb: 128, "
+        "min_memory_mb: 64, cv: 0.1, cold_start_ms: 200}\n  b:",
+        "  b:",
+        5,
+        "functions.a.perf",
+    ),
     ("{cpu: 0.5, memory_mb: 512}", "{cpu: -0.5, memory_mb: 512}", 10, "functions.b.resources.cpu"),
     ("{cpu: 1, memory_mb: 256}", "{cpu: 1, memory_mb: 0}", 7, "functions.a.resources.memory_mb"),
     ("chunks: {fanout: 3}", "chunks: {fanout: 0}", 13, "maps.chunks.fanout"),
@@ -99,7 +104,9 @@ def test_malformed_yaml_and_missing_file(tmp_path: Path) -> None:
 
 def test_empirical_perf_path_is_relative_to_the_yaml(tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "f.csv").write_text("memory_mb,is_cold,latency_ms\n128,False,100\n128,False,110\n256,False,60\n256,False,62\n128,True,400\n256,True,300\n")
+    (tmp_path / "m" / "f.csv").write_text(
+        "memory_mb,is_cold,latency_ms\n128,False,100\n128,False,110\n256,False,60\n256,False,62\n128,True,400\n256,True,300\n"
+    )
     text = GOOD.replace(PERF, "{model: empirical, file: m/f.csv}", 1)
     wf = load_workflow_file(write(tmp_path, text))
     assert 50 < wf.functions["a"].perf.latency_quantile_ms(ResourceConfig(0.1, 256), 0.5) < 70

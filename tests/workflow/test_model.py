@@ -75,7 +75,12 @@ def test_refuses_cycles_unknown_edges_and_bad_fanout() -> None:
 
 def test_end_to_end_sequence_parallel_fanin() -> None:
     wf = make([Stage("a", "a"), Stage("b", "b", ("a",)), Stage("c", "c", ("a",)), Stage("d", "d", ("b", "c"))])
-    lat = {"a": np.array([1.0, 2.0]), "b": np.array([10.0, 1.0]), "c": np.array([3.0, 7.0]), "d": np.array([1.0, 1.0])}
+    lat = {
+        "a": np.array([1.0, 2.0]),
+        "b": np.array([10.0, 1.0]),
+        "c": np.array([3.0, 7.0]),
+        "d": np.array([1.0, 1.0]),
+    }
     assert wf.end_to_end_ms(lat).tolist() == [12.0, 10.0]
     assert wf.end_to_end_ms(lat, transfer_ms=5).tolist() == [22.0, 20.0]  # two edges on the critical path
     assert wf.critical_path({"a": 1, "b": 10, "c": 3, "d": 1}) == (["a", "b", "d"], 12.0)
@@ -99,8 +104,14 @@ def test_map_group_is_elementwise_and_fanout_is_a_barrier() -> None:
     # chunk 0: 1+10+1 = 12, chunk 1: 1+1+20 = 22 -> merge ends at 24 (element-wise), not 1+10+20+2 = 33
     assert wf.end_to_end_ms(lat).tolist() == [24.0]
     # Without a shared group the second fan-out waits for all copies of the first: 1 + 10 + 20 + 2
-    barrier = make([Stage("split", "split"), Stage("w", "w", ("split",), 2, "g1"), Stage("t", "t", ("w",), 2, "g2"),
-                    Stage("merge", "merge", ("t",))])
+    barrier = make(
+        [
+            Stage("split", "split"),
+            Stage("w", "w", ("split",), 2, "g1"),
+            Stage("t", "t", ("w",), 2, "g2"),
+            Stage("merge", "merge", ("t",)),
+        ]
+    )
     assert barrier.end_to_end_ms(lat).tolist() == [33.0]
     assert wf.invocations_per_request() == {"split": 1, "w": 2, "t": 2, "merge": 1}
 

@@ -100,7 +100,14 @@ def _stage_label(stage: Stage) -> str:
 def functions_table(wf: Workflow) -> Table:
     """One row per function: default resources, calls per request, warm median and cold start at the default."""
     table = Table(title="Functions")
-    for col in ("function", "cpu (vCPU)", "memory (MB)", "calls/request", "warm p50 (ms)", "cold start p50 (ms)"):
+    for col in (
+        "function",
+        "cpu (vCPU)",
+        "memory (MB)",
+        "calls/request",
+        "warm p50 (ms)",
+        "cold start p50 (ms)",
+    ):
         table.add_column(col, justify="left" if col == "function" else "right")
     table.add_column("performance model", overflow="fold", max_width=50)
     calls = wf.invocations_per_request()

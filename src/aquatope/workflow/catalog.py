@@ -23,7 +23,9 @@ def builtin_workflow_path(name: str) -> Path:
     """The YAML file of built-in workflow ``name``; :class:`InputError` listing the known names otherwise."""
     path = _workloads_dir() / f"{name}.yaml"
     if not path.is_file():
-        raise InputError(f"unknown workflow {name!r}; built-in: {', '.join(builtin_workflow_names())}", field="workflow")
+        raise InputError(
+            f"unknown workflow {name!r}; built-in: {', '.join(builtin_workflow_names())}", field="workflow"
+        )
     return path
 
 

@@ -101,7 +101,7 @@ def load_workflow_file(path: str | Path) -> Workflow:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read workflow file: {exc}", source=source) from None
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except InputError as exc:
         raise InputError(exc.message, source=source, line=exc.line, field=exc.field) from None
     except yaml.YAMLError as exc:
@@ -152,7 +152,9 @@ def _read_qos(ctx: _Ctx, data: _LineDict) -> QoS:
     node = ctx.mapping(data, "qos", data, "qos")
     unknown = sorted(set(node) - {"latency_ms", "percentile"})
     if unknown:
-        raise ctx.error(f"unknown keys {unknown}; allowed: latency_ms, percentile", node, unknown[0], f"qos.{unknown[0]}")
+        raise ctx.error(
+            f"unknown keys {unknown}; allowed: latency_ms, percentile", node, unknown[0], f"qos.{unknown[0]}"
+        )
     values: dict[str, float] = {}
     for key, default in (("latency_ms", None), ("percentile", 95.0)):
         value = node.get(key, default)
@@ -191,7 +193,9 @@ def _read_functions(ctx: _Ctx, data: _LineDict, base_dir: Path) -> dict[str, Fun
         except InputError as exc:
             key = (exc.field or "").split(".")[-1]
             res_node = spec["resources"]
-            raise ctx.error(exc.message, res_node if isinstance(res_node, _LineDict) else spec, key, exc.field or where) from None
+            raise ctx.error(
+                exc.message, res_node if isinstance(res_node, _LineDict) else spec, key, exc.field or where
+            ) from None
         if not isinstance(spec["perf"], dict):
             raise ctx.error("expected a mapping (model: parametric|empirical, ...)", spec, "perf", f"{where}.perf")
         try:
@@ -234,7 +238,12 @@ def _read_stage(ctx: _Ctx, node: _LineDict, sname: str, spec: Any, maps: Mapping
         raise ctx.error("expected a mapping (function, after, fanout, map)", node, sname, where)
     unknown = sorted(set(spec) - {"function", "after", "fanout", "map"})
     if unknown:
-        raise ctx.error(f"unknown keys {unknown}; allowed: function, after, fanout, map", node, sname, f"{where}.{unknown[0]}")
+        raise ctx.error(
+            f"unknown keys {unknown}; allowed: function, after, fanout, map",
+            node,
+            sname,
+            f"{where}.{unknown[0]}",
+        )
     after = spec.get("after", [])
     if isinstance(after, str):
         after = [after]
@@ -246,7 +255,9 @@ def _read_stage(ctx: _Ctx, node: _LineDict, sname: str, spec: Any, maps: Mapping
         if group not in maps:
             raise ctx.error(f"unknown map group {group!r}; declared: {sorted(maps)}", node, sname, f"{where}.map")
         if "fanout" in spec and spec["fanout"] != maps[group]:
-            raise ctx.error(f"fanout {spec['fanout']!r} differs from map group {group!r}", node, sname, f"{where}.fanout")
+            raise ctx.error(
+                f"fanout {spec['fanout']!r} differs from map group {group!r}", node, sname, f"{where}.fanout"
+            )
         fanout = maps[group]
     if isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1:
         raise ctx.error(f"fanout must be a positive integer, got {fanout!r}", node, sname, f"{where}.fanout")

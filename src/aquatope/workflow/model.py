@@ -206,13 +206,19 @@ def validate_dag(stages: tuple[Stage, ...], functions: Mapping[str, FunctionSpec
         where = f"stages.{s.name}"
         if s.function not in functions:
             raise InputError(
-                f"unknown function {s.function!r}; defined: {sorted(functions)}", source=source, field=f"{where}.function"
+                f"unknown function {s.function!r}; defined: {sorted(functions)}",
+                source=source,
+                field=f"{where}.function",
             )
         for p in s.after:
             if p not in names:
-                raise InputError(f"edge from unknown stage {p!r}; stages: {names}", source=source, field=f"{where}.after")
+                raise InputError(
+                    f"edge from unknown stage {p!r}; stages: {names}", source=source, field=f"{where}.after"
+                )
         if isinstance(s.fanout, bool) or not isinstance(s.fanout, int) or s.fanout < 1:
-            raise InputError(f"fanout must be a positive integer, got {s.fanout!r}", source=source, field=f"{where}.fanout")
+            raise InputError(
+                f"fanout must be a positive integer, got {s.fanout!r}", source=source, field=f"{where}.fanout"
+            )
         if s.map_group is not None:
             expected = group_fanout.setdefault(s.map_group, s.fanout)
             if expected != s.fanout:
@@ -231,7 +237,11 @@ def topological_order(stages: tuple[Stage, ...], source: str | None = None) -> l
     while remaining:
         ready = [s.name for s in stages if s.name in remaining and not remaining[s.name]]
         if not ready:
-            raise InputError(f"the stages form a cycle: {' -> '.join(_find_cycle(remaining))}", source=source, field="stages")
+            raise InputError(
+                f"the stages form a cycle: {' -> '.join(_find_cycle(remaining))}",
+                source=source,
+                field="stages",
+            )
         for name in ready:
             order.append(name)
             del remaining[name]
@@ -247,5 +257,5 @@ def _find_cycle(deps: dict[str, set[str]]) -> list[str]:
     while node not in path:
         path.append(node)
         node = sorted(deps[node])[0]
-    cycle = path[path.index(node) :] + [node]
+    cycle = [*path[path.index(node) :], node]
     return list(reversed(cycle))
