@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -24,12 +23,12 @@ err_console = Console(stderr=True)
 class _AquatopeGroup(TyperGroup):
     """Top-level group that turns :class:`InputError` from any sub-command into exit code 2."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except InputError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise click.exceptions.Exit(2) from exc
+            raise typer.Exit(2) from exc
 
 
 app = typer.Typer(

@@ -22,7 +22,8 @@ def list_workflows() -> None:
     """List the built-in workflows with their shape and QoS target."""
     table = Table(title="Built-in workflows", show_lines=False)
     for col in ("name", "kind", "stages", "functions", "invocations/request", "QoS"):
-        table.add_column(col, justify="right" if col in ("stages", "functions", "invocations/request") else "left")
+        numeric = col in ("stages", "functions", "invocations/request")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col in ("name", "QoS"))
     table.add_column("description", overflow="fold", max_width=60)
     for name in builtin_workflow_names():
         wf = load_workflow(name)
@@ -108,7 +109,7 @@ def functions_table(wf: Workflow) -> Table:
         "warm p50 (ms)",
         "cold start p50 (ms)",
     ):
-        table.add_column(col, justify="left" if col == "function" else "right")
+        table.add_column(col, justify="left" if col == "function" else "right", no_wrap=col == "function")
     table.add_column("performance model", overflow="fold", max_width=50)
     calls = wf.invocations_per_request()
     rng = np.random.default_rng(0)

@@ -117,6 +117,8 @@ def workflow_from_dict(data: Any, *, base_dir: Path, source: str = "<workflow>")
     ctx = _Ctx(source)
     if not isinstance(data, dict):
         raise InputError("a workflow file must be a YAML mapping", source=source, line=1)
+    if not isinstance(data, _LineDict):  # built in code rather than parsed: no line numbers to report
+        data = _with_no_lines(data)
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ctx.error(f"unknown keys {unknown}; allowed: {sorted(_TOP_KEYS)}", data, unknown[0], unknown[0])
@@ -146,6 +148,14 @@ def workflow_from_dict(data: Any, *, base_dir: Path, source: str = "<workflow>")
         if isinstance(stages_node, _LineDict):
             line = stages_node.lines.get(stage_name, stages_node.line) if stage_name else stages_node.line
         raise InputError(exc.message, source=source, line=line, field=exc.field) from None
+
+
+def _with_no_lines(data: dict[str, Any]) -> _LineDict:
+    out = _LineDict()
+    out.line, out.lines = None, {}
+    for key, value in data.items():
+        out[str(key)] = _with_no_lines(value) if isinstance(value, dict) else value
+    return out
 
 
 def _read_qos(ctx: _Ctx, data: _LineDict) -> QoS:
@@ -185,9 +195,9 @@ def _read_functions(ctx: _Ctx, data: _LineDict, base_dir: Path) -> dict[str, Fun
         if unknown:
             raise ctx.error(f"unknown keys {unknown}; allowed: perf, resources, description", spec, unknown[0], where)
         if "perf" not in spec:
-            raise ctx.error("missing performance model", spec, None, f"{where}.perf")
+            raise ctx.error("missing performance model", node, fname, f"{where}.perf")
         if "resources" not in spec:
-            raise ctx.error("missing default resources {cpu, memory_mb}", spec, None, f"{where}.resources")
+            raise ctx.error("missing default resources {cpu, memory_mb}", node, fname, f"{where}.resources")
         try:
             resources = ResourceConfig.from_dict(spec["resources"], field=f"{where}.resources")
         except InputError as exc:
