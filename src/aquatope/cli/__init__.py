@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from aquatope.cli.simulate import simulate
 from aquatope.cli.trace import trace_app
 from aquatope.cli.workflows import workflows_app
 from aquatope.errors import InputError
@@ -41,6 +42,7 @@ app = typer.Typer(
 )
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(trace_app, name="trace")
+app.command("simulate")(simulate)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from aquatope.perf.empirical import EmpiricalPerf
 from aquatope.perf.fit import ConfigFit, FitResult, fit_parametric
 from aquatope.perf.measurements import FORMATS, ConfigSamples, Measurements, detect_format, load_measurements
 from aquatope.perf.parametric import ParametricPerf, deterministic_latency_ms
+from aquatope.perf.percentile import PercentilePerf
 from aquatope.perf.spec import MODELS, perf_model_from_spec
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "FitResult",
     "Measurements",
     "ParametricPerf",
+    "PercentilePerf",
     "PerfModel",
     "detect_format",
     "deterministic_latency_ms",

@@ -26,8 +26,9 @@ from aquatope.perf.base import PerfModel
 from aquatope.perf.empirical import EmpiricalPerf
 from aquatope.perf.measurements import FORMATS, load_measurements
 from aquatope.perf.parametric import ParametricPerf
+from aquatope.perf.percentile import PercentilePerf
 
-MODELS = ("parametric", "empirical")
+MODELS = ("parametric", "empirical", "percentiles")
 _PARAMETRIC_ALL = tuple(f.name for f in dataclasses.fields(ParametricPerf))
 _PARAMETRIC_REQUIRED = tuple(f.name for f in dataclasses.fields(ParametricPerf) if f.default is dataclasses.MISSING)
 _EMPIRICAL_ALL = ("file", "format", "scale", "min_memory_mb")
@@ -85,6 +86,28 @@ def _empirical(spec: Mapping[str, Any], base_dir: Path, source: str | None, fiel
     return EmpiricalPerf(load_measurements(path, format=fmt), scale=scale, min_memory_mb=min_mem, file=file)
 
 
+def _percentiles(spec: Mapping[str, Any], source: str | None, field: str) -> PercentilePerf:
+    _check_keys(
+        spec,
+        ("percents", "latencies_ms", "cold_start_ms", "cold_start_cv"),
+        ("percents", "latencies_ms"),
+        source,
+        field,
+    )
+    for key in ("percents", "latencies_ms"):
+        if not isinstance(spec[key], list) or not all(isinstance(v, int | float) for v in spec[key]):
+            raise InputError("must be a list of numbers", source=source, field=f"{field}.{key}")
+    extra = {
+        k: _number(spec[k], minimum=0.0, source=source, field=f"{field}.{k}")
+        for k in ("cold_start_ms", "cold_start_cv")
+        if k in spec
+    }
+    try:
+        return PercentilePerf(tuple(spec["percents"]), tuple(spec["latencies_ms"]), **extra)
+    except InputError as exc:
+        raise InputError(exc.message, source=source, field=f"{field}.{exc.field}") from None
+
+
 def perf_model_from_spec(
     spec: Mapping[str, Any], *, base_dir: Path, source: str | None = None, field: str = "perf"
 ) -> PerfModel:
@@ -104,4 +127,6 @@ def perf_model_from_spec(
         return _parametric(spec, source, field)
     if model == "empirical":
         return _empirical(spec, base_dir, source, field)
+    if model == "percentiles":
+        return _percentiles(spec, source, field)
     raise InputError(f"unknown model {model!r}; choose one of {list(MODELS)}", source=source, field=f"{field}.model")

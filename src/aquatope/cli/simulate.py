@@ -1,0 +1,119 @@
+"""``aquatope simulate``: replay a trace on the discrete-event simulator and print what it cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aquatope.errors import InputError
+from aquatope.jsonio import write_json_atomic
+from aquatope.sim.config import load_sim_config
+from aquatope.sim.run import SimulationResult, load_configs, simulate_single_functions, simulate_workflow
+from aquatope.traces import load_trace
+from aquatope.workflow import load_workflow
+
+console = Console()
+
+
+def simulate(
+    trace: Annotated[str, typer.Option(help="Trace directory or CSV, or a synthetic spec: synthetic:poisson:rate=5")],
+    workflow: Annotated[str | None, typer.Option(help="Built-in workflow name or workflow YAML path.")] = None,
+    function: Annotated[
+        str | None,
+        typer.Option(help="Trace function (id or index) whose arrivals drive the workflow; default: busiest."),
+    ] = None,
+    single_function: Annotated[
+        bool, typer.Option("--single-function", help="Replay every trace function as its own one-stage workflow.")
+    ] = False,
+    functions: Annotated[int | None, typer.Option(help="With --single-function: only the first N functions.")] = None,
+    scale: Annotated[float, typer.Option(help="Multiply the trace's invocation counts by this factor.")] = 1.0,
+    hours: Annotated[float | None, typer.Option(help="Replay only the first H hours of the trace.")] = None,
+    prewarm: Annotated[str, typer.Option(help="Pool policy: none or keepalive:<seconds>.")] = "keepalive:600",
+    config: Annotated[
+        str, typer.Option(help="Resource configuration per function: default (the YAML's) or a JSON file.")
+    ] = "default",
+    cluster: Annotated[
+        str, typer.Option(help="Simulator parameters: default or a JSON file (see SimConfig).")
+    ] = "default",
+    seed: Annotated[int, typer.Option(help="Seed of every random draw; same seed, same result.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to this file.")] = None,
+) -> None:
+    """Replay a trace on the simulator: a workflow driven by one trace function, or a whole trace (--single-function)."""
+    if single_function == (workflow is not None):
+        raise InputError("give either --workflow NAME|PATH or --single-function", field="--workflow")
+    sim_config = load_sim_config(cluster)
+    tr = load_trace(trace, seed=seed)
+    with _progress() as progress:
+        task = progress.add_task("simulating", total=1.0)
+
+        def update(fraction: float) -> None:
+            progress.update(task, completed=fraction)
+
+        if single_function:
+            result = simulate_single_functions(
+                tr, functions=functions, hours=hours, prewarm=prewarm, sim_config=sim_config, seed=seed, progress=update
+            )
+        else:
+            assert workflow is not None
+            wf = load_workflow(workflow)
+            configs = load_configs(config, wf)
+            result = simulate_workflow(
+                wf,
+                tr,
+                function=function,
+                scale=scale,
+                hours=hours,
+                prewarm=prewarm,
+                configs=configs,
+                sim_config=sim_config,
+                seed=seed,
+                progress=update,
+            )
+    console.print(summary_table(result))
+    if json_out is not None:
+        write_json_atomic(json_out, result.to_dict())
+        console.print(f"results written to {json_out}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def summary_table(result: SimulationResult) -> Table:
+    """The run's figures as a two-column table."""
+    m, s = result.metrics, result.setup
+    title = f"{s.get('workflow', 'single-function replay')} — {s['prewarm']}, {s['minutes']} min, seed {s['seed']}"
+    table = Table(title=title, show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("requests", f"{m.requests:,}"),
+        ("function invocations", f"{m.invocations:,}"),
+        ("QoS violation rate", f"{m.qos_violation_rate:.2%}"),
+        ("failed requests", f"{m.failed_requests:,}"),
+        ("latency p50 / p95 / p99 (ms)", " / ".join(f"{m.latency_ms[k]:,.0f}" for k in ("p50", "p95", "p99"))),
+        ("cold-start rate", f"{m.cold_start_rate:.2%}"),
+        ("containers started", f"{m.containers_started:,}"),
+        ("warm containers mean / peak", f"{m.mean_warm_containers:,.1f} / {m.peak_warm_containers:,}"),
+        (
+            "cost: execution / idle / requests",
+            " / ".join(f"${m.cost_usd[k]:,.4f}" for k in ("execution", "idle", "requests")),
+        ),
+        ("cost: total", f"${m.cost_usd['total']:,.4f}"),
+        ("simulated invocations per second", f"{m.invocations / max(result.wall_s, 1e-9):,.0f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

@@ -1,0 +1,160 @@
+"""The one contract between policies and execution: what a Platform does and what it records.
+
+Implemented by the discrete-event simulator (``aquatope.sim``) and by the Ray runtime (``aquatope.runtime``).
+Controllers, pool policies and sizers see only this interface, so they run unchanged on either.
+
+Time is in seconds since the start of the run (``now_s``); latencies are in milliseconds (``_ms``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from aquatope.errors import InputError
+from aquatope.resources import ResourceConfig
+from aquatope.workflow import Workflow
+
+
+@dataclass(frozen=True)
+class PoolTarget:
+    """Keep at least ``min_warm`` containers of a function alive; evict idle ones after ``keep_alive_s``.
+
+    Missing containers are started at once (they cost resources while starting and idle). An idle container is
+    evicted once it has been idle for ``keep_alive_s``, unless that would leave fewer than ``min_warm`` alive.
+    """
+
+    min_warm: int = 0
+    keep_alive_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.min_warm, bool) or not isinstance(self.min_warm, int) or self.min_warm < 0:
+            raise InputError(f"min_warm must be a non-negative integer, got {self.min_warm!r}", field="min_warm")
+        if not (self.keep_alive_s >= 0 and not math.isnan(self.keep_alive_s)):
+            raise InputError(f"keep_alive_s must be >= 0, got {self.keep_alive_s!r}", field="keep_alive_s")
+
+
+@dataclass(frozen=True)
+class FunctionObservation:
+    """What happened to one function since the previous ``observe()``: invocations that arrived, the peak number
+    of invocations in progress at once (running or waiting), and invocations that waited on a cold start."""
+
+    invocations: int = 0
+    peak_concurrency: int = 0
+    cold_starts: int = 0
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One workflow request, from arrival to the end of its last stage (or its failure).
+
+    ``stage_latency_ms`` maps a stage to the time from its start (all predecessors done) to its end, the slowest
+    copy for a fan-out; ``cold_starts`` counts invocations on the request's path that waited on a cold start.
+    """
+
+    request_id: int
+    workflow: str
+    arrival_s: float
+    end_s: float
+    latency_ms: float
+    stage_latency_ms: Mapping[str, float]
+    cold_starts: int
+    failed: bool
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    """One container's life: started at ``start_s``, ready (cold start done) at ``ready_s``, gone at ``end_s``;
+    ``busy_s`` is the time it spent running invocations. Cost is computed from these by ``resources.Pricing``."""
+
+    container_id: int
+    function: str
+    config: ResourceConfig
+    start_s: float
+    ready_s: float
+    end_s: float
+    busy_s: float
+    invocations: int = 0
+
+    @property
+    def lifetime_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def idle_s(self) -> float:
+        """Time alive but neither starting nor busy: what keep-alive and pre-warming cost."""
+        return max(0.0, self.end_s - self.ready_s - self.busy_s)
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """A FaaS platform that runs workflows: the simulator or a real engine.
+
+    Usage: ``deploy`` a workflow with a configuration per function, optionally ``set_pool`` per function, ``submit``
+    request arrival times, ``advance`` time, and read ``observe()`` (per control interval) and the records.
+    """
+
+    @property
+    def now_s(self) -> float:
+        """Current platform time in seconds since the start of the run."""
+        ...
+
+    def deploy(self, workflow: Workflow, configs: Mapping[str, ResourceConfig] | None = None) -> None:
+        """Make ``workflow`` runnable, each function at ``configs[name]`` (default: the workflow's defaults)."""
+        ...
+
+    def set_resources(self, function: str, config: ResourceConfig) -> None:
+        """Containers started from now on get ``config``; warm containers with the old one are retired when idle."""
+        ...
+
+    def set_pool(self, function: str, target: PoolTarget) -> None:
+        """Apply a pool target to ``function`` from now on."""
+        ...
+
+    def submit(self, workflow: str, arrivals_s: np.ndarray) -> None:
+        """Schedule requests of a deployed workflow at the given times (seconds, >= now, any order)."""
+        ...
+
+    def advance(self, until_s: float) -> None:
+        """Run until ``until_s`` (a real platform waits; the simulator processes events)."""
+        ...
+
+    def observe(self) -> dict[str, FunctionObservation]:
+        """Per function, what happened since the previous call."""
+        ...
+
+    def request_records(self) -> list[RequestRecord]:
+        """Every finished (or failed) workflow request so far."""
+        ...
+
+    def container_records(self) -> list[ContainerRecord]:
+        """Every container so far; containers still alive are reported as ending now."""
+        ...
+
+
+@dataclass
+class ObservationCounter:
+    """Accumulates :class:`FunctionObservation` figures between two ``observe()`` calls (shared helper)."""
+
+    invocations: dict[str, int] = field(default_factory=dict)
+    cold_starts: dict[str, int] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)
+
+    def take(self, functions: list[str], in_flight: Mapping[str, int]) -> dict[str, FunctionObservation]:
+        """Return the figures per function and reset them; the peak restarts from what is in flight now."""
+        out = {
+            f: FunctionObservation(
+                invocations=self.invocations.get(f, 0),
+                peak_concurrency=max(self.peak.get(f, 0), in_flight.get(f, 0)),
+                cold_starts=self.cold_starts.get(f, 0),
+            )
+            for f in functions
+        }
+        self.invocations.clear()
+        self.cold_starts.clear()
+        self.peak = {f: in_flight.get(f, 0) for f in functions}
+        return out
