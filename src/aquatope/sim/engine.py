@@ -40,14 +40,15 @@ from aquatope.resources import ResourceConfig
 from aquatope.sim.cluster import Cluster
 from aquatope.sim.config import SimConfig
 from aquatope.sim.containers import ContainerTable
-from aquatope.sim.state import FnState, ReqState, WfState
+from aquatope.sim.flow import STAGE, RequestFlow
+from aquatope.sim.state import FnState, WfState
 from aquatope.workflow import Workflow
 
-READY, END, STAGE = 0, 1, 2
+READY, END = 0, 1
 INF = math.inf
 
 
-class Simulator:
+class Simulator(RequestFlow):
     """Simulated FaaS platform. See the module docstring for the semantics."""
 
     def __init__(
@@ -242,85 +243,6 @@ class Simulator:
         assert self.events is not None
         rid = -1 if inv is None else (inv[1] if isinstance(inv[1], int) else inv[1].rid)
         self.events.append((t, what, name, cid, rid))
-
-    # ----------------------------------------------------------------- requests and stages
-    def _start_request(self, wi: int, t: float) -> None:
-        rid = self._next_rid
-        self._next_rid = rid + 1
-        wf = self._wfs[wi]
-        if wf.single:
-            self._invoke(self._fns[wf.fids[0]], (wi, rid, 0, 0, t), t)
-            return
-        req = ReqState(rid, t, wf)
-        for s in wf.sources:
-            for k in range(wf.fanout[s]):
-                self._stage_ready(wf, req, s, k, t, delay=False)
-
-    def _stage_ready(self, wf: WfState, req: ReqState, s: int, k: int, t: float, delay: bool = True) -> None:
-        if delay and self._transfer_s > 0:
-            self._push(t + self._transfer_s, STAGE, STAGE, -1, wf.wi, (req, s, k))
-            return
-        if t < req.stage_ready[s]:
-            req.stage_ready[s] = t
-        self._invoke(self._fns[wf.fids[s]], (wf.wi, req, s, k, t), t)
-
-    def _invoke_stage(self, wi: int, payload: tuple[ReqState, int, int], t: float) -> None:
-        req, s, k = payload
-        if not req.done:
-            self._stage_ready(self._wfs[wi], req, s, k, t, delay=False)
-
-    def _complete(self, inv: tuple[Any, ...], t: float, cold: int, failed: bool) -> None:
-        wi, req, s, k, t_inv = inv
-        wf = self._wfs[wi]
-        if wf.single:
-            wf.log_id.append(req)
-            wf.log_arrival.append(t_inv)
-            wf.log_end.append(t)
-            wf.log_cold.append(cold)
-            wf.log_failed.append(failed)
-            if self.events is not None:
-                self._log(t, "request-failed" if failed else "request-done", wf.name, -1, inv)
-            return
-        if req.done:
-            return
-        req.cold += cold
-        if failed:
-            self._finish_request(wf, req, t, failed=True)
-            return
-        req.copies_left[s] -= 1
-        req.stage_end[s] = max(req.stage_end[s], t)
-        stage_done = req.copies_left[s] == 0
-        for succ, elementwise in wf.succ[s]:
-            if elementwise:
-                req.remaining[succ][k] -= 1
-                if req.remaining[succ][k] == 0:
-                    self._stage_ready(wf, req, succ, k, t)
-            elif stage_done:
-                rem = req.remaining[succ]
-                for j in range(len(rem)):
-                    rem[j] -= 1
-                    if rem[j] == 0:
-                        self._stage_ready(wf, req, succ, j, t)
-        if stage_done and s in wf.sinks:
-            req.sinks_left -= 1
-            if req.sinks_left == 0:
-                self._finish_request(wf, req, t, failed=False)
-
-    def _finish_request(self, wf: WfState, req: ReqState, t: float, failed: bool) -> None:
-        req.done = True
-        if self.events is not None:
-            self._log(t, "request-failed" if failed else "request-done", wf.name, -1, (0, req))
-        wf.log_id.append(req.rid)
-        wf.log_arrival.append(req.arrival)
-        wf.log_end.append(t)
-        wf.log_cold.append(req.cold)
-        wf.log_failed.append(failed)
-        wf.log_stages.append(
-            [
-                (end - ready) * 1000.0 if ready != INF and left == 0 else math.nan
-                for ready, end, left in zip(req.stage_ready, req.stage_end, req.copies_left, strict=True)
-            ]
-        )
 
     # ----------------------------------------------------------------- invocations and containers
     def _invoke(self, fn: FnState, inv: tuple[Any, ...], t: float) -> None:
