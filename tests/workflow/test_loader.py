@@ -112,3 +112,25 @@ def test_empirical_perf_path_is_relative_to_the_yaml(tmp_path: Path) -> None:
     assert 50 < wf.functions["a"].perf.latency_quantile_ms(ResourceConfig(0.1, 256), 0.5) < 70
     with pytest.raises(InputError, match="functions.a.perf"):
         load_workflow_file(write(tmp_path, GOOD.replace(PERF, "{model: empirical, file: m/missing.csv}", 1)))
+
+
+def test_workflow_from_a_plain_dict_built_in_code(tmp_path: Path) -> None:
+    from aquatope.workflow import workflow_from_dict
+
+    data = {
+        "name": "coded",
+        "qos": {"latency_ms": 100},
+        "functions": {"f": {"resources": {"cpu": 1, "memory_mb": 128}, "perf": yaml_perf()}},
+        "stages": {"f": {}},
+    }
+    wf = workflow_from_dict(data, base_dir=tmp_path)
+    assert wf.name == "coded" and wf.qos.percentile == 95
+    data["qos"] = {"latency_ms": -1}
+    with pytest.raises(InputError, match="qos.latency_ms"):
+        workflow_from_dict(data, base_dir=tmp_path)
+
+
+def yaml_perf() -> dict[str, object]:
+    import yaml
+
+    return dict(yaml.safe_load(PERF))

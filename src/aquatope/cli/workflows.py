@@ -19,12 +19,11 @@ console = Console()
 
 @workflows_app.command("list")
 def list_workflows() -> None:
-    """List the built-in workflows with their shape and QoS target."""
+    """List the built-in workflows with their shape and QoS target (``workflows show NAME`` for details)."""
     table = Table(title="Built-in workflows", show_lines=False)
-    for col in ("name", "kind", "stages", "functions", "invocations/request", "QoS"):
-        numeric = col in ("stages", "functions", "invocations/request")
+    for col in ("name", "kind", "stages", "fns", "calls/req", "QoS"):
+        numeric = col in ("stages", "fns", "calls/req")
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col in ("name", "QoS"))
-    table.add_column("description", overflow="fold", max_width=60)
     for name in builtin_workflow_names():
         wf = load_workflow(name)
         table.add_row(
@@ -34,7 +33,6 @@ def list_workflows() -> None:
             str(len(wf.functions)),
             str(sum(wf.invocations_per_request().values())),
             str(wf.qos),
-            wf.description,
         )
     console.print(table)
 
@@ -52,6 +50,8 @@ def show_workflow(
         console.print(wf.description)
     console.print(dag_tree(wf))
     console.print(functions_table(wf))
+    for name in wf.function_names:
+        console.print(f"[cyan]{name}[/]: {wf.functions[name].perf.describe()}", highlight=False)
     e2e = wf.sample_end_to_end_ms(None, samples, np.random.default_rng(seed))
     failed = float(np.mean(np.isnan(e2e)))
     ok = e2e[~np.isnan(e2e)]
@@ -101,16 +101,8 @@ def _stage_label(stage: Stage) -> str:
 def functions_table(wf: Workflow) -> Table:
     """One row per function: default resources, calls per request, warm median and cold start at the default."""
     table = Table(title="Functions")
-    for col in (
-        "function",
-        "cpu (vCPU)",
-        "memory (MB)",
-        "calls/request",
-        "warm p50 (ms)",
-        "cold start p50 (ms)",
-    ):
+    for col in ("function", "vCPU", "MB", "calls/req", "warm p50 ms", "cold p50 ms"):
         table.add_column(col, justify="left" if col == "function" else "right", no_wrap=col == "function")
-    table.add_column("performance model", overflow="fold", max_width=50)
     calls = wf.invocations_per_request()
     rng = np.random.default_rng(0)
     for name in wf.function_names:
@@ -123,6 +115,5 @@ def functions_table(wf: Workflow) -> Table:
             str(calls[name]),
             f"{fn.perf.latency_quantile_ms(fn.resources, 0.5):.0f}",
             f"{np.median(cold):.0f}",
-            fn.perf.describe(),
         )
     return table
