@@ -35,12 +35,14 @@ class ResourceConfig:
     memory_mb: int
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.cpu, int | float) and math.isfinite(self.cpu) and self.cpu > 0):
-            raise InputError(f"cpu must be a positive number of vCPU, got {self.cpu!r}", field="cpu")
-        if not (isinstance(self.memory_mb, int | float) and math.isfinite(self.memory_mb) and self.memory_mb > 0):
-            raise InputError(f"memory_mb must be a positive number of MB, got {self.memory_mb!r}", field="memory_mb")
-        object.__setattr__(self, "cpu", round(float(self.cpu), 4))
-        object.__setattr__(self, "memory_mb", round(self.memory_mb))
+        # validate after rounding to the platform's granularity (0.0001 vCPU, 1 MB), so nothing rounds to zero
+        for name, digits, unit in (("cpu", 4, "vCPU"), ("memory_mb", None, "MB")):
+            value = getattr(self, name)
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            rounded = round(float(value), digits) if ok and digits is not None else (round(value) if ok else None)
+            if rounded is None or not rounded > 0:
+                raise InputError(f"{name} must be a positive number of {unit}, got {value!r}", field=name)
+            object.__setattr__(self, name, rounded)
 
     @property
     def memory_gb(self) -> float:

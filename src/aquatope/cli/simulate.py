@@ -11,9 +11,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aquatope.errors import InputError
-from aquatope.jsonio import write_json_atomic
+from aquatope.jsonio import check_output_path, write_json_atomic
 from aquatope.sim.config import load_sim_config
-from aquatope.sim.run import SimulationResult, load_configs, simulate_single_functions, simulate_workflow
+from aquatope.sim.run import SimulationResult, load_configs, parse_prewarm, simulate_single_functions, simulate_workflow
 from aquatope.traces import load_trace
 from aquatope.workflow import load_workflow
 
@@ -46,6 +46,9 @@ def simulate(
     """Replay a trace on the simulator: a workflow driven by one trace function, or a whole trace (--single-function)."""
     if single_function == (workflow is not None):
         raise InputError("give either --workflow NAME|PATH or --single-function", field="--workflow")
+    parse_prewarm(prewarm)  # refuse bad options before any work is done
+    if json_out is not None:
+        check_output_path(json_out)
     sim_config = load_sim_config(cluster)
     tr = load_trace(trace, seed=seed)
     with _progress() as progress:

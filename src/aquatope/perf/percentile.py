@@ -9,6 +9,7 @@ ignores the configuration (the trace does not say how the function would scale) 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +44,10 @@ class PercentilePerf:
             raise InputError(f"percentiles must increase within 0..100, got {self.percents}", field="percentiles")
         if not (np.all(np.isfinite(v)) and np.all(v >= 0)):
             raise InputError(f"latencies must be finite and >= 0, got {self.latencies_ms}", field="latencies_ms")
-        if not (self.cold_start_ms >= 0 and self.cold_start_cv >= 0):
-            raise InputError("cold start must be >= 0 with cv >= 0", field="cold_start_ms")
+        for name in ("cold_start_ms", "cold_start_cv"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"must be a finite number >= 0, got {value!r}", field=name)
         # quantile functions must not decrease: the trace's percentiles of averages occasionally do
         object.__setattr__(self, "latencies_ms", tuple(np.maximum.accumulate(v).tolist()))
         object.__setattr__(self, "_u", np.asarray(self.percents, dtype=float) / 100.0)

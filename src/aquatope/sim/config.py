@@ -45,8 +45,12 @@ class SimConfig:
             raise InputError(f"must be a positive integer, got {self.invokers!r}", field="invokers")
         for name in ("invoker_cpu", "invoker_memory_mb"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise InputError(f"must be a positive number, got {value!r}", field=name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (value > 0 and math.isfinite(value))
+            ):
+                raise InputError(f"must be a finite positive number, got {value!r}", field=name)
         for name in ("transfer_ms", "interference"):
             value = getattr(self, name)
             if (

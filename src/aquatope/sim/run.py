@@ -106,8 +106,8 @@ class SimulationResult:
 def _minutes(trace: InvocationTrace, hours: float | None) -> int:
     if hours is None:
         return trace.n_minutes
-    if not hours > 0:
-        raise InputError(f"must be > 0, got {hours}", field="--hours")
+    if not (hours > 0 and math.isfinite(hours)):
+        raise InputError(f"must be a finite number > 0, got {hours}", field="--hours")
     return min(trace.n_minutes, max(1, round(hours * 60)))
 
 
