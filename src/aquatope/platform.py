@@ -68,8 +68,9 @@ class RequestRecord:
 
 @dataclass(frozen=True)
 class ContainerRecord:
-    """One container's life: started at ``start_s``, ready (cold start done) at ``ready_s``, gone at ``end_s``;
-    ``busy_s`` is the time it spent running invocations. Cost is computed from these by ``resources.Pricing``."""
+    """One container's life: started at ``start_s``, ready (cold start done) at ``ready_s`` (``inf`` while still
+    starting), gone at ``end_s`` (now, for a container still alive); ``busy_s`` is the time it spent running
+    invocations. Cost is computed from these by ``resources.Pricing``."""
 
     container_id: int
     function: str
@@ -87,6 +88,8 @@ class ContainerRecord:
     @property
     def idle_s(self) -> float:
         """Time alive but neither starting nor busy: what keep-alive and pre-warming cost."""
+        if math.isinf(self.ready_s):
+            return 0.0
         return max(0.0, self.end_s - self.ready_s - self.busy_s)
 
 

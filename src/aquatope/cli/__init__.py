@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from aquatope.cli.simulate import simulate
 from aquatope.cli.trace import trace_app
+from aquatope.cli.tune import tune_command
 from aquatope.cli.workflows import workflows_app
 from aquatope.errors import InputError
 
@@ -43,6 +44,7 @@ app = typer.Typer(
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(trace_app, name="trace")
 app.command("simulate")(simulate)
+app.command("tune")(tune_command)
 
 
 def main() -> None:

@@ -48,7 +48,8 @@ class ContainerTable:
         return self.end[cid] != self.end[cid]
 
     def records(self, names: list[str], now: float) -> list[ContainerRecord]:
-        """Records of every container; those still alive end ``now`` (their busy time counted up to ``now``)."""
+        """Records of every container; those still alive end ``now`` (their busy time counted up to ``now``), and
+        one still starting has ``ready_s = inf``."""
         out = []
         for cid in range(len(self.fid)):
             end = self.end[cid] if not self.alive(cid) else now
@@ -61,7 +62,7 @@ class ContainerTable:
                     names[self.fid[cid]],
                     self.config[cid],
                     self.start[cid],
-                    min(self.ready[cid], end),
+                    self.ready[cid] if self.ready[cid] <= end else math.inf,
                     end,
                     busy,
                     self.invocations[cid],

@@ -1,0 +1,1 @@
+"""Experiments: named evaluations over the simulator that produce tables, plots and JSON."""

@@ -1,0 +1,157 @@
+"""Right-sizing: the problem, a measurement, and the ask/tell Sizer protocol.
+
+A *configuration* of a workflow maps every function name to a :class:`ResourceConfig`. A sizer proposes
+configurations (``suggest``), the caller measures them on a Platform and reports back (``observe``); the loop that
+measures lives outside the sizer (:func:`aquatope.sizing.loop.run_sizer`), so the same sizer runs on the simulator,
+on Ray, or on replayed measurements. Latency QoS is a constraint: ``slack = log(latency_pctl / qos) <= 0`` is
+feasible. The answer is always a configuration that was *measured* feasible, never an unmeasured guess.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from aquatope.resources import Pricing, ResourceConfig, ResourceSpace
+from aquatope.workflow import Workflow
+
+WorkflowConfig = dict[str, ResourceConfig]
+
+
+def config_key(config: Mapping[str, ResourceConfig]) -> tuple[tuple[str, float, int], ...]:
+    """A hashable key of a workflow configuration (sorted by function name)."""
+    return tuple((name, c.cpu, c.memory_mb) for name, c in sorted(config.items()))
+
+
+def config_to_dict(config: Mapping[str, ResourceConfig]) -> dict[str, dict[str, float | int]]:
+    return {name: c.to_dict() for name, c in config.items()}
+
+
+@dataclass(frozen=True)
+class SizingProblem:
+    """Find per-function configurations of ``workflow`` in ``space`` that meet its QoS at the least cost."""
+
+    workflow: Workflow
+    space: ResourceSpace
+    pricing: Pricing = field(default_factory=Pricing)
+    budget: int = 40
+    seed: int = 0
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return self.workflow.function_names
+
+    @property
+    def qos_ms(self) -> float:
+        return self.workflow.qos.latency_ms
+
+    @property
+    def quantile(self) -> float:
+        return self.workflow.qos.quantile
+
+    @property
+    def dims(self) -> int:
+        """Search dimensions: (cpu, memory) per function when decoupled, memory per function when coupled."""
+        return self.space.dims * len(self.functions)
+
+    def to_unit(self, config: Mapping[str, ResourceConfig]) -> np.ndarray:
+        """The configuration as a point of the unit cube, shape ``(dims,)`` (functions in workflow order)."""
+        return np.concatenate([self.space.to_unit(config[f]) for f in self.functions])
+
+    def from_unit(self, x: np.ndarray) -> WorkflowConfig:
+        """A unit-cube point rounded to the space's steps, as a configuration."""
+        d = self.space.dims
+        return {f: self.space.from_unit(x[i * d : (i + 1) * d]) for i, f in enumerate(self.functions)}
+
+    def cost_per_request_usd(self, config: Mapping[str, ResourceConfig], busy_s: Mapping[str, float]) -> float:
+        """Cost of one request from the busy seconds each function spent on it (all copies summed)."""
+        calls = self.workflow.invocations_per_request()
+        compute = sum(self.pricing.container_cost_usd(config[f], busy_s[f]) for f in self.functions)
+        return compute + self.pricing.requests_cost_usd(sum(calls.values()))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What measuring one configuration with k warm requests gave.
+
+    ``latency_ms``: end-to-end latency of each request, shape (k,), NaN for a failed request;
+    ``stage_latency_ms``: per stage, its latency in each request (slowest copy of a fan-out), shape (k,);
+    ``cost_per_request_usd``: mean cost of one request (busy container time x prices + request fees).
+    """
+
+    config: WorkflowConfig
+    latency_ms: np.ndarray
+    stage_latency_ms: dict[str, np.ndarray]
+    cost_per_request_usd: float
+    quantile: float
+    qos_ms: float
+
+    @property
+    def failed(self) -> int:
+        return int(np.isnan(self.latency_ms).sum())
+
+    @property
+    def latency_pctl_ms(self) -> float:
+        """The QoS percentile of measured latency; inf when any request failed."""
+        if self.failed or self.latency_ms.size == 0:
+            return math.inf
+        return float(np.quantile(self.latency_ms, self.quantile))
+
+    @property
+    def slack(self) -> float:
+        """log(latency percentile / QoS target): <= 0 is feasible; a large positive value for failures."""
+        pctl = self.latency_pctl_ms
+        return math.log(pctl / self.qos_ms) if math.isfinite(pctl) else 5.0
+
+    @property
+    def feasible(self) -> bool:
+        return self.latency_pctl_ms <= self.qos_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": config_to_dict(self.config),
+            "latency_pctl_ms": self.latency_pctl_ms,
+            "qos_ms": self.qos_ms,
+            "feasible": self.feasible,
+            "cost_per_request_usd": self.cost_per_request_usd,
+            "failed_requests": self.failed,
+        }
+
+
+@runtime_checkable
+class Sizer(Protocol):
+    """Ask/tell resource search. ``suggest()`` returns the next configurations to measure (empty when done);
+    ``observe(config, measurement)`` reports one; ``best()`` is the cheapest configuration measured feasible."""
+
+    name: str
+
+    def suggest(self) -> list[WorkflowConfig]: ...
+
+    def observe(self, config: WorkflowConfig, measurement: Measurement) -> None: ...
+
+    def best(self) -> Measurement | None: ...
+
+
+class History:
+    """Measurements in the order observed, and the best feasible one (shared by every sizer)."""
+
+    def __init__(self) -> None:
+        self.items: list[Measurement] = []
+
+    def add(self, m: Measurement) -> None:
+        self.items.append(m)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def best(self) -> Measurement | None:
+        feasible = [m for m in self.items if m.feasible]
+        return min(feasible, key=lambda m: m.cost_per_request_usd) if feasible else None
+
+    def seen(self, config: Mapping[str, ResourceConfig]) -> bool:
+        key = config_key(config)
+        return any(config_key(m.config) == key for m in self.items)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sim_cases import chain
+
+from aquatope.resources import Pricing, ResourceConfig, ResourceSpace
+from aquatope.sim import Simulator
+from aquatope.sizing import Measurer, SizingProblem
+from aquatope.workflow import load_workflow
+
+
+def test_measures_warm_requests_one_after_another() -> None:
+    wf = chain("two", [("a", 100.0), ("b", 50.0)], qos_ms=201.0)
+    problem = SizingProblem(wf, ResourceSpace.decoupled(), Pricing.cloud_run())
+    sim = Simulator()
+    m = Measurer(sim, problem, k=5).measure({"a": ResourceConfig(1.0, 1024), "b": ResourceConfig(0.5, 512)})
+    # exact perf models: a takes 100 ms, b takes 50 ms / 0.5 vCPU = 100 ms; no cold start ever reaches a request
+    assert m.latency_ms.tolist() == pytest.approx([200.0] * 5)
+    assert all(r.cold_starts == 0 for r in sim.request_records())
+    assert m.latency_pctl_ms == pytest.approx(200.0) and m.feasible and m.slack == pytest.approx(math.log(200 / 201))
+    assert m.stage_latency_ms["b"].tolist() == pytest.approx([100.0] * 5)
+    price = Pricing.cloud_run()
+    expected = 0.1 * price.usd_per_second(ResourceConfig(1.0, 1024)) + 0.1 * price.usd_per_second(
+        ResourceConfig(0.5, 512)
+    )
+    assert m.cost_per_request_usd == pytest.approx(expected + 2 * price.usd_per_request)
+    arrivals = [r.arrival_s for r in sim.request_records()]
+    ends = [r.end_s for r in sim.request_records()]
+    assert all(a >= e for a, e in zip(arrivals[1:], ends[:-1], strict=True))  # strictly sequential
+
+
+def test_failed_requests_make_a_measurement_infeasible() -> None:
+    wf = chain("one", [("a", 100.0)], qos_ms=1000.0)
+    problem = SizingProblem(wf, ResourceSpace.decoupled())
+    m = Measurer(Simulator(), problem, k=3).measure({"a": ResourceConfig(1.0, 32)})
+    assert m.failed == 3 and not m.feasible and m.latency_pctl_ms == float("inf") and m.slack > 0
+
+
+def test_fanout_prewarms_one_container_per_copy_and_disturbance_inflates() -> None:
+    wf = load_workflow("chatbot")
+    problem = SizingProblem(wf, ResourceSpace.decoupled())
+    sim = Simulator(seed=3)
+    measurer = Measurer(sim, problem, k=4, disturbance_prob=1.0, disturbance_factor=3.0)
+    clean = Measurer(Simulator(seed=3), problem, k=4).measure(wf.default_configs())
+    dirty = measurer.measure(wf.default_configs())
+    assert all(r.cold_starts == 0 for r in sim.request_records())
+    assert np.allclose(dirty.latency_ms, 3.0 * clean.latency_ms)
