@@ -45,7 +45,9 @@ def main() -> None:
             f"cost ${m.cost_usd['total']:,.2f}"
         )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"median: {statistics.median(walls):.2f} s, {statistics.median(rates):,.0f} invocations/s (target >= 100,000)")
+    print(
+        f"median: {statistics.median(walls):.2f} s, {statistics.median(rates):,.0f} invocations/s (target >= 100,000)"
+    )
     print(f"peak memory (max RSS): {peak_mb:,.0f} MB")
     sys.stdout.flush()
 

@@ -248,3 +248,22 @@ def test_bad_input_is_refused() -> None:
     sim.advance(10.0)
     with pytest.raises(InputError, match=">= now"):
         sim.submit("one", np.array([5.0]))
+
+
+def test_pool_floor_is_kept_when_containers_are_retired_or_killed() -> None:
+    wf = chain("one", [("a", 100.0)])
+    sim = Simulator()
+    sim.deploy(wf)
+    sim.set_pool("a", PoolTarget(min_warm=2, keep_alive_s=5.0))
+    sim.advance(10.0)
+    sim.set_resources("a", ResourceConfig(1.0, 512))  # both idle containers retire and are replaced at once
+    sim.advance(20.0)
+    alive = [c for c in sim.container_records() if c.end_s >= 20.0]
+    assert len(alive) == 2 and all(c.config == ResourceConfig(1.0, 512) for c in alive)
+    sim.set_resources("a", ResourceConfig(1.0, 32))  # below the memory floor: every invocation is killed
+    sim.advance(30.0)
+    sim.submit("one", np.array([30.0]))
+    sim.advance(60.0)
+    assert sim.request_records()[0].failed
+    alive = [c for c in sim.container_records() if c.end_s >= 60.0]
+    assert len(alive) == 2  # the killed container was replaced

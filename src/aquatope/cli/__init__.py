@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from aquatope.cli.prewarm import prewarm_app
 from aquatope.cli.simulate import simulate
 from aquatope.cli.trace import trace_app
 from aquatope.cli.tune import tune_command
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(trace_app, name="trace")
+app.add_typer(prewarm_app, name="prewarm")
 app.command("simulate")(simulate)
 app.command("tune")(tune_command)
 

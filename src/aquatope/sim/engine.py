@@ -13,7 +13,9 @@ container finishing, or a starting one becoming ready) serves the head of the qu
 cold start* when the container that served it became ready after the invocation arrived.
 
 **Keep-alive.** An idle container is evicted once idle for ``keep_alive_s`` (its end time is exactly then),
-unless that would leave the function fewer than ``min_warm`` live containers. Evictions are applied lazily,
+unless that would leave the function fewer than ``min_warm`` live containers. A container that goes away for
+another reason (killed by an out-of-memory failure, retired after ``set_resources``) is replaced at once when the
+function would otherwise fall below ``min_warm``; containers evicted to make room under cluster pressure are not. Evictions are applied lazily,
 whenever the function's state is looked at, with the exact expiry time; the results equal eager eviction.
 
 **Cluster.** Containers are placed first fit on invokers. When none has room, idle containers of other functions
@@ -381,6 +383,8 @@ class Simulator(RequestFlow):
         fn.live -= 1
         if drain and self._cluster_queue:
             self._drain_cluster_queue(max(t, self._now))
+        if drain and fn.live < fn.min_warm:  # keep the pool's floor: replace a killed or retired container
+            self._start_container(fn, max(t, self._now))
 
     def _cancel_queued_start(self, fn: FnState) -> None:
         """A start waiting for room is no longer needed (its invocation was served by a freed container)."""

@@ -1,0 +1,179 @@
+"""``aquatope prewarm evaluate``: compare pool policies on the test part of a trace (tables, JSON, plot)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aquatope.errors import InputError
+from aquatope.experiments.prewarm_eval import (
+    DEFAULT_POLICIES,
+    SWEEP_Q,
+    EvalConfig,
+    PrewarmEvalResult,
+    evaluate_prewarm,
+    split_trace,
+)
+from aquatope.forecast import BayesLSTMForecaster, load_model, save_model
+from aquatope.jsonio import check_output_path, write_json_atomic
+from aquatope.traces import load_trace
+
+console = Console()
+prewarm_app = typer.Typer(help="Pre-warming policies: evaluate them on a trace.", no_args_is_help=True)
+
+
+def _functions(spec: str) -> int | None:
+    if spec == "all":
+        return None
+    if spec.isdigit() and int(spec) >= 1:
+        return int(spec)
+    raise InputError(f"expected a positive integer or 'all', got {spec!r}", field="--functions")
+
+
+@prewarm_app.command("evaluate")
+def evaluate(
+    trace: Annotated[str, typer.Option(help="Trace directory or CSV, or a synthetic spec.")],
+    functions: Annotated[str, typer.Option(help="Only the first N functions, or 'all'.")] = "all",
+    train_minutes: Annotated[
+        int | None, typer.Option(help="Minutes that train the forecaster (default: all days but the last, or 2/3).")
+    ] = None,
+    policies: Annotated[str, typer.Option(help="Comma-separated pool policies.")] = ",".join(DEFAULT_POLICIES),
+    forecaster: Annotated[
+        str, typer.Option(help="bayes-lstm, ewma, moving-average, seasonal-naive or last-value.")
+    ] = "bayes-lstm",
+    model: Annotated[
+        Path | None, typer.Option(help="A bayes-lstm model file from 'prewarm train' (used as is, not refitted).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to this file.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Draw cold-start rate against idle GB-s to this PNG.")] = None,
+) -> None:
+    """Replay the test part of a trace under each policy and print cold starts, idle memory, cost and p99."""
+    specs = tuple(s.strip() for s in policies.split(",") if s.strip())
+    config = EvalConfig(
+        policies=specs,
+        forecaster=forecaster,
+        train_minutes=train_minutes,
+        functions=_functions(functions),
+        sweep_q=SWEEP_Q if plot is not None else (),
+        seed=seed,
+    )
+    for out in (json_out, plot):
+        if out is not None:
+            check_output_path(out)
+    fitted = load_model(model) if model is not None else None
+    tr = load_trace(trace, seed=seed)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("replaying", total=1.0)
+        result = evaluate_prewarm(
+            tr,
+            config,
+            forecaster=fitted,
+            prefitted=fitted is not None,
+            progress=lambda f: progress.update(task, completed=f),
+        )
+    console.print(policy_table(result))
+    console.print(forecaster_table(result))
+    if json_out is not None:
+        write_json_atomic(json_out, result.to_dict())
+        console.print(f"results written to {json_out}")
+    if plot is not None:
+        draw_plot(result, plot)
+        console.print(f"plot written to {plot}")
+
+
+@prewarm_app.command("train")
+def train(
+    trace: Annotated[str, typer.Option(help="Trace directory or CSV, or a synthetic spec.")],
+    out: Annotated[Path, typer.Option(help="Model file to write (weights and a JSON header; no pickle).")],
+    train_minutes: Annotated[
+        int | None, typer.Option(help="Minutes to train on (default: all days but the last, or 2/3).")
+    ] = None,
+    functions: Annotated[str, typer.Option(help="Only the first N functions, or 'all'.")] = "all",
+    seed: Annotated[int, typer.Option(help="Seed of the training.")] = 0,
+) -> None:
+    """Train the global Bayesian LSTM forecaster on the first part of a trace and save it."""
+    check_output_path(out)
+    tr = load_trace(trace, seed=seed)
+    n = _functions(functions)
+    if n is not None:
+        tr = tr.select(list(range(min(n, tr.n_functions))))
+    part, _ = split_trace(tr, train_minutes)
+    model = BayesLSTMForecaster(seed=seed)
+    with console.status(f"training bayes-lstm on {part.n_functions} functions x {part.n_minutes} minutes..."):
+        model.fit(part.counts.astype(float))
+    report = model.validation_report
+    save_model(model, out)
+    console.print(
+        f"model written to {out}: usable {report.usable}, validation 90% coverage "
+        f"{report.coverage.get(0.9, float('nan')):.1%}, MAE {report.mae:.3f} (moving average {report.moving_average_mae:.3f})"
+    )
+
+
+def policy_table(result: PrewarmEvalResult) -> Table:
+    s = result.setup
+    table = Table(
+        title=f"pool policies — {s['test_minutes']} test minutes, {s['functions']} functions, seed {s['seed']}"
+    )
+    for col in ("policy", "cold starts", "idle GB-s", "cost USD", "p99 ms", "invocations"):
+        table.add_column(col, justify="left" if col == "policy" else "right", no_wrap=col == "policy")
+    for name, m in result.policies.items():
+        table.add_row(
+            name,
+            f"{m['cold_start_rate']:.2%}",
+            f"{m['idle_gb_s']:,.0f}",
+            f"{m['cost_usd']:,.2f}",
+            f"{m['p99_latency_ms']:,.0f}",
+            f"{int(m['invocations']):,}",
+        )
+    return table
+
+
+def forecaster_table(result: PrewarmEvalResult) -> Table:
+    table = Table(title="forecast accuracy (one step, test part)")
+    for col in ("forecaster", "MAE", "90% coverage"):
+        table.add_column(col, justify="left" if col == "forecaster" else "right")
+    for name, m in result.forecasters.items():
+        table.add_row(name, f"{m['mae']:.3f}", f"{m['coverage_90']:.1%}")
+    return table
+
+
+def draw_plot(result: PrewarmEvalResult, path: Path) -> None:
+    """Cold-start rate vs idle GB-s: one point per policy, a curve for the aquatope q sweep; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, m in result.policies.items():
+        ax.scatter(m["idle_gb_s"], m["cold_start_rate"], zorder=3)
+        ax.annotate(name, (m["idle_gb_s"], m["cold_start_rate"]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    if result.sweep:
+        pts = sorted(result.sweep, key=lambda p: p["idle_gb_s"])
+        ax.plot([p["idle_gb_s"] for p in pts], [p["cold_start_rate"] for p in pts], "--", label="aquatope, q sweep")
+        for p in pts:
+            ax.annotate(f"q={p['q']:g}", (p["idle_gb_s"], p["cold_start_rate"]), fontsize=7, alpha=0.7)
+        ax.legend()
+    ax.set_xlabel("idle memory (GB-s)")
+    ax.set_ylabel("cold-start rate")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=directory)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,124 @@
+"""``aquatope:q=<quantile>``: warm containers for the *new* demand the forecast's upper quantile says is coming.
+
+For each function, with ``T`` the interval (s), ``d`` its mean execution time (s), ``n0`` the peak number of
+invocations in progress the platform observed in the interval that just ended (``context.observed``; 0 if absent)
+and ``c`` the forecast's ``q``-quantile of next-interval invocations (step 0), raised to ``rho * last`` (``last``
+the count of the interval that just ended, ``rho`` the function's learned :func:`onset_persistence`) so that a
+burst from zero, which no forecast sees coming, is provisioned from its second interval on:
+
+1. **Survivors hold their own containers**: ``min_warm`` is a floor on *live* containers (busy, idle or starting),
+   so running invocations are not provisioned again. Of the ``n0`` in progress about ``n0 * s`` still run at the
+   interval's end, ``s = max(0, 1 - T / d)`` (residual execution time uniform on ``[0, d]``).
+2. **New arrivals**: ``c`` of them at rate ``c / T``, each running about ``d``, so about ``L = c * min(d, T) / T``
+   are in progress at once (all ``c`` for long functions). Their number at an instant is Poisson(``L``); the
+   interval holds ``m = max(1, T / d)`` roughly independent windows of length ``d``, so their within-interval peak
+   is covered with probability ``q`` by the Poisson(``L``) quantile at level ``q ** (1 / m)``.
+3. ``min_warm = ceil(n0 * s) + max(1, peak)`` if ``c >= presence`` (at level ``q`` at least about one invocation is
+   coming, i.e. P(any invocation) >~ 1 - q), else 0.
+
+Both the count's uncertainty (the forecast quantile) and the arrivals' timing (the Poisson quantile) are taken at
+the one level ``q``: raising ``q`` trades idle GB-s for fewer cold starts. ``keep_alive_s`` is short
+(``keep_alive_intervals * T``, half an interval by default): containers the floor does not ask for (extra ones
+started by cold starts, or left as the floor falls) are released soon after they fall idle. The control loop applies
+the target ahead of the interval (its ``lead_s``) so containers are ready when it starts. Stateless.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import poisson
+
+from aquatope.errors import InputError
+from aquatope.platform import PoolTarget
+from aquatope.prewarm.base import FunctionStats, PolicyContext, PoolDecision
+
+DEFAULT_STATS = FunctionStats(mean_duration_s=1.0, p99_duration_s=1.0)
+
+
+def onset_persistence(history: np.ndarray, window: int) -> np.ndarray:
+    """Per function, the share of a burst's first interval that carried over into the next one, in [0, 1].
+
+    Over the last ``window`` intervals of ``history`` (shape ``(n_functions, n_intervals)``), an *onset* is an
+    active interval after a silent one; persistence is ``sum(min(next, onset)) / sum(onset)`` over onsets that have
+    a next interval (0 with none): about 1 for bursts that last several intervals, about 0 for isolated spikes.
+    """
+    h = np.asarray(history, dtype=float)[:, -window:]
+    if h.shape[1] < 3:
+        return np.zeros(h.shape[0])
+    prev, cur, nxt = h[:, :-2], h[:, 1:-1], h[:, 2:]
+    onset = (prev <= 0) & (cur > 0)
+    carried = np.where(onset, np.minimum(nxt, cur), 0.0).sum(axis=1)
+    total = np.where(onset, cur, 0.0).sum(axis=1)
+    return np.divide(carried, total, out=np.zeros_like(total), where=total > 0)
+
+
+def warm_containers(
+    count_q: np.ndarray,
+    mean_duration_s: np.ndarray,
+    in_progress: np.ndarray,
+    interval_s: float,
+    q: float,
+    presence: float,
+) -> np.ndarray:
+    """``min_warm`` per function (see the module docstring): ``count_q`` the count quantile, ``mean_duration_s``
+    and ``in_progress`` (observed peak concurrency) per function; int64, shape like ``count_q``."""
+    count = np.maximum(0.0, np.asarray(count_q, dtype=float))
+    d = np.maximum(np.asarray(mean_duration_s, dtype=float), 1e-9)
+    survive = np.maximum(0.0, 1.0 - interval_s / d)
+    load = count * np.minimum(d, interval_s) / interval_s
+    windows = np.maximum(1.0, interval_s / d)
+    peak = np.where(load > 0, poisson.ppf(q ** (1.0 / windows), load), 0.0)
+    need = np.ceil(np.maximum(0.0, in_progress) * survive - 1e-9) + np.maximum(peak, 1.0)
+    return np.where(count >= presence, need, 0.0).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ForecastPoolPolicy:
+    """Aquatope's pool policy on any :class:`~aquatope.forecast.base.Forecast` (parameters: module docstring).
+
+    ``q``: the level of the count quantile and of the within-interval peak; ``presence``: smallest count quantile
+    that gets a container; ``keep_alive_intervals``: keep-alive in control intervals; ``persistence_window``:
+    intervals of history that onset persistence is learned from.
+    """
+
+    q: float = 0.9
+    presence: float = 0.5
+    keep_alive_intervals: float = 0.5
+    persistence_window: int = 1440
+    needs_forecast: bool = True
+    needs_future: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.q < 1.0:
+            raise InputError(f"quantile must be in (0, 1), got {self.q}", field="q")
+        for name in ("presence", "keep_alive_intervals"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise InputError(f"must be a finite number >= 0, got {value}", field=name)
+        if self.persistence_window < 3:
+            raise InputError(f"must be >= 3, got {self.persistence_window}", field="persistence_window")
+
+    @property
+    def name(self) -> str:
+        return f"aquatope:q={self.q:g}"
+
+    def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]:
+        forecast = context.forecast
+        if forecast is None or forecast.n_functions != context.n_functions:
+            raise InputError("aquatope needs a forecast with one row per function", field="forecast")
+        count_q = forecast.quantile(self.q)[:, 0]
+        if context.history.shape[1] > 0:  # a burst from zero that the forecast has not caught up with yet
+            rho = onset_persistence(context.history, self.persistence_window)
+            count_q = np.maximum(count_q, rho * context.history[:, -1])
+        fns = context.functions
+        duration = np.array([context.stats.get(f, DEFAULT_STATS).mean_duration_s for f in fns])
+        observed = context.observed
+        in_progress = np.array([observed[f].peak_concurrency if f in observed else 0 for f in fns], dtype=float)
+        warm = warm_containers(count_q, duration, in_progress, context.interval_s, self.q, self.presence)
+        keep_alive_s = self.keep_alive_intervals * context.interval_s
+        targets = {f: PoolTarget(int(w), keep_alive_s) for f, w in zip(fns, warm, strict=True)}
+        return PoolDecision(targets), None

@@ -1,0 +1,75 @@
+"""bayes-lstm: learns a periodic signal, validation report, fallbacks, per-function mode, model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aquatope.errors import InputError
+from aquatope.forecast import BayesLSTMForecaster, LastValueForecaster, backtest, load_model, save_model
+
+SMALL = {"hidden": 16, "width": 32, "window": 24, "n_windows": 1500, "mc_passes": 10, "n_threads": 1}
+LEARN = {**SMALL, "n_windows": 3000, "epochs": 10, "lr": 1e-2}
+
+
+def _periodic(n_intervals: int = 400) -> np.ndarray:
+    t = np.arange(n_intervals)
+    return np.round(np.stack([20 + 10 * np.sin(2 * np.pi * t / 12), 5 + 4 * np.cos(2 * np.pi * t / 8)]))
+
+
+def test_learns_a_clean_periodic_signal_better_than_last_value() -> None:
+    counts = _periodic()
+    model = BayesLSTMForecaster(**LEARN)
+    lstm = backtest(model, counts, train_end=320)
+    last = backtest(LastValueForecaster(), counts, train_end=320)
+    assert float(lstm.mae()) < 0.75 * float(last.mae())
+    report = model.validation_report
+    assert report.usable and report.reason == ""
+    assert set(report.coverage) == {0.5, 0.8, 0.9, 0.95}
+    assert np.isfinite(report.pinball) and report.std_scale
+
+
+def test_too_little_history_is_reported_and_falls_back_to_moving_average() -> None:
+    counts = _periodic(45)
+    model = BayesLSTMForecaster(**SMALL).fit(counts)
+    assert not model.validation_report.usable
+    assert "too little history" in model.validation_report.reason
+    forecast = model.predict(counts, horizon=2)
+    np.testing.assert_allclose(forecast.mean[:, 0], counts[:, -24:].mean(axis=1))
+
+
+def test_per_function_mode_trains_one_network_per_function() -> None:
+    counts = _periodic(200)
+    model = BayesLSTMForecaster(global_model=False, epochs=1, **SMALL).fit(counts)
+    assert len(model.nets_) == 2
+    assert model.predict(counts, horizon=3).mean.shape == (2, 3)
+
+
+def test_save_load_round_trip_gives_identical_predictions(tmp_path: Path) -> None:
+    counts = _periodic(200)
+    model = BayesLSTMForecaster(epochs=1, **SMALL).fit(counts[:, :150])
+    path = save_model(model, tmp_path / "model.pt")
+    loaded = load_model(path)
+    a, b = model.predict(counts, horizon=2), loaded.predict(counts, horizon=2)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.std, b.std)
+    assert loaded.validation_report == model.validation_report
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_corrupt_or_old_model_files_are_input_errors(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a model")
+    with pytest.raises(InputError, match=r"corrupt\.pt"):
+        load_model(corrupt)
+    old = tmp_path / "old.pt"
+    torch.save({"header": '{"format_version": 0}', "state": {}}, old)
+    with pytest.raises(InputError, match=r"old\.pt.*version 0"):
+        load_model(old)
+    with pytest.raises(InputError, match="not found"):
+        load_model(tmp_path / "missing.pt")
+    with pytest.raises(InputError, match="not fitted"):
+        save_model(BayesLSTMForecaster(), tmp_path / "x.pt")

@@ -1,0 +1,49 @@
+"""Metrics, backtest and calibration on hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aquatope.errors import InputError
+from aquatope.forecast import LastValueForecaster, backtest, coverage, mae, pinball_loss
+from aquatope.forecast.calibration import calibrate_scale, normal_coverage
+
+
+def test_mae_coverage_and_pinball_by_hand() -> None:
+    assert float(mae(np.array([1.0, 2.0]), np.array([2.0, 2.0]))) == 0.5
+    np.testing.assert_allclose(mae(np.array([[1.0, 3.0], [0.0, 0.0]]), np.zeros((2, 2)), axis=1), [2.0, 0.0])
+    actual = np.array([1.0, 5.0, 3.0, 10.0])
+    assert float(coverage(actual, np.full(4, 1.0), np.full(4, 5.0))) == 0.75  # bounds are inclusive
+    assert float(pinball_loss(np.array([10.0]), np.array([8.0]), 0.9)) == pytest.approx(1.8)
+    assert float(pinball_loss(np.array([10.0]), np.array([12.0]), 0.9)) == pytest.approx(0.2)
+    with pytest.raises(InputError, match="q"):
+        pinball_loss(actual, actual, 1.0)
+
+
+def test_backtest_rolls_one_predict_per_step() -> None:
+    counts = np.array([[0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0, 5.0]])
+    result = backtest(LastValueForecaster(), counts, train_end=2)
+    np.testing.assert_array_equal(result.targets, [2, 3, 4])
+    np.testing.assert_array_equal(result.mean, [[1, 2, 3], [5, 5, 5]])
+    np.testing.assert_allclose(result.mae(axis=1), [1.0, 0.0])
+    two = backtest(LastValueForecaster(), counts, train_end=2, horizon=2)
+    np.testing.assert_array_equal(two.targets, [3, 4])
+    np.testing.assert_array_equal(two.mean[0], [1, 2])
+    assert set(result.quantiles) >= {(1 - 0.9) / 2, 1 - (1 - 0.9) / 2, 0.5}
+    assert 0.0 <= float(result.coverage(0.9)) <= 1.0
+    with pytest.raises(InputError, match="train_end"):
+        backtest(LastValueForecaster(), counts, train_end=5)
+
+
+@pytest.mark.parametrize("true_std", [3.0, 0.3])
+def test_calibration_moves_coverage_toward_target(true_std: float) -> None:
+    rng = np.random.default_rng(0)
+    actual = 100.0 + true_std * rng.standard_normal(4000)
+    mean, std = np.full(4000, 100.0), np.ones(4000)
+    before = normal_coverage(actual, mean, std, 0.9)
+    scale = calibrate_scale(actual, mean, std, level=0.9, tolerance=0.03)
+    after = normal_coverage(actual, mean, scale * std, 0.9)
+    assert abs(after - 0.9) < abs(before - 0.9)
+    assert abs(after - 0.9) <= 0.03
+    assert calibrate_scale(actual, mean, true_std * std) == 1.0  # already calibrated: untouched
