@@ -9,7 +9,8 @@ maximized over the unit cube by ``optimize_acqf``; one configuration is proposed
 Variants (``variant=``):
 
 * ``"paper"``: Sobol initial design, end-to-end latency GP.
-* ``"warm"`` (default): initial design = the workflow's YAML defaults, then the defaults with one function halved (cpu and
+* ``"warm"`` (default): initial design = the workflow's YAML defaults, then all functions scaled together (three
+  diagonal probes: shrinking if the defaults met the QoS, growing if not), then the defaults with one function halved (cpu and
   memory) at a time: a cheap per-function sensitivity probe around a configuration that is usually feasible.
 * ``"dag"``: the warm start plus per-stage latency GPs combined along the DAG (:class:`DagSurrogate`).
 
@@ -75,8 +76,26 @@ def latest_best(history: History) -> Measurement | None:
     return min(feasible, key=lambda m: m.cost_per_request_usd) if feasible else None
 
 
+SHRINK_SCALES = (0.7, 0.5, 0.35)
+GROW_SCALES = (1.5, 2.0, 3.0)
+"""Diagonal warm-start probes, chosen once the defaults are measured: every function's cpu and memory scaled
+together, a line search along the diagonal (cost adds up over functions, and defaults are usually over- or
+under-provisioned everywhere at once). Shrink when the defaults meet the QoS, grow when they miss it."""
+
+
+def diagonal_probes(problem: SizingProblem, base: WorkflowConfig, feasible: bool) -> list[WorkflowConfig]:
+    """``base`` with every function scaled by each of ``SHRINK_SCALES`` (feasible) or ``GROW_SCALES``."""
+    space = problem.space
+    scales = SHRINK_SCALES if feasible else GROW_SCALES
+    return [
+        {f: space.nearest(ResourceConfig(c.cpu * k, max(1, round(c.memory_mb * k)))) for f, c in base.items()}
+        for k in scales
+    ]
+
+
 def warm_design(problem: SizingProblem) -> list[WorkflowConfig]:
-    """The YAML defaults, then the defaults with one function's cpu and memory halved at a time."""
+    """The YAML defaults, then the defaults with one function's cpu and memory halved at a time (the diagonal
+    probes are inserted after the defaults have been measured, see :func:`diagonal_probes`)."""
     space = problem.space
     base = {f: space.nearest(c) for f, c in problem.workflow.default_configs().items()}
     design = [base]
@@ -205,6 +224,8 @@ class AquatopeBO:
 
     def _observe(self, config: WorkflowConfig, measurement: Measurement) -> None:
         self.history.add(measurement)
+        if self.variant != "paper" and len(self.history) == 1:
+            self.design[:0] = diagonal_probes(self.problem, config, measurement.feasible)
         key = config_key(config)
         if self.recheck is not None and config_key(self.recheck.config) == key:
             suspect, self.recheck = self.recheck, None
