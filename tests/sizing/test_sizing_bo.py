@@ -56,8 +56,8 @@ def test_ask_tell_stays_in_space_and_answers_a_measured_feasible_config(variant:
     for config in asked:
         assert set(config) == set(p.functions)
         assert all(p.space.contains(c) for c in config.values())
-    # never re-proposes a measured config, except to measure a suspected outlier again
-    assert len({config_key(c) for c in asked}) == len(asked) - sizer.rechecks
+    # never re-proposes a measured config, except to measure a suspected outlier or the final answer again
+    assert len({config_key(c) for c in asked}) == len(asked) - sizer.rechecks - sizer.confirmations
     best = sizer.best()
     assert best is not None and best.feasible
     assert any(m is best for m in sizer.history.items)
@@ -157,3 +157,21 @@ def test_sebs_media_in_the_coupled_space() -> None:
     best = sizer.best()
     assert len(sizer.history) == 7
     assert best is not None and best.feasible
+
+
+def test_the_answer_is_confirmed_by_a_second_measurement_before_finishing() -> None:
+    p = problem(qos_ms=400.0, budget=6, space=SMALL)
+    sizer = AquatopeBO(p, variant="warm", n_init=5, seed=0, ei_stop=0.0)
+    lucky: WorkflowConfig | None = None
+    for _ in range(6):
+        (config,) = sizer.suggest()
+        m = fake(p, config)
+        if len(sizer.history) == 5:  # the last evaluation re-measures the answer so far ...
+            assert sizer.confirmations == 1 and lucky is not None and config_key(config) == config_key(lucky)
+            m = fake(p, config, factor=3.0)  # ... and this time it misses the QoS badly
+        sizer.observe(config, m)
+        lucky = sizer.best().config if sizer.best() is not None else None
+    assert sizer.suggest() == []
+    best = sizer.best()
+    # pooled with the failed confirmation the lucky answer is no longer feasible: another measured one replaces it
+    assert best is None or config_key(best.config) != config_key(config)
