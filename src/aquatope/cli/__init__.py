@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from aquatope.cli.evaluate import evaluate_command
 from aquatope.cli.prewarm import prewarm_app
 from aquatope.cli.simulate import simulate
 from aquatope.cli.trace import trace_app
@@ -47,6 +48,7 @@ app.add_typer(trace_app, name="trace")
 app.add_typer(prewarm_app, name="prewarm")
 app.command("simulate")(simulate)
 app.command("tune")(tune_command)
+app.command("evaluate")(evaluate_command)
 
 
 def main() -> None:

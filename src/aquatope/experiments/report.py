@@ -1,0 +1,171 @@
+"""Writing an evaluation's outputs: ``results.json``, ``report.md`` and three plots, each written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aquatope.jsonio import write_json_atomic
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _fmt_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    """Set-up, the workflow x system table, the per-system summary, and the trace-function mapping."""
+    setup = results["setup"]
+    systems = list(results["systems"])
+    lines = [
+        "# Aquatope end-to-end evaluation",
+        "",
+        f"Trace: `{setup['trace']}`; seeds: {setup['seeds']}; replay: last {setup['config']['hours']} h of the trace; "
+        f"{setup['config']['functions_per_workflow']} trace functions per workflow; rate cap "
+        f"{setup['config']['max_rps']} req/s and {setup['config']['cluster_share']:.0%} of the cluster's vCPU.",
+        f"Budgets: {setup['budgets']}. Wall time {setup['wall_s']:.0f} s.",
+        "",
+        "## Per workflow",
+        "",
+        _fmt_row(["workflow", "system", "QoS viol.", "p99 ms / target", "cost USD", "cold starts", "tuning evals"]),
+        _fmt_row(["---"] * 7),
+    ]
+    for wf, per in results["per_workflow"].items():
+        for s in systems:
+            m = per[s]
+            lines.append(
+                _fmt_row(
+                    [
+                        wf,
+                        s,
+                        f"{m['qos_violation_rate']:.2%}",
+                        f"{m['p99_latency_ms']:,.0f} / {m['qos_ms']:,.0f}",
+                        f"{m['cost_usd']:.4f}",
+                        f"{m['cold_start_rate']:.2%}",
+                        f"{m['tuning_evaluations']:.0f}",
+                    ]
+                )
+            )
+    lines += ["", "## Per system (geometric means of ratios over workflows)", ""]
+    head = ["system", "mean QoS viol.", "total cost USD", "viol. / aquatope", "cost / aquatope"]
+    head += ["viol. / oracle", "cost / oracle", "workflows meeting QoS"]
+    lines += [_fmt_row(head), _fmt_row(["---"] * len(head))]
+    for s, m in results["systems"].items():
+        lines.append(
+            _fmt_row(
+                [
+                    s,
+                    f"{m['qos_violation_rate']:.2%}",
+                    f"{m['cost_usd']:.4f}",
+                    f"{m.get('violations_vs_aquatope', float('nan')):.2f}",
+                    f"{m.get('cost_vs_aquatope', float('nan')):.2f}",
+                    f"{m.get('violations_vs_oracle', float('nan')):.2f}",
+                    f"{m.get('cost_vs_oracle', float('nan')):.2f}",
+                    str(m["workflows_meeting_qos"]),
+                ]
+            )
+        )
+    lines += ["", "## Arrivals (trace functions per workflow)", ""]
+    for wf, m in setup["mapping"].items():
+        pairs = ", ".join(f"{fid[:12]} ({c})" for fid, c in zip(m["trace_functions"], m["classes"], strict=True))
+        lines.append(f"- **{wf}**: {pairs}; scale {m['scale']:.3g}, {m['mean_rps']:.2f} req/s")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _save(fig: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def draw_plots(results: dict[str, Any], series: dict[str, Any], out: Path) -> list[Path]:
+    """cost_vs_violations.png, latency_cdf.png, warm_containers.png (first workflow) in ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workflows = list(results["per_workflow"])
+    systems = list(results["systems"])
+    cols = min(3, len(workflows))
+    rows = (len(workflows) + cols - 1) // cols
+    paths = []
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, wf in zip(axes.flat, workflows, strict=False):
+        for s in systems:
+            m = results["per_workflow"][wf][s]
+            ax.scatter(m["cost_usd"], m["qos_violation_rate"], label=s)
+        ax.set_title(wf)
+        ax.set_xlabel("cost (USD)")
+        ax.set_ylabel("QoS violation rate")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out / "cost_vs_violations.png")
+    _save(fig, paths[-1])
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, wf in zip(axes.flat, workflows, strict=False):
+        for s in systems:
+            lat = np.sort(np.asarray(series[wf]["latency_ms"][s], dtype=float))
+            if lat.size:
+                ax.plot(lat, np.arange(1, lat.size + 1) / lat.size, label=s)
+        ax.axvline(results["per_workflow"][wf][systems[0]]["qos_ms"], color="k", ls="--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_title(wf)
+        ax.set_xlabel("latency (ms)")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out / "latency_cdf.png")
+    _save(fig, paths[-1])
+    wf = workflows[0]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for s in systems:
+        ax.step(np.arange(len(series[wf]["warm"][s])), series[wf]["warm"][s], where="post", label=s)
+    ax.set_xlabel("minute")
+    ax.set_ylabel("containers alive")
+    twin = ax.twinx()
+    twin.bar(
+        np.arange(len(series[wf]["requests_per_minute"])), series[wf]["requests_per_minute"], color="grey", alpha=0.3
+    )
+    twin.set_ylabel("requests per minute")
+    ax.set_title(f"{wf}: warm containers against arrivals")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out / "warm_containers.png")
+    _save(fig, paths[-1])
+    return paths
+
+
+def write_outputs(results: dict[str, Any], out: Path, plots: bool = True) -> list[Path]:
+    """results.json (without the plot series), report.md and the plots, each atomically, in directory ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    series = results.get("_series", {})
+    public = {k: v for k, v in results.items() if not k.startswith("_")}
+    paths = [write_json_atomic(out / "results.json", public)]
+    _write_text_atomic(out / "report.md", markdown_report(public))
+    paths.append(out / "report.md")
+    if plots and series:
+        paths += draw_plots(public, series, out)
+    return paths

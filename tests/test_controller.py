@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sim_cases import chain
+
+from aquatope.controller import (
+    Controller,
+    ControllerConfig,
+    RetuneRule,
+    RetuneState,
+    SizingOutcome,
+    WindowSignal,
+    retune_due,
+)
+from aquatope.platform import PoolTarget
+from aquatope.prewarm import PolicyContext, PoolDecision
+from aquatope.resources import ResourceConfig
+from aquatope.sim import Simulator
+
+
+class LastCountPolicy:
+    """Keeps as many containers warm as invocations were seen in the interval that just ended."""
+
+    name = "last-count"
+    needs_forecast = False
+    needs_future = False
+
+    def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]:
+        last = context.history[:, -1] if context.history.shape[1] else np.zeros(context.n_functions)
+        return PoolDecision({f: PoolTarget(int(n), 0.0) for f, n in zip(context.functions, last, strict=True)}), None
+
+
+class CountingResizer:
+    def __init__(self, config: dict[str, ResourceConfig]) -> None:
+        self.config = config
+        self.attempts: list[int] = []
+
+    def __call__(self, attempt: int) -> SizingOutcome:
+        self.attempts.append(attempt)
+        return SizingOutcome(self.config, evaluations=2, cost_usd=0.5)
+
+
+def test_tick_table_observe_policy_set_pool() -> None:
+    wf = chain("tiny", [("a", 100.0), ("b", 100.0)], qos_ms=5000.0)
+    sim = Simulator(seed=0)
+    half = {"a": ResourceConfig(0.5, 512), "b": ResourceConfig(1.0, 1024)}
+    resizer = CountingResizer(half)
+    ctl = Controller(sim, wf, LastCountPolicy(), resizer=resizer, config=ControllerConfig(lead_s=2.0, retune=None))
+    ctl.start()
+    assert resizer.attempts == [0] and ctl.configs == half and ctl.tuning_cost_usd == 0.5
+    sim.submit("tiny", np.array([10.0, 20.0, 130.0, 140.0, 150.0]))
+    ticks = ctl.run(4)
+    table = [(t.tick, t.now_s, t.requests, t.min_warm) for t in ticks]
+    # tick k at 60 k - 2 s; requests of [58k-..); min_warm = invocations of both functions last interval
+    assert table == [(0, 0.0, 0, 0), (1, 58.0, 2, 4), (2, 118.0, 0, 0), (3, 178.0, 3, 6)]
+    ctl.finish()
+    assert ctl.invocations == 10
+    assert {c.config for c in sim.container_records() if c.function == "a"} == {half["a"]}
+    assert len(sim.request_records()) == 5
+
+
+def test_retune_rule_tick_table() -> None:
+    rule = RetuneRule(window_intervals=5, cooldown_intervals=10, drift_ratio=3.0, min_requests=10, max_retunes=2)
+    state = RetuneState()
+    rows = [  # tick, requests, warm violations, rate -> re-tune?
+        (5, 50, 0, 10.0, None),  # first window: sets the baseline
+        (10, 50, 1, 12.0, None),
+        (15, 50, 20, 10.0, "qos"),  # 40% warm violations > 2 (1 - 0.95)
+        (20, 50, 20, 10.0, None),  # cooldown
+        (25, 200, 0, 40.0, "drift"),  # 4x the rate
+        (40, 200, 0, 200.0, None),  # max_retunes reached
+    ]
+    for tick, n, bad, rate, expect in rows:
+        reason, state = retune_due(rule, WindowSignal(tick, n, bad, rate), state, quantile=0.95)
+        assert (reason.split(":")[0] if reason else None) == expect, tick
+
+
+def _uniform(per_minute: list[int]) -> np.ndarray:
+    return np.concatenate([m * 60 + (np.arange(n) + 0.5) * 60 / n for m, n in enumerate(per_minute) if n])
+
+
+def test_a_rate_step_triggers_exactly_one_retune() -> None:
+    wf = chain("tiny", [("a", 50.0)], qos_ms=5000.0)
+    sim = Simulator(seed=0)
+    resizer = CountingResizer(wf.default_configs())
+    rule = RetuneRule(window_intervals=5, check_every=5, cooldown_intervals=5, drift_ratio=3.0, min_rate_per_interval=5)
+    ctl = Controller(sim, wf, LastCountPolicy(), resizer=resizer, config=ControllerConfig(retune=rule))
+    ctl.start()
+    sim.submit("tiny", _uniform([10] * 20 + [60] * 40))
+    ticks = ctl.run(60)
+    reasons = [(t.tick, t.retune) for t in ticks if t.retune]
+    assert len(reasons) == 1 and reasons[0][1].startswith("drift") and reasons[0][0] == 25
+    assert resizer.attempts == [0, 1] and ctl.tuning_evaluations == 4
+
+
+def test_history_shape_is_checked() -> None:
+    wf = chain("tiny", [("a", 50.0)])
+    with pytest.raises(Exception, match="history"):
+        Controller(Simulator(), wf, LastCountPolicy(), history=np.zeros((2, 3)))
