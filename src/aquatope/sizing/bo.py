@@ -69,9 +69,20 @@ def default_n_init(dims: int) -> int:
     return min(10, max(4, dims // 2 + 2))
 
 
+CONFIDENCE_Z = 0.674
+"""How far above the QoS level the pooled samples are judged: the level is raised by ``CONFIDENCE_Z`` standard
+errors of a sample quantile, sqrt(q (1 - q) / n) (z = 0.674: a 75% one-sided bound). An answer that meets its p95
+on 20-40 noisy samples only by luck then rarely survives; with more samples the margin shrinks."""
+
+
+def judged_level(quantile: float, n: int) -> float:
+    """The quantile level at which ``n`` pooled samples are compared with the target."""
+    return min(1.0, quantile + CONFIDENCE_Z * math.sqrt(quantile * (1.0 - quantile) / max(1, n)))
+
+
 def pooled_best(history: History) -> Measurement | None:
-    """The cheapest configuration whose measurements, pooled, meet the QoS (no failure, pooled percentile <= target);
-    the returned measurement is that configuration's latest."""
+    """The cheapest configuration whose measurements, pooled, meet the QoS (no failure, and the pooled samples'
+    :func:`judged_level` quantile <= target); the returned measurement is that configuration's latest."""
     groups: dict[ConfigKey, list[Measurement]] = {}
     for m in history.items:
         groups.setdefault(config_key(m.config), []).append(m)
@@ -79,7 +90,8 @@ def pooled_best(history: History) -> Measurement | None:
     for ms in groups.values():
         latest = ms[-1]
         samples = np.concatenate([m.latency_ms for m in ms])
-        if np.isnan(samples).any() or np.quantile(samples, latest.quantile) > latest.qos_ms:
+        level = judged_level(latest.quantile, samples.size)
+        if np.isnan(samples).any() or np.quantile(samples, level) > latest.qos_ms:
             continue
         if best is None or latest.cost_per_request_usd < best.cost_per_request_usd:
             best = latest
