@@ -1,4 +1,5 @@
-"""Writing results: JSON to a temporary file in the target directory, then an atomic rename (never half-written)."""
+"""Writing results: JSON and figures go to a temporary file in the target directory, then an atomic rename
+(never half-written)."""
 
 from __future__ import annotations
 
@@ -55,4 +56,20 @@ def check_output_path(path: str | Path) -> Path:
         raise InputError("is a directory; give a file name", source=path)
     if not path.parent.is_dir():
         raise InputError(f"directory {path.parent} does not exist", source=path)
+    return path
+
+
+def save_figure_atomic(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    path = check_output_path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
     return path

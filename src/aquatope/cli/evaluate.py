@@ -12,7 +12,7 @@ from rich.table import Table
 
 from aquatope.errors import InputError
 from aquatope.experiments.evaluate import MAIN_WORKFLOWS, EvaluateConfig, evaluate
-from aquatope.experiments.report import write_outputs
+from aquatope.experiments.report import system_row, write_outputs
 from aquatope.experiments.systems import Budgets, parse_systems
 from aquatope.traces import load_trace
 from aquatope.workflow.catalog import builtin_workflow_names
@@ -86,15 +86,7 @@ def workflow_table(results: dict[str, Any]) -> Table:
         table.add_column(col, justify="left" if col in ("workflow", "system") else "right")
     for wf, per in results["per_workflow"].items():
         for s, m in per.items():
-            table.add_row(
-                wf,
-                s,
-                f"{m['qos_violation_rate']:.2%}",
-                f"{m['p99_latency_ms']:,.0f} / {m['qos_ms']:,.0f}",
-                f"{m['cost_usd']:.4f}",
-                f"{m['cold_start_rate']:.2%}",
-                f"{m['tuning_evaluations']:.0f}",
-            )
+            table.add_row(*system_row(wf, s, m))
     return table
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +20,7 @@ from aquatope.experiments.prewarm_eval import (
     split_trace,
 )
 from aquatope.forecast import BayesLSTMForecaster, load_model, save_model
-from aquatope.jsonio import check_output_path, write_json_atomic
+from aquatope.jsonio import check_output_path, save_figure_atomic, write_json_atomic
 from aquatope.traces import load_trace
 
 console = Console()
@@ -168,12 +166,4 @@ def draw_plot(result: PrewarmEvalResult, path: Path) -> None:
     ax.set_ylabel("cold-start rate")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=directory)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
+    save_figure_atomic(fig, path)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from aquatope.errors import InputError
 from aquatope.experiments.tuning import compare_methods, make_problem, tune
-from aquatope.jsonio import check_output_path, write_json_atomic
+from aquatope.jsonio import check_output_path, save_figure_atomic, write_json_atomic
 from aquatope.sizing.base import Measurement, SizingProblem
 from aquatope.sizing.exhaustive import OracleResult, exhaustive_search
 from aquatope.sizing.loop import SizingResult
@@ -164,7 +164,4 @@ def plot_convergence(results: dict[str, SizingResult], path: Path, problem: Sizi
     ax.set_title(f"{problem.workflow.name}: QoS {problem.workflow.qos}")
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure_atomic(fig, path)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from aquatope.jsonio import write_json_atomic
+from aquatope.jsonio import save_figure_atomic, write_json_atomic
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -46,19 +46,7 @@ def markdown_report(results: dict[str, Any]) -> str:
     for wf, per in results["per_workflow"].items():
         for s in systems:
             m = per[s]
-            lines.append(
-                _fmt_row(
-                    [
-                        wf,
-                        s,
-                        f"{m['qos_violation_rate']:.2%}",
-                        f"{m['p99_latency_ms']:,.0f} / {m['qos_ms']:,.0f}",
-                        f"{m['cost_usd']:.4f}",
-                        f"{m['cold_start_rate']:.2%}",
-                        f"{m['tuning_evaluations']:.0f}",
-                    ]
-                )
-            )
+            lines.append(_fmt_row(system_row(wf, s, m)))
     lines += ["", "## Per system (geometric means of ratios over workflows)", ""]
     head = ["system", "mean QoS viol.", "total cost USD", "viol. / aquatope", "cost / aquatope"]
     head += ["viol. / oracle", "cost / oracle", "workflows meeting QoS"]
@@ -87,16 +75,7 @@ def markdown_report(results: dict[str, Any]) -> str:
 
 
 def _save(fig: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
+    save_figure_atomic(fig, path, dpi=110)
 
 
 def draw_plots(results: dict[str, Any], series: dict[str, Any], out: Path) -> list[Path]:
@@ -169,3 +148,16 @@ def write_outputs(results: dict[str, Any], out: Path, plots: bool = True) -> lis
     if plots and series:
         paths += draw_plots(public, series, out)
     return paths
+
+
+def system_row(workflow: str, system: str, m: dict[str, Any]) -> list[str]:
+    """One workflow x system row of figures, as text (shared by the report and the CLI table)."""
+    return [
+        workflow,
+        system,
+        f"{m['qos_violation_rate']:.2%}",
+        f"{m['p99_latency_ms']:,.0f} / {m['qos_ms']:,.0f}",
+        f"{m['cost_usd']:.4f}",
+        f"{m['cold_start_rate']:.2%}",
+        f"{m['tuning_evaluations']:.0f}",
+    ]
