@@ -22,7 +22,7 @@ def _periodic(n_intervals: int = 400) -> np.ndarray:
 
 def test_learns_a_clean_periodic_signal_better_than_last_value() -> None:
     counts = _periodic()
-    model = BayesLSTMForecaster(**LEARN)
+    model = BayesLSTMForecaster(**LEARN, phase_expert=False)  # the network alone
     lstm = backtest(model, counts, train_end=320)
     last = backtest(LastValueForecaster(), counts, train_end=320)
     assert float(lstm.mae()) < 0.75 * float(last.mae())
@@ -73,3 +73,46 @@ def test_corrupt_or_old_model_files_are_input_errors(tmp_path: Path) -> None:
         load_model(tmp_path / "missing.pt")
     with pytest.raises(InputError, match="not fitted"):
         save_model(BayesLSTMForecaster(), tmp_path / "x.pt")
+
+
+def _bursts_every_ten(n_intervals: int = 400, seed: int = 0) -> np.ndarray:
+    """A timer-driven function (a Poisson(150) burst every 10 intervals, Poisson(2) between) and a steady one."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_intervals)
+    burst = np.where(t % 10 == 0, rng.poisson(150, n_intervals), rng.poisson(2, n_intervals))
+    return np.stack([burst, rng.poisson(30, n_intervals)]).astype(float)
+
+
+def test_phase_expert_takes_a_periodic_burst_function_and_sizes_each_phase() -> None:
+    counts = _bursts_every_ten()
+    model = BayesLSTMForecaster(**SMALL, epochs=2).fit(counts[:, :391])
+    assert model.period_.tolist() == [10, 0]
+    assert model.validation_report.periodic_functions == 1
+    burst = model.predict(counts[:, :390], horizon=1).quantile(0.9)[0, 0]  # interval 390 is a burst
+    quiet = model.predict(counts[:, :391], horizon=1).quantile(0.9)[0, 0]
+    assert burst > 120 and quiet < 10
+    two = model.predict(counts[:, :389], horizon=2)  # multi-step: step 1 lands on the burst
+    assert two.mean[0, 0] < 10 < 120 < two.mean[0, 1]
+
+
+def test_phase_expert_can_be_switched_off() -> None:
+    counts = _bursts_every_ten()
+    model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts[:, :391])
+    assert model.period_.tolist() == [0, 0] and model.validation_report.periodic_functions == 0
+
+
+def test_select_serves_a_subset_of_functions_with_identical_predictions() -> None:
+    counts = np.concatenate([_periodic(200), _bursts_every_ten(200)], axis=0)
+    model = BayesLSTMForecaster(**SMALL, epochs=1).fit(counts[:, :190])
+    part = model.select([3, 1])
+    whole, sub = model.predict(counts, horizon=2), part.predict(counts[[3, 1]], horizon=2)
+    np.testing.assert_allclose(sub.mean, whole.mean[[3, 1]])
+    np.testing.assert_allclose(sub.std, whole.std[[3, 1]])
+    with pytest.raises(InputError, match="rows"):
+        model.select([4])
+    with pytest.raises(InputError, match="fit"):
+        BayesLSTMForecaster(**SMALL).select([0])
+    per_function = BayesLSTMForecaster(**SMALL, epochs=1, global_model=False).fit(counts[:2, :190])
+    assert not per_function.selectable
+    with pytest.raises(InputError, match="global"):
+        per_function.select([0])

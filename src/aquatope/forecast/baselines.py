@@ -9,6 +9,8 @@ flat: every future interval gets the one-step point forecast and the one-step un
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from aquatope.errors import InputError
@@ -65,7 +67,7 @@ def rolling_trailing_mean(history: np.ndarray, window: int) -> np.ndarray:
     return np.asarray((csum[:, idx] - csum[:, lo]) / count)
 
 
-class _ResidualBaseline:
+class _ResidualBaseline(ABC):
     """Shared fit/predict: point rule + per-function one-step residual std (and optional residual quantiles)."""
 
     name = "baseline"
@@ -75,13 +77,13 @@ class _ResidualBaseline:
         self.residual_std_: np.ndarray | None = None
         self.residual_quantiles_: dict[float, np.ndarray] = {}
 
+    @abstractmethod
     def point(self, history: np.ndarray, start_interval: int) -> np.ndarray:
         """One-step point forecast per function, shape ``(n_functions,)``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def in_sample(self, history: np.ndarray, start_interval: int) -> np.ndarray:
         """One-step forecasts of every interval from its past, shape ``(n_functions, n_intervals)``."""
-        raise NotImplementedError
 
     def fit(self, history: np.ndarray, start_interval: int = 0) -> _ResidualBaseline:
         """Learn the one-step residual distribution per function from ``history`` (skipping interval 0)."""

@@ -5,15 +5,19 @@ Fit: the last ``val_fraction`` of the history is held back. On the rest, windows
 ``global_model=False``) to predict the next ``k_out`` intervals as a residual on the window's moving average.
 On the validation split (rolling one-step forecasts):
 
-* functions where the model's MAE is worse than the moving average's fall back to the moving average;
-* the aleatoric noise variance per function is the mean squared residual (count units);
+* each function gets the expert with the lowest MAE: the network, the moving average (the network must beat it),
+  or, for a function with a detected short period (:mod:`aquatope.forecast.periodic`), the *phase expert* that
+  forecasts from the same phase of its last periods;
+* the aleatoric noise variance per function is the mean squared residual (count units); for the phase expert it
+  is the spread of the same-phase counts instead, so quiet and burst phases get their own uncertainty;
 * predictive std = ``std_scale * sqrt(model var + noise var)``, where the model (epistemic) variance comes
   from ``mc_passes`` MC-dropout passes and ``std_scale`` is found by bisection, one factor per rate class
   (training mean rate split at ``rate_bounds``, default < 1, 1-100, > 100 per interval), when that class's
   90% interval coverage misses 0.90 by more than ``coverage_tolerance``.
 
 ``validation_report`` records the outcome; ``usable=False`` (with ``reason``) when the history is too short,
-training diverged, or calibration failed; predictions then come from the moving average with residual noise.
+training diverged, or the calibrated 90% interval still under-covers by more than twice the tolerance (an
+over-covering one, e.g. of a perfectly periodic function, is usable); predictions then come from the moving average with residual noise.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from aquatope.forecast.baselines import CENTRAL_LEVELS, as_history, check_horizo
 from aquatope.forecast.calibration import calibrate_scale, normal_coverage, normal_pinball
 from aquatope.forecast.features import encoder_inputs, function_scale, target_features, targets
 from aquatope.forecast.lstm import BayesNet, NetConfig, mc_predict, train_net
+from aquatope.forecast.periodic import detect_periods, phase_moments
 
 MIN_VALIDATION = 10  # intervals held back at least, for noise variance and calibration
 
@@ -52,6 +57,7 @@ class BayesParams:
     val_fraction: float = 0.2
     coverage_tolerance: float = 0.03
     global_model: bool = True
+    phase_expert: bool = True  # offer the phase expert to functions with a detected short period
     rate_bounds: tuple[float, ...] = (1.0, 100.0)
     interval_s: float = 60.0
     seed: int = 0
@@ -101,6 +107,7 @@ class ValidationReport:
     moving_average_mae: float = float("nan")
     std_scale: dict[str, float] = field(default_factory=dict)
     model_functions: int = 0
+    periodic_functions: int = 0
     final_loss: float = float("nan")
     train_time_s: float = 0.0
 
@@ -130,6 +137,7 @@ class BayesLSTMForecaster:
         self.scale_: np.ndarray | None = None
         self.noise_var_: np.ndarray = np.zeros(0)
         self.use_model_: np.ndarray = np.zeros(0, dtype=bool)
+        self.period_: np.ndarray = np.zeros(0, dtype=np.int64)
         self.std_scale_: np.ndarray = np.zeros(0)
         self.rate_class_: np.ndarray = np.zeros(0, dtype=int)
         self.validation_report = ValidationReport(usable=False, reason="not fitted")
@@ -181,7 +189,7 @@ class BayesLSTMForecaster:
         return all(bool(torch.isfinite(t).all()) for t in self.nets_.state_dict().values())
 
     def _validate(self, counts: np.ndarray, train_end: int, start: int) -> None:
-        """Gate functions against the moving average, estimate noise variance, calibrate, fill the report."""
+        """Pick each function's expert, estimate noise variance, calibrate, fill the report."""
         p = self.params
         n = counts.shape[0]
         actual = counts[:, train_end:]
@@ -192,7 +200,10 @@ class BayesLSTMForecaster:
         self.use_model_ = model_err <= ma_err
         mean = np.where(self.use_model_[:, None], mean, ma)
         model_var = np.where(self.use_model_[:, None], model_var, 0.0)
-        self.noise_var_ = np.mean((actual - mean) ** 2, axis=1)
+        self._choose_phase_expert(counts, train_end, mean, model_var)
+        periodic = self.period_ > 0
+        self.use_model_ &= ~periodic
+        self.noise_var_ = np.where(periodic, 0.0, np.mean((actual - mean) ** 2, axis=1))
         std = np.sqrt(model_var + self.noise_var_[:, None])
         raw90 = normal_coverage(actual, mean, std, 0.9)
         self.rate_class_ = np.digitize(counts[:, :train_end].mean(axis=1), p.rate_bounds)
@@ -204,7 +215,7 @@ class BayesLSTMForecaster:
             self.std_scale_[rows] = scales[int(k)]
         std = self.std_scale_[:, None] * std
         cov = {lv: normal_coverage(actual, mean, std, lv) for lv in CENTRAL_LEVELS}
-        usable = abs(cov[0.9] - 0.9) <= 2 * p.coverage_tolerance
+        usable = cov[0.9] >= 0.9 - 2 * p.coverage_tolerance  # too wide is wasteful, too narrow is unsafe
         self.validation_report = ValidationReport(
             usable=usable,
             reason="" if usable else f"90% coverage {cov[0.9]:.3f} after calibration",
@@ -215,7 +226,23 @@ class BayesLSTMForecaster:
             moving_average_mae=float(ma_err.mean()),
             std_scale={str(k): v for k, v in scales.items()},
             model_functions=int(self.use_model_.sum()),
+            periodic_functions=int(periodic.sum()),
         )
+
+    def _choose_phase_expert(self, counts: np.ndarray, train_end: int, mean: np.ndarray, var: np.ndarray) -> None:
+        """Set ``period_`` (0 = no phase expert) and, where the phase expert's validation MAE beats the expert
+        chosen so far, overwrite that function's rows of ``mean`` and ``var`` (validation split) in place."""
+        self.period_ = detect_periods(counts[:, :train_end])
+        if not self.params.phase_expert:
+            self.period_[:] = 0
+        origins = np.arange(train_end, counts.shape[1])
+        actual = counts[:, train_end:]
+        for f in np.flatnonzero(self.period_):
+            pm, ps = phase_moments(counts[f], int(self.period_[f]), origins)
+            if np.abs(actual[f] - pm).mean() < np.abs(actual[f] - mean[f]).mean():
+                mean[f], var[f] = pm, ps**2
+            else:
+                self.period_[f] = 0
 
     def _rolling_one_step(self, counts: np.ndarray, train_end: int, start: int) -> tuple[np.ndarray, np.ndarray]:
         """Model mean and variance (count units) of every interval in ``[train_end, n_intervals)`` from its past."""
@@ -232,10 +259,35 @@ class BayesLSTMForecaster:
         resid = (counts - rolling_trailing_mean(counts, w))[:, 1:]
         self.nets_ = nn.ModuleList()
         self.use_model_ = np.zeros(counts.shape[0], dtype=bool)
+        self.period_ = np.zeros(counts.shape[0], dtype=np.int64)
         self.noise_var_ = np.mean(resid**2, axis=1)
         self.std_scale_ = np.ones(counts.shape[0])
         self.validation_report = ValidationReport(usable=False, reason=reason)
         return self
+
+    @property
+    def selectable(self) -> bool:
+        """True when :meth:`select` can restrict the model: one global network (per-function networks draw their
+        MC-dropout masks from one stream in network order, so a subset would not reproduce the same draws)."""
+        return self.params.global_model
+
+    def select(self, rows: np.ndarray | list[int]) -> BayesLSTMForecaster:
+        """The fitted model restricted to functions ``rows`` (in that order): predictions for those functions are
+        identical to this model's. Lets one global model, fitted once on many functions, serve each workflow."""
+        if self.scale_ is None:
+            raise InputError("bayes-lstm: call fit() before select()")
+        if not self.selectable:
+            raise InputError("bayes-lstm: select() needs the global model (global_model=True)", field="global_model")
+        idx = np.asarray(rows, dtype=np.int64)
+        if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= self.scale_.shape[0]:
+            raise InputError(f"rows must index the {self.scale_.shape[0]} fitted functions", field="rows")
+        out = BayesLSTMForecaster(**asdict(self.params))
+        out.nets_ = self.nets_
+        out.scale_ = self.scale_[idx]
+        for name in ("noise_var_", "use_model_", "period_", "std_scale_", "rate_class_"):
+            setattr(out, name, getattr(self, name)[idx])
+        out.validation_report = self.validation_report
+        return out
 
     # ---- predict ---------------------------------------------------------------------------------------
     def _model_moments(
@@ -262,8 +314,8 @@ class BayesLSTMForecaster:
     def predict(self, history: np.ndarray, horizon: int = 1, start_interval: int = 0) -> Forecast:
         """Forecast of the next ``horizon`` intervals for all functions, ``(n_functions, horizon)``.
 
-        One batched network call (all functions, all MC passes); a history shorter than ``window`` is padded on
-        the left with zeros.
+        One batched network call (all functions, all MC passes), then the phase expert for periodic functions; a
+        history shorter than ``window`` is padded on the left with zeros.
         """
         check_horizon(horizon)
         counts = as_history(history)
@@ -284,5 +336,9 @@ class BayesLSTMForecaster:
             m, v = self._model_moments(counts, np.arange(n), t_idx, int(horizon), start_interval)
             mean = np.where(self.use_model_[:, None], m, mean)
             model_var = np.where(self.use_model_[:, None], v, 0.0)
+        targets = np.arange(counts.shape[1], counts.shape[1] + int(horizon))
+        for f in np.flatnonzero(self.period_):
+            pm, ps = phase_moments(counts[f], int(self.period_[f]), targets)
+            mean[f], model_var[f] = pm, ps**2
         std = self.std_scale_[:, None] * np.sqrt(model_var + self.noise_var_[:, None])
         return Forecast(mean=mean, std=std)

@@ -23,7 +23,7 @@ from aquatope.errors import InputError
 from aquatope.forecast.bayes import BayesLSTMForecaster, BayesParams, ValidationReport
 from aquatope.forecast.lstm import BayesNet
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-function period of the phase expert
 
 
 def _header(model: BayesLSTMForecaster) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def _header(model: BayesLSTMForecaster) -> dict[str, Any]:
         "scale": model.scale_.tolist(),
         "noise_var": model.noise_var_.tolist(),
         "use_model": model.use_model_.tolist(),
+        "period": model.period_.tolist(),
         "std_scale": model.std_scale_.tolist(),
         "rate_class": model.rate_class_.tolist(),
         "validation_report": model.validation_report.to_dict(),
@@ -85,6 +86,7 @@ def load_model(path: str | Path) -> BayesLSTMForecaster:
         model.scale_ = np.asarray(header["scale"], dtype=float)
         model.noise_var_ = np.asarray(header["noise_var"], dtype=float)
         model.use_model_ = np.asarray(header["use_model"], dtype=bool)
+        model.period_ = np.asarray(header["period"], dtype=np.int64)
         model.std_scale_ = np.asarray(header["std_scale"], dtype=float)
         model.rate_class_ = np.asarray(header["rate_class"], dtype=int)
         model.validation_report = ValidationReport.from_dict(header["validation_report"])
