@@ -41,6 +41,7 @@ from aquatope.experiments.systems import (
     make_system_forecaster,
 )
 from aquatope.experiments.tuning import make_problem
+from aquatope.forecast import Forecaster
 from aquatope.platform import Platform, PoolTarget
 from aquatope.sim import SimConfig, Simulator
 from aquatope.sim.run import _arrivals
@@ -242,16 +243,57 @@ def warm_series(platform: Platform, ticks_s: np.ndarray) -> list[int]:
     return [int(np.sum((start <= t) & (end > t))) for t in ticks_s]
 
 
-def run_one(scenario: Scenario, system: str, config: EvaluateConfig, seed: int) -> dict[str, Any]:
-    """One (workflow, system, seed) run: right-size, deploy, replay, drain; its figures and time series."""
+def training_history(scenario: Scenario) -> np.ndarray:
+    """Per-function invocation counts of the training minutes, ``(n_functions, n_minutes)``: requests per minute
+    times the function's invocations per request."""
+    calls = scenario.workflow.invocations_per_request()
+    return np.stack([scenario.train_counts * calls[f] for f in scenario.workflow.function_names])
+
+
+def fit_forecasters(scenarios: Sequence[Scenario], config: EvaluateConfig, seed: int) -> dict[str, dict[str, Any]]:
+    """Per forecaster the systems use, per workflow: a fitted forecaster for that workflow's functions.
+
+    A model that can be restricted to some of its functions (``selectable``: the global bayes-lstm) is fitted ONCE on
+    the training histories of all workflows stacked (one global model across functions, as in production, and one
+    training instead of one per workflow); others are fitted per workflow.
+    """
+    names = {SYSTEMS[s].forecaster for s in config.systems} - {None}
+    histories = [training_history(sc) for sc in scenarios]
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(n for n in names if n is not None):
+        spec = next(SYSTEMS[s] for s in config.systems if SYSTEMS[s].forecaster == name)
+        pooled = make_system_forecaster(spec, config.budgets, seed)
+        assert pooled is not None
+        out[name] = {}
+        if getattr(pooled, "selectable", False):
+            pooled.fit(np.concatenate(histories, axis=0))
+            offsets = np.cumsum([0] + [h.shape[0] for h in histories])
+            for i, sc in enumerate(scenarios):
+                out[name][sc.workflow.name] = pooled.select(list(range(offsets[i], offsets[i + 1])))
+        else:
+            for sc, h in zip(scenarios, histories, strict=True):
+                model = make_system_forecaster(spec, config.budgets, seed)
+                assert model is not None
+                out[name][sc.workflow.name] = model.fit(h)
+    return out
+
+
+def run_one(
+    scenario: Scenario, system: str, config: EvaluateConfig, seed: int, forecaster: Forecaster | None = None
+) -> dict[str, Any]:
+    """One (workflow, system, seed) run: right-size, deploy, replay, drain; its figures and time series.
+
+    ``forecaster``: already fitted for this workflow's functions (see :func:`fit_forecasters`); when None and
+    the system needs one, it is fitted here on the workflow's training history.
+    """
     spec = SYSTEMS[system]
     wf = scenario.workflow
     problem = make_problem(wf, "decoupled", config.budgets.tuning_budget, seed)
     platform = Simulator(config.sim, seed=seed)
-    calls = wf.invocations_per_request()
-    history = np.stack([scenario.train_counts * calls[f] for f in wf.function_names])
-    forecaster = make_system_forecaster(spec, config.budgets, seed)
-    if forecaster is not None:
+    history = training_history(scenario)
+    if forecaster is None and spec.forecaster is not None:
+        forecaster = make_system_forecaster(spec, config.budgets, seed)
+        assert forecaster is not None
         forecaster.fit(history)
     controller = Controller(
         platform,
@@ -342,6 +384,9 @@ def evaluate(
     series: dict[str, Any] = {}
     total = len(scenarios) * len(config.systems) * config.seeds
     done = 0
+    if progress:
+        progress("fitting forecasters", 0.0)
+    models = {seed: fit_forecasters(scenarios, config, seed) for seed in range(config.seeds)}
     for sc in scenarios:
         name = sc.workflow.name
         per_workflow[name] = {}
@@ -351,7 +396,8 @@ def evaluate(
             for seed in range(config.seeds):
                 if progress:
                     progress(f"{name} / {system} / seed {seed}", done / total)
-                runs.append(run_one(sc, system, config, seed))
+                fc = SYSTEMS[system].forecaster
+                runs.append(run_one(sc, system, config, seed, models[seed][fc][name] if fc else None))
                 done += 1
             series[name]["warm"][system] = runs[0].pop("_warm")
             series[name]["latency_ms"][system] = runs[0].pop("_latency_ms")
