@@ -116,3 +116,17 @@ def test_select_serves_a_subset_of_functions_with_identical_predictions() -> Non
     assert not per_function.selectable
     with pytest.raises(InputError, match="global"):
         per_function.select([0])
+
+
+def test_active_functions_get_their_own_std_scale() -> None:
+    rng = np.random.default_rng(3)
+    calm = rng.poisson(40, 400)
+    bursty = np.where(rng.random(400) < 0.03, 400, rng.poisson(40, 400))  # same rate class, rare huge bursts
+    counts = np.stack([calm, bursty, np.zeros(400)]).astype(float)
+    counts[2, ::50] = 1  # rarely active: keeps its class's scale
+    model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts)
+    assert model.validation_report.own_scale_functions == 2
+    assert model.std_scale_[0] != model.std_scale_[1]
+    shared = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False, own_scale_min_active=10_000).fit(counts)
+    assert shared.validation_report.own_scale_functions == 0
+    assert shared.std_scale_[0] == shared.std_scale_[1]

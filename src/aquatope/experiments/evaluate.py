@@ -41,7 +41,7 @@ from aquatope.experiments.systems import (
     make_system_forecaster,
 )
 from aquatope.experiments.tuning import make_problem
-from aquatope.forecast import Forecaster
+from aquatope.forecast import BayesLSTMForecaster, Forecaster
 from aquatope.platform import Platform, PoolTarget
 from aquatope.sim import SimConfig, Simulator
 from aquatope.sim.run import _arrivals
@@ -265,7 +265,7 @@ def fit_forecasters(scenarios: Sequence[Scenario], config: EvaluateConfig, seed:
         pooled = make_system_forecaster(spec, config.budgets, seed)
         assert pooled is not None
         out[name] = {}
-        if getattr(pooled, "selectable", False):
+        if isinstance(pooled, BayesLSTMForecaster) and pooled.selectable:
             pooled.fit(np.concatenate(histories, axis=0))
             offsets = np.cumsum([0] + [h.shape[0] for h in histories])
             for i, sc in enumerate(scenarios):

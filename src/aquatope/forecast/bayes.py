@@ -13,7 +13,8 @@ On the validation split (rolling one-step forecasts):
 * predictive std = ``std_scale * sqrt(model var + noise var)``, where the model (epistemic) variance comes
   from ``mc_passes`` MC-dropout passes and ``std_scale`` is found by bisection, one factor per rate class
   (training mean rate split at ``rate_bounds``, default < 1, 1-100, > 100 per interval), when that class's
-  90% interval coverage misses 0.90 by more than ``coverage_tolerance``.
+  90% interval coverage misses 0.90 by more than ``coverage_tolerance``; a function active in at least
+  ``own_scale_min_active`` validation intervals is calibrated on its own instead.
 
 ``validation_report`` records the outcome; ``usable=False`` (with ``reason``) when the history is too short,
 training diverged, or the calibrated 90% interval still under-covers by more than twice the tolerance (an
@@ -58,6 +59,7 @@ class BayesParams:
     coverage_tolerance: float = 0.03
     global_model: bool = True
     phase_expert: bool = True  # offer the phase expert to functions with a detected short period
+    own_scale_min_active: int = 60  # validation intervals with invocations for a function's own std scale
     rate_bounds: tuple[float, ...] = (1.0, 100.0)
     interval_s: float = 60.0
     seed: int = 0
@@ -108,6 +110,7 @@ class ValidationReport:
     std_scale: dict[str, float] = field(default_factory=dict)
     model_functions: int = 0
     periodic_functions: int = 0
+    own_scale_functions: int = 0
     final_loss: float = float("nan")
     train_time_s: float = 0.0
 
@@ -213,6 +216,7 @@ class BayesLSTMForecaster:
             rows = self.rate_class_ == k
             scales[int(k)] = calibrate_scale(actual[rows], mean[rows], std[rows], 0.9, p.coverage_tolerance)
             self.std_scale_[rows] = scales[int(k)]
+        own = self._own_scales(actual, mean, std)
         std = self.std_scale_[:, None] * std
         cov = {lv: normal_coverage(actual, mean, std, lv) for lv in CENTRAL_LEVELS}
         usable = cov[0.9] >= 0.9 - 2 * p.coverage_tolerance  # too wide is wasteful, too narrow is unsafe
@@ -227,7 +231,19 @@ class BayesLSTMForecaster:
             std_scale={str(k): v for k, v in scales.items()},
             model_functions=int(self.use_model_.sum()),
             periodic_functions=int(periodic.sum()),
+            own_scale_functions=own,
         )
+
+    def _own_scales(self, actual: np.ndarray, mean: np.ndarray, std: np.ndarray) -> int:
+        """Give functions active in at least ``own_scale_min_active`` validation intervals their own std scale
+        (their rate class's otherwise): a constant noise level fits a bursty function badly, and its own
+        calibration is what keeps its 90% interval at 90% instead of pooling it with calmer functions.
+        Returns how many functions got their own scale."""
+        p = self.params
+        rows = np.flatnonzero(np.count_nonzero(actual, axis=1) >= p.own_scale_min_active)
+        for f in rows:
+            self.std_scale_[f] = calibrate_scale(actual[f], mean[f], std[f], 0.9, p.coverage_tolerance)
+        return int(rows.size)
 
     def _choose_phase_expert(self, counts: np.ndarray, train_end: int, mean: np.ndarray, var: np.ndarray) -> None:
         """Set ``period_`` (0 = no phase expert) and, where the phase expert's validation MAE beats the expert
