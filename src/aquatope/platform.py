@@ -54,6 +54,7 @@ class RequestRecord:
 
     ``stage_latency_ms`` maps a stage to the time from its start (all predecessors done) to its end, the slowest
     copy for a fan-out; ``cold_starts`` counts invocations on the request's path that waited on a cold start.
+    ``error`` says why a failed request failed, where the platform knows (a real one records the function's error).
     """
 
     request_id: int
@@ -64,6 +65,7 @@ class RequestRecord:
     stage_latency_ms: Mapping[str, float]
     cold_starts: int
     failed: bool
+    error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from aquatope.cli.evaluate import evaluate_command
 from aquatope.cli.prewarm import prewarm_app
+from aquatope.cli.run import run_command
 from aquatope.cli.simulate import simulate
 from aquatope.cli.trace import trace_app
 from aquatope.cli.tune import tune_command
@@ -49,6 +50,7 @@ app.add_typer(prewarm_app, name="prewarm")
 app.command("simulate")(simulate)
 app.command("tune")(tune_command)
 app.command("evaluate")(evaluate_command)
+app.command("run")(run_command)
 
 
 def main() -> None:

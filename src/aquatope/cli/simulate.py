@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aquatope.cli.display import metrics_rows, progress_bar, two_column_table
 from aquatope.errors import InputError
 from aquatope.jsonio import check_output_path, write_json_atomic
 from aquatope.sim.config import load_sim_config
@@ -51,7 +51,7 @@ def simulate(
         check_output_path(json_out)
     sim_config = load_sim_config(cluster)
     tr = load_trace(trace, seed=seed)
-    with _progress() as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("simulating", total=1.0)
 
         def update(fraction: float) -> None:
@@ -83,40 +83,14 @@ def simulate(
         console.print(f"results written to {json_out}")
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-
-
 def summary_table(result: SimulationResult) -> Table:
     """The run's figures as a two-column table."""
     m, s = result.metrics, result.setup
     title = f"{s.get('workflow', 'single-function replay')} — {s['prewarm']}, {s['minutes']} min, seed {s['seed']}"
-    table = Table(title=title, show_header=False)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    rows: list[tuple[str, Any]] = [
-        ("requests", f"{m.requests:,}"),
-        ("function invocations", f"{m.invocations:,}"),
-        ("QoS violation rate", f"{m.qos_violation_rate:.2%}"),
-        ("failed requests", f"{m.failed_requests:,}"),
-        ("latency p50 / p95 / p99 (ms)", " / ".join(f"{m.latency_ms[k]:,.0f}" for k in ("p50", "p95", "p99"))),
-        ("cold-start rate", f"{m.cold_start_rate:.2%}"),
-        ("containers started", f"{m.containers_started:,}"),
-        ("warm containers mean / peak", f"{m.mean_warm_containers:,.1f} / {m.peak_warm_containers:,}"),
-        (
-            "cost: execution / idle / requests",
-            " / ".join(f"${m.cost_usd[k]:,.4f}" for k in ("execution", "idle", "requests")),
-        ),
+    rows = [
+        *metrics_rows(m),
         ("cost: total", f"${m.cost_usd['total']:,.4f}"),
         ("simulated invocations per second", f"{m.invocations / max(result.wall_s, 1e-9):,.0f}"),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
+    table = two_column_table(title, rows)
     return table

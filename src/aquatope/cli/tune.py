@@ -18,7 +18,7 @@ from aquatope.sizing.base import Measurement, SizingProblem
 from aquatope.sizing.exhaustive import OracleResult, exhaustive_search
 from aquatope.sizing.loop import SizingResult
 from aquatope.sizing.registry import MEASURED_METHODS, METHODS
-from aquatope.workflow import load_workflow
+from aquatope.workflow import Workflow, load_workflow
 
 console = Console()
 
@@ -38,14 +38,31 @@ def tune_command(
     seeds: Annotated[int, typer.Option(min=1, help="With --compare: runs per method.")] = 3,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON to this file.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Plot best feasible cost against evaluations (PNG).")] = None,
+    platform: Annotated[
+        str, typer.Option(help="sim (the workflow's perf models) or ray (real functions, real measurements).")
+    ] = "sim",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(envvar="RAY_ADDRESS", help="With --platform ray: existing cluster (auto, ray://head:10001)."),
+    ] = None,
 ) -> None:
-    """Right-size a workflow on the simulator: the configuration per function, its measured percentile and cost."""
+    """Right-size a workflow on the simulator or on Ray: the configuration per function, its measured percentile
+    and cost."""
     if method not in METHODS:
         raise InputError(f"unknown sizing method {method!r}; choose one of {', '.join(METHODS)}", field="--method")
+    if platform not in ("sim", "ray"):
+        raise InputError(f"unknown platform {platform!r}; choose sim or ray", field="--platform")
+    if platform == "ray" and (compare or method == "exhaustive"):
+        raise InputError(
+            "--compare and the exhaustive oracle need the perf models: use --platform sim", field="--platform"
+        )
     for out in (json_out, plot):
         if out is not None:
             check_output_path(out)
     wf = load_workflow(workflow)
+    if platform == "ray":
+        _tune_on_ray(wf, space, budget, seed, method, samples_per_config, ray_address, json_out, plot)
+        return
     problem = make_problem(wf, space, budget, seed)
     if compare:
         _compare(problem, seeds, samples_per_config, json_out)
@@ -63,6 +80,49 @@ def tune_command(
         plot_convergence({method: result}, plot, problem)
     if json_out is not None:
         write_json_atomic(json_out, {**result.to_dict(), "setup": _setup(problem, samples_per_config)})
+        console.print(f"results written to {json_out}")
+
+
+def _tune_on_ray(
+    wf: Workflow,
+    space: str,
+    budget: int,
+    seed: int,
+    method: str,
+    k: int,
+    address: str | None,
+    json_out: Path | None,
+    plot: Path | None,
+) -> None:
+    """Measure real requests on a RayPlatform (time scale 1) in a space clamped to the cluster's largest node."""
+    from aquatope.runtime import ray_available
+    from aquatope.runtime.functions import bind_workflow
+
+    bind_workflow(wf)  # refuse a workflow without handlers before starting Ray
+    if not ray_available():
+        raise InputError("ray is not installed: pip install -c constraints.txt -e '.[ray]'", field="--platform")
+    from aquatope.experiments.ray_run import ray_space, tune_on_ray
+    from aquatope.runtime.platform import RayPlatform
+
+    base = make_problem(wf, space, budget, seed)
+    with RayPlatform(time_scale=1.0, address=address, pricing=base.pricing) as ray_platform:
+        problem = SizingProblem(wf, ray_space(ray_platform, space, wf), base.pricing, budget, seed)
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, TextColumn("{task.fields[best]}"), console=console, transient=True) as progress:
+            task = progress.add_task(f"{method} on {wf.name} (ray)", total=budget, best="")
+
+            def update(n: int, m: Measurement) -> None:
+                best = f"last: {m.latency_pctl_ms:.0f} ms, ${m.cost_per_request_usd:.3g}"
+                progress.update(task, completed=min(n, budget), best=best)
+
+            result = tune_on_ray(problem, method, ray_platform, k, update)
+        enforcement = ray_platform.enforcement()
+    console.print(result_table(problem, result))
+    if plot is not None:
+        plot_convergence({method: result}, plot, problem)
+    if json_out is not None:
+        setup = {**_setup(problem, k), "platform": "ray", "ray_address": address, "enforcement": enforcement}
+        write_json_atomic(json_out, {**result.to_dict(), "setup": setup})
         console.print(f"results written to {json_out}")
 
 

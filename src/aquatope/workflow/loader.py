@@ -11,6 +11,8 @@ Schema (see ``src/aquatope/workloads/*.yaml`` for complete examples)::
         description: free text
         resources: {cpu: 2.0, memory_mb: 2048}   # default configuration (what a user deploys)
         perf: {model: parametric, serial_ms: ..., ...}   # or {model: empirical, file: measurements/x.csv}
+        handler: my_module:detect     # optional: the code that runs it on a real platform (Ray)
+        init: my_module:load_model    # optional: run once per container (imports, model loading)
     maps:                             # optional map groups: N element-wise parallel pipelines
       chunks: {fanout: 8}
     stages:                           # the DAG; a stage invokes `function` (default: its own name)
@@ -22,6 +24,7 @@ Schema (see ``src/aquatope/workloads/*.yaml`` for complete examples)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ from aquatope.resources import ResourceConfig
 from aquatope.workflow.model import WORKFLOW_KINDS, FunctionSpec, QoS, Stage, Workflow
 
 _TOP_KEYS = {"name", "kind", "description", "qos", "functions", "maps", "stages"}
+_FUNCTION_KEYS = {"perf", "resources", "description", "handler", "init"}
+_CODE_REF = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 
 
 class _LineDict(dict[str, Any]):
@@ -191,9 +196,10 @@ def _read_functions(ctx: _Ctx, data: _LineDict, base_dir: Path) -> dict[str, Fun
         where = f"functions.{fname}"
         if not isinstance(spec, _LineDict):
             raise ctx.error("expected a mapping with perf and resources", node, fname, where)
-        unknown = sorted(set(spec) - {"perf", "resources", "description"})
+        unknown = sorted(set(spec) - _FUNCTION_KEYS)
         if unknown:
-            raise ctx.error(f"unknown keys {unknown}; allowed: perf, resources, description", spec, unknown[0], where)
+            allowed = ", ".join(sorted(_FUNCTION_KEYS))
+            raise ctx.error(f"unknown keys {unknown}; allowed: {allowed}", spec, unknown[0], where)
         if "perf" not in spec:
             raise ctx.error("missing performance model", node, fname, f"{where}.perf")
         if "resources" not in spec:
@@ -215,8 +221,21 @@ def _read_functions(ctx: _Ctx, data: _LineDict, base_dir: Path) -> dict[str, Fun
                 raise
             key = (exc.field or "").split(".")[-1]
             raise ctx.error(exc.message, spec["perf"], key, exc.field or f"{where}.perf") from None
-        functions[str(fname)] = FunctionSpec(str(fname), perf, resources, str(spec.get("description", "")).strip())
+        code = {key: _code_ref(ctx, spec, key, f"{where}.{key}") for key in ("handler", "init")}
+        functions[str(fname)] = FunctionSpec(
+            str(fname), perf, resources, str(spec.get("description", "")).strip(), code["handler"], code["init"]
+        )
     return functions
+
+
+def _code_ref(ctx: _Ctx, spec: _LineDict, key: str, field: str) -> str | None:
+    """An optional ``module:function`` reference (checked for shape only; the runtime imports it)."""
+    value = spec.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CODE_REF.fullmatch(value.strip()):
+        raise ctx.error(f"expected 'module:function' (e.g. my_pkg.stages:resize), got {value!r}", spec, key, field)
+    return value.strip()
 
 
 def _read_maps(ctx: _Ctx, data: _LineDict) -> dict[str, int]:

@@ -53,12 +53,19 @@ class QoS:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A serverless function: its performance model and the configuration it runs with by default."""
+    """A serverless function: its performance model and the configuration it runs with by default.
+
+    ``handler`` and ``init`` bind the function to code for a real platform (the Ray runtime): ``module:function``
+    references, the handler called per invocation and the optional init run once per container (its cold start).
+    The simulator ignores them.
+    """
 
     name: str
     perf: PerfModel
     resources: ResourceConfig
     description: str = ""
+    handler: str | None = None
+    init: str | None = None
 
 
 @dataclass(frozen=True)

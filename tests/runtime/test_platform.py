@@ -1,0 +1,208 @@
+"""RayPlatform on a local Ray (2 CPUs): cold starts, pools, keep-alive, DAG payloads, failures, retries, limits."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from ray_support import WORKLOADS, inline_workflow
+
+from aquatope.errors import InputError
+from aquatope.platform import Platform, PoolTarget
+from aquatope.resources import ResourceConfig
+from aquatope.workflow import load_workflow
+
+pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[ray]')")
+
+from aquatope.runtime.platform import RayPlatform
+
+pytestmark = pytest.mark.usefixtures("ray_local")
+
+
+@pytest.fixture
+def platform() -> Iterator[RayPlatform]:
+    p = RayPlatform(keep_outputs=True)
+    yield p
+    p.shutdown()
+
+
+def _run(p: RayPlatform, workflow: str, inputs: list[object], gap_s: float = 0.0) -> None:
+    now = p.now_s
+    p.submit(workflow, now + gap_s * np.arange(len(inputs)), inputs=inputs)
+    p.advance(math.inf)
+
+
+def test_satisfies_the_platform_protocol(platform: RayPlatform) -> None:
+    assert isinstance(platform, Platform)
+
+
+def test_measured_cold_start_exceeds_a_warm_invocation(platform: RayPlatform) -> None:
+    wf = load_workflow(WORKLOADS / "chain.yaml")
+    platform.deploy(wf)
+    _run(platform, wf.name, [{"sleep_ms": 20}])
+    _run(platform, wf.name, [{"sleep_ms": 20}])
+    cold, warm = platform.request_records()
+    assert not cold.failed and not warm.failed
+    assert cold.cold_starts == 2 and warm.cold_starts == 0
+    assert cold.latency_ms > warm.latency_ms + 300  # the first function's init sleeps 0.4 s
+    first = next(c for c in platform.container_records() if c.function == "first")
+    assert first.ready_s - first.start_s >= 0.4
+    assert first.invocations == 2
+    out = platform.outputs(warm.request_id)["second"]
+    assert out["path"] == ["first[0]", "second[0]"]
+    assert out["state"] is None  # `second` has no init; `first` passed its own state along
+    assert set(warm.stage_latency_ms) == {"first", "second"}
+    assert 20 <= warm.stage_latency_ms["first"] < 500
+
+
+def test_fan_out_map_groups_and_fan_in_payloads(platform: RayPlatform) -> None:
+    wf = load_workflow(WORKLOADS / "fan.yaml")
+    platform.deploy(wf)
+    _run(platform, wf.name, [{"sleep_ms": 1}])
+    (rec,) = platform.request_records()
+    assert not rec.failed, rec.error
+    out = platform.outputs(rec.request_id)["join"]
+    assert out == {"kind": "dict", "keys": ["merge", "side"]}
+    obs = platform.observe()
+    assert obs["work"].invocations == 3 and obs["split"].invocations == 1
+    assert obs["work"].peak_concurrency == 3
+
+
+def test_pool_target_of_two_keeps_two_actors(platform: RayPlatform) -> None:
+    wf = inline_workflow("rt-pool", {"pooled": {"handler": "rt_handlers:noop", "cpu": 0.1, "memory_mb": 128}})
+    platform.deploy(wf)
+    platform.set_pool("pooled", PoolTarget(min_warm=2, keep_alive_s=0.1))
+    deadline = time.monotonic() + 20
+    while sum(1 for c in platform.live_containers() if c.state == "idle") < 2 and time.monotonic() < deadline:
+        platform.advance(platform.now_s + 0.1)
+    platform.advance(platform.now_s + 0.5)  # far past the keep-alive: the floor holds
+    live = platform.live_containers()
+    assert len(live) == 2 and all(c.state == "idle" for c in live)
+    assert len({c.pid for c in live}) == 2
+    _run(platform, wf.name, [1, 2])
+    assert all(r.cold_starts == 0 for r in platform.request_records())
+    platform.set_pool("pooled", PoolTarget(min_warm=0, keep_alive_s=0.0))
+    platform.advance(platform.now_s + 0.2)
+    assert platform.live_containers() == []
+
+
+def test_idle_containers_are_evicted_after_keep_alive_on_the_trace_clock() -> None:
+    p = RayPlatform(time_scale=10.0, default_pool=PoolTarget(0, 5.0))  # 5 trace s = 0.5 wall s
+    try:
+        wf = inline_workflow("rt-keepalive", {"kept": {"handler": "rt_handlers:noop", "cpu": 0.1, "memory_mb": 128}})
+        p.deploy(wf)
+        _run(p, wf.name, [1])
+        assert len(p.live_containers()) == 1
+        p.advance(p.now_s + 3.0)  # 0.3 s wall: still within the keep-alive
+        assert len(p.live_containers()) == 1
+        p.advance(p.now_s + 6.0)
+        assert p.live_containers() == []
+        (c,) = p.container_records()
+        (r,) = p.request_records()
+        assert c.end_s == pytest.approx(r.end_s + 5.0, abs=1.0)  # evicted 5 trace seconds after its last use
+    finally:
+        p.shutdown()
+
+
+def test_a_function_that_raises_fails_its_request_with_the_error(platform: RayPlatform) -> None:
+    wf = inline_workflow("rt-boom", {"ok": {"handler": "rt_handlers:noop"}, "bad": {"handler": "rt_handlers:boom"}})
+    platform.deploy(wf)
+    _run(platform, wf.name, [1])
+    (rec,) = platform.request_records()
+    assert rec.failed
+    assert rec.error is not None and "bad[0]: ValueError: boom" in rec.error
+    assert math.isnan(rec.stage_latency_ms["bad"]) and rec.stage_latency_ms["ok"] > 0
+
+
+def test_running_out_of_memory_fails_the_invocation_clearly(platform: RayPlatform) -> None:
+    wf = inline_workflow("rt-oom", {"hungry": {"handler": "rt_handlers:hog", "cpu": 0.2, "memory_mb": 256}})
+    platform.deploy(wf)
+    _run(platform, wf.name, [{"mb": 16}])
+    _run(platform, wf.name, [{"mb": 2048}])
+    small, big = platform.request_records()
+    assert not small.failed, small.error
+    assert big.failed and big.error is not None and "out of memory (limit 256 MB)" in big.error
+    assert platform.live_containers() == []  # the container that ran out of memory is retired
+
+
+def test_an_actor_killed_mid_run_is_replaced_and_the_request_retried(platform: RayPlatform) -> None:
+    wf = inline_workflow("rt-kill", {"victim": {"handler": "rt_handlers:pid_sleep", "cpu": 0.1, "memory_mb": 128}})
+    platform.deploy(wf)
+    platform.submit(wf.name, np.array([platform.now_s]), inputs=[{"sleep_ms": 1500}])
+    deadline = time.monotonic() + 20
+    busy = []
+    while not busy and time.monotonic() < deadline:
+        platform.advance(platform.now_s + 0.05)
+        busy = [c for c in platform.live_containers() if c.state == "busy" and c.pid]
+    assert busy, "the invocation never started"
+    os.kill(busy[0].pid, signal.SIGKILL)
+    platform.advance(math.inf)
+    (rec,) = platform.request_records()
+    assert not rec.failed, rec.error
+    assert platform.outputs(rec.request_id)["victim"] != busy[0].pid  # served by the replacement
+    first, second = platform.container_records()
+    assert first.end_s < second.end_s and second.invocations == 1
+
+
+def test_cpu_quota_slows_a_cpu_bound_function_in_proportion() -> None:
+    p = RayPlatform()
+    try:
+        wf = inline_workflow(
+            "rt-quota",
+            {
+                "full": {"handler": "rt_handlers:burn", "cpu": 1.0, "memory_mb": 256},
+                "half": {"handler": "rt_handlers:burn", "cpu": 0.5, "memory_mb": 256},
+            },
+            stages={"full": {}, "half": {}},  # both get the input, in parallel
+        )
+        p.deploy(wf)
+        _run(p, wf.name, [{"n": 200_000}])  # warm both containers up
+        if "threads" in p.enforcement()["cpu"]:
+            pytest.skip("cgroup CPU quotas are not writable here: CPU is limited by thread pools only")
+        _run(p, wf.name, [{"n": 15_000_000}])
+        rec = p.request_records()[-1]
+        ratio = rec.stage_latency_ms["half"] / rec.stage_latency_ms["full"]
+        assert 1.5 < ratio < 2.8, ratio
+    finally:
+        p.shutdown()
+
+
+def test_set_resources_retires_idle_containers_with_the_old_configuration(platform: RayPlatform) -> None:
+    wf = inline_workflow("rt-resize", {"sized": {"handler": "rt_handlers:noop", "cpu": 0.1, "memory_mb": 128}})
+    platform.deploy(wf)
+    _run(platform, wf.name, [1])
+    platform.set_resources("sized", ResourceConfig(0.2, 192))
+    assert platform.live_containers() == []
+    _run(platform, wf.name, [2])
+    configs = [c.config for c in platform.container_records()]
+    assert configs == [ResourceConfig(0.1, 128), ResourceConfig(0.2, 192)]
+
+
+def test_bad_input_is_refused_with_a_clear_error(platform: RayPlatform) -> None:
+    wf = inline_workflow("rt-bad", {"big": {"handler": "rt_handlers:noop", "cpu": 64.0, "memory_mb": 128}})
+    with pytest.raises(InputError, match="does not fit on any node"):
+        platform.deploy(wf)
+    with pytest.raises(InputError, match="not deployed"):
+        platform.submit("nope", np.array([platform.now_s]))
+    ok = inline_workflow("rt-ok", {"fine": {"handler": "rt_handlers:noop", "cpu": 0.1, "memory_mb": 128}})
+    platform.deploy(ok)
+    with pytest.raises(InputError, match="arrival times"):
+        platform.submit("rt-ok", np.array([platform.now_s - 100.0]))
+    with pytest.raises(InputError, match="unknown function"):
+        platform.set_pool("missing", PoolTarget(1))
+
+
+def test_a_failing_init_fails_the_waiting_invocation_without_a_restart_loop(platform: RayPlatform) -> None:
+    wf = inline_workflow("rt-badinit", {"broken": {"handler": "rt_handlers:noop", "init": "rt_handlers:failing_init"}})
+    platform.deploy(wf)
+    platform.set_pool("broken", PoolTarget(min_warm=1, keep_alive_s=60))
+    _run(platform, wf.name, [1])
+    recs = platform.request_records()
+    assert recs and all(r.failed for r in recs)
+    assert "init failed: RuntimeError: model file missing" in (recs[0].error or "")
+    assert len(platform.container_records()) <= 2
