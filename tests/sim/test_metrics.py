@@ -182,3 +182,10 @@ def test_to_dict_is_plain_data_with_every_field() -> None:
     assert set(d["cost_usd"]) == {"execution", "idle", "requests", "total"}
     for key in ("requests", "invocations", "failed_requests", "cold_starts", "containers_started"):
         assert type(d[key]) is int, key
+
+
+def test_warm_containers_mean_counts_only_time_inside_the_horizon() -> None:
+    # two containers draining long after a 10 s horizon: without clipping the mean would be 5.5, above the peak
+    mean, peak = warm_containers(np.array([0.0, 5.0]), np.array([50.0, 20.0]), horizon_s=10.0)
+    assert mean == pytest.approx((10.0 + 5.0) / 10.0)
+    assert peak == 2 and mean <= peak

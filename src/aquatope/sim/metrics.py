@@ -61,14 +61,18 @@ def container_cost(columns: dict[str, np.ndarray], pricing: Pricing) -> dict[str
 
 
 def warm_containers(start: np.ndarray, end: np.ndarray, horizon_s: float) -> tuple[float, int]:
-    """(mean over ``horizon_s``, peak) number of containers alive at once."""
+    """(mean over ``[0, horizon_s]``, peak over the whole run) number of containers alive at once.
+
+    The mean counts only the part of each life inside the horizon (the drain after it would otherwise inflate it,
+    up to above the peak when cold starts are long), so it never exceeds the peak."""
     if start.size == 0:
         return 0.0, 0
     times = np.concatenate([start, end])
     steps = np.concatenate([np.ones(start.size, dtype=np.int64), -np.ones(end.size, dtype=np.int64)])
     order = np.lexsort((steps, times))  # at equal times, ends (-1) before starts (+1)
     peak = int(np.max(np.cumsum(steps[order])))
-    mean = float(np.sum(end - start) / horizon_s) if horizon_s > 0 else 0.0
+    inside = np.clip(np.minimum(end, horizon_s) - np.maximum(start, 0.0), 0.0, None)
+    mean = float(np.sum(inside) / horizon_s) if horizon_s > 0 else 0.0
     return mean, peak
 
 
