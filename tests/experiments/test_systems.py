@@ -50,17 +50,3 @@ def test_resizers_report_evaluations_and_cost() -> None:
     first = measured(0)
     assert first.evaluations == 3 and first.cost_usd > 0
     assert first.config is None or set(first.config) == {"a", "b"}
-
-
-def test_aquatope_retunes_start_from_the_last_answer_with_half_the_budget() -> None:
-    wf = chain("tiny", [("a", 100.0), ("b", 50.0)], qos_ms=1000.0)
-    problem = make_problem(wf, "decoupled", 6, 0)
-    budgets = Budgets(tuning_budget=6, samples_per_config=3)
-    resizer = MeasuredResizer(problem, "aquatope-bo", budgets, SimConfig(), seed=0)
-    first = resizer(0)
-    assert first.config is not None and resizer.last == first.config
-    sizer, retune_problem = resizer._sizer(1, seed=1)
-    assert retune_problem.budget == 3
-    assert sizer.suggest() == [first.config]  # the re-tune measures the configuration in use first
-    again = resizer(1)
-    assert 0 < again.evaluations <= 3

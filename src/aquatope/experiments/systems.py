@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from aquatope.controller import SizingOutcome
 from aquatope.errors import InputError
 from aquatope.forecast import Forecaster, make_forecaster
 from aquatope.prewarm import PoolPolicy, SafePolicy, make_policy
-from aquatope.resources import ResourceConfig
 from aquatope.sim import SimConfig, Simulator
 from aquatope.sizing.base import SizingProblem
 from aquatope.sizing.exhaustive import exhaustive_search
@@ -131,11 +130,7 @@ class OracleResizer:
 
 
 class MeasuredResizer:
-    """A measured sizer run with :func:`run_sizer` on a fresh staging simulator; cost of its measurements returned.
-
-    Re-tunes of ``aquatope-bo`` are warm-started: the search starts from the configuration in use (the last
-    answer) with half the budget, since a re-tune corrects a configuration rather than searching from scratch.
-    """
+    """A measured sizer run with :func:`run_sizer` on a fresh staging simulator; cost of its measurements returned."""
 
     def __init__(self, problem: SizingProblem, method: str, budgets: Budgets, sim: SimConfig, seed: int) -> None:
         self.problem = problem
@@ -143,24 +138,13 @@ class MeasuredResizer:
         self.budgets = budgets
         self.sim = sim
         self.seed = seed
-        self.last: dict[str, ResourceConfig] | None = None
-
-    def _sizer(self, attempt: int, seed: int) -> tuple[Any, SizingProblem]:
-        if self.method == "aquatope-bo" and attempt > 0 and self.last is not None:
-            from aquatope.sizing.bo import AquatopeBO  # BoTorch loads only when a BO sizer runs
-
-            problem = replace(self.problem, budget=max(2, self.budgets.tuning_budget // 2))
-            return AquatopeBO(problem, seed=seed, start=self.last), problem
-        return make_sizer(self.method, self.problem, seed), self.problem
 
     def __call__(self, attempt: int) -> SizingOutcome:
         seed = self.seed + 1000 * attempt
         staging = Simulator(self.sim, seed=seed + 17)
-        sizer, problem = self._sizer(attempt, seed)
-        measurer = Measurer(staging, problem, k=self.budgets.samples_per_config, seed=seed)
-        budget = max(
-            problem.budget if attempt else self.budgets.tuning_budget, getattr(sizer, "required_evaluations", 0)
-        )
+        sizer = make_sizer(self.method, self.problem, seed)
+        measurer = Measurer(staging, self.problem, k=self.budgets.samples_per_config, seed=seed)
+        budget = max(self.budgets.tuning_budget, getattr(sizer, "required_evaluations", 0))
         with warnings.catch_warnings():  # GP fitting warnings (tiny noise, restarts) are expected at small budgets
             warnings.simplefilter("ignore")
             result = run_sizer(sizer, measurer, budget)
@@ -169,8 +153,6 @@ class MeasuredResizer:
         cost = sum(pricing.container_cost_usd(c.config, c.lifetime_s) for c in containers)
         cost += pricing.requests_cost_usd(sum(c.invocations for c in containers))
         best = result.best
-        if best is not None:
-            self.last = dict(best.config)
         note = f"{self.method}: {result.evaluations} evaluations" + ("" if best else ", nothing feasible")
         return SizingOutcome(None if best is None else best.config, result.evaluations, cost, note)
 

@@ -122,11 +122,11 @@ def diagonal_probes(problem: SizingProblem, base: WorkflowConfig, feasible: bool
     ]
 
 
-def warm_design(problem: SizingProblem, start: WorkflowConfig | None = None) -> list[WorkflowConfig]:
-    """``start`` (default: the YAML defaults), then it with one function's cpu and memory halved at a time (the
-    diagonal probes are inserted after ``start`` has been measured, see :func:`diagonal_probes`)."""
+def warm_design(problem: SizingProblem) -> list[WorkflowConfig]:
+    """The YAML defaults, then the defaults with one function's cpu and memory halved at a time (the diagonal
+    probes are inserted after the defaults have been measured, see :func:`diagonal_probes`)."""
     space = problem.space
-    base = {f: space.nearest(c) for f, c in (start or problem.workflow.default_configs()).items()}
+    base = {f: space.nearest(c) for f, c in problem.workflow.default_configs().items()}
     design = [base]
     for f in problem.functions:
         c = base[f]
@@ -150,7 +150,6 @@ class AquatopeBO:
         num_restarts: int = 3,
         raw_samples: int = 128,
         mc_samples: int = 64,
-        start: WorkflowConfig | None = None,
     ) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
@@ -160,7 +159,6 @@ class AquatopeBO:
         self.rng = np.random.default_rng(self.seed)
         self.ei_stop = ei_stop
         self.num_restarts, self.raw_samples, self.mc_samples = num_restarts, raw_samples, mc_samples
-        self.start = start  # warm variants: search from here instead of the YAML defaults (e.g. a re-tune)
         self.history = History()
         self.train: dict[ConfigKey, Measurement] = {}
         self.dropped: set[ConfigKey] = set()
@@ -322,7 +320,7 @@ class AquatopeBO:
             n = default_n_init(self.problem.dims) if n_init is None else n_init
             design = [self.problem.from_unit(x) for x in sobol_points(n, self.problem.dims, self.seed)]
         else:
-            design = warm_design(self.problem, self.start)
+            design = warm_design(self.problem)
             if n_init is not None and n_init > len(design):
                 extra = sobol_points(n_init - len(design), self.problem.dims, self.seed)
                 design += [self.problem.from_unit(x) for x in extra]
