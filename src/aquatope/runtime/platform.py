@@ -47,11 +47,13 @@ import numpy as np
 from aquatope.errors import InputError
 from aquatope.platform import ContainerRecord, FunctionObservation, PoolTarget, RequestRecord
 from aquatope.resources import Pricing, ResourceConfig
+from aquatope.runtime.capacity import ClusterCapacity
 from aquatope.runtime.container import ContainerActor
 from aquatope.runtime.executor import RequestOutcome, RequestRunner, WorkflowPlan
 from aquatope.runtime.functions import BoundFunction, bind, bind_workflow
 from aquatope.runtime.limits import detect_cpu_mode, sweep_stale
 from aquatope.runtime.pool import MIB, Container, FunctionPool, lru_idle
+from aquatope.runtime.records import container_record, request_record
 from aquatope.workflow import Workflow
 
 T = TypeVar("T")
@@ -111,9 +113,7 @@ class RayPlatform:
             ray.init(address=address, **kwargs)
         self._actor_cls = ray.remote(ContainerActor)
         self._token = uuid.uuid4().hex[:8]
-        self._capacity_at = -math.inf
-        self._capacity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-        self._refresh_capacity()
+        self._capacity = ClusterCapacity(ray.nodes)
         self._pools: dict[str, FunctionPool] = {}
         self._bound: dict[str, BoundFunction] = {}
         self._runners: dict[str, RequestRunner] = {}
@@ -157,7 +157,7 @@ class RayPlatform:
             if name in self._pools:
                 raise InputError(f"function {name!r} is already deployed by another workflow", field=name)
             chosen[name] = configs.get(name, workflow.functions[name].resources)
-            self._check_fits(chosen[name], f"configs.{name}")
+            self._capacity.check_fits(chosen[name], f"configs.{name}")
 
         def install() -> None:
             for name in workflow.function_names:
@@ -170,7 +170,7 @@ class RayPlatform:
 
     def set_resources(self, function: str, config: ResourceConfig) -> None:
         pool = self._pool(function)
-        self._check_fits(config, function)
+        self._capacity.check_fits(config, function)
         self._call(pool.set_config, config)
 
     def set_pool(self, function: str, target: PoolTarget) -> None:
@@ -259,13 +259,13 @@ class RayPlatform:
 
     def node_capacity(self) -> tuple[float, float]:
         """(CPUs, memory MB) of the cluster's largest node: what one container can get at most."""
-        self._refresh_capacity()
-        return self._capacity[2], self._capacity[3] / MIB
+        cpu, mem = self._capacity.largest_node()
+        return cpu, mem / MIB
 
     def cluster_capacity(self) -> tuple[float, float]:
         """(CPUs, memory MB) of the whole cluster."""
-        self._refresh_capacity()
-        return self._capacity[0], self._capacity[1] / MIB
+        cpu, mem = self._capacity.cluster()
+        return cpu, mem / MIB
 
     def in_flight(self) -> int:
         return self._call(lambda: sum(r.in_flight for r in self._runners.values()))
@@ -355,12 +355,10 @@ class RayPlatform:
     def make_room(self, config: ResourceConfig, exclude: str) -> bool:
         """Evict idle containers of other functions, least recently used first, until ``config`` fits; False if it
         still does not (Ray then holds the actor until resources free up)."""
-        self._refresh_capacity()
-        total_cpu, total_mem = self._capacity[0], self._capacity[1]
         while True:
             used_cpu = sum(c.config.cpu for c in self._containers if c.state != "gone")
             used_mem = sum(c.config.memory_mb for c in self._containers if c.state != "gone") * MIB
-            if used_cpu + config.cpu <= total_cpu + 1e-9 and used_mem + config.memory_mb * MIB <= total_mem:
+            if self._capacity.has_room(used_cpu, used_mem, config):
                 return True
             victim = lru_idle(list(self._pools.values()), exclude)
             if victim is None:
@@ -373,33 +371,13 @@ class RayPlatform:
         runner.start(rid, min(arrival_w, self.wall()), value)
 
     def _on_request_done(self, out: RequestOutcome) -> None:
-        s = self.time_scale
         if self.keep_outputs and out.outputs is not None:
             self._outputs[out.rid] = out.outputs
-        self._records.append(
-            RequestRecord(
-                out.rid,
-                out.workflow,
-                out.arrival_w * s,
-                out.end_w * s,
-                (out.end_w - out.arrival_w) * 1000.0,
-                out.stage_latency_ms,
-                out.cold_starts,
-                out.failed,
-                out.error,
-            )
-        )
+        self._records.append(request_record(out, self.time_scale))
 
     def _container_records(self) -> list[ContainerRecord]:
         now = self.wall()
-        s = self.time_scale
-        out = []
-        for c in self._containers:
-            end = now if math.isnan(c.end_w) else c.end_w
-            busy = c.busy_s + (now - c.busy_since if not math.isnan(c.busy_since) else 0.0)
-            ready = c.ready_w * s if c.ready_w <= end else math.inf
-            out.append(ContainerRecord(c.cid, c.function, c.config, c.start_w * s, ready, end * s, busy, c.invocations))
-        return out
+        return [container_record(c, now, self.time_scale) for c in self._containers]
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.drain_timeout_s
@@ -418,26 +396,6 @@ class RayPlatform:
         if function not in self._pools:
             raise InputError(f"unknown function {function!r}; deployed: {sorted(self._pools)}")
         return self._pools[function]
-
-    def _refresh_capacity(self, max_age_s: float = 10.0) -> None:
-        """Cluster totals and the largest node (cpu, memory bytes), refreshed at most every ``max_age_s``."""
-        if time.monotonic() - self._capacity_at < max_age_s:
-            return
-        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
-        cpus = [float(n["Resources"].get("CPU", 0.0)) for n in nodes]
-        mems = [float(n["Resources"].get("memory", 0.0)) for n in nodes]
-        self._capacity = (sum(cpus), sum(mems), max(cpus, default=0.0), max(mems, default=0.0))
-        self._capacity_at = time.monotonic()
-
-    def _check_fits(self, config: ResourceConfig, field: str) -> None:
-        self._refresh_capacity()
-        _, _, node_cpu, node_mem = self._capacity
-        if config.cpu > node_cpu + 1e-9 or config.memory_mb * MIB > node_mem:
-            raise InputError(
-                f"{config} does not fit on any node of the Ray cluster "
-                f"(largest: {node_cpu:g} CPU, {node_mem / MIB:.0f} MB)",
-                field=field,
-            )
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop thread and return its result (raising its exception)."""

@@ -33,14 +33,14 @@ def collect(payload: Any, ctx: Any) -> dict[str, Any]:
     return {"kind": "single"}
 
 
-def burn(payload: Any) -> float:
-    """Pure-Python CPU work: ``n`` iterations; returns the seconds it took."""
+def burn(payload: Any) -> dict[str, float]:
+    """Pure-Python CPU work: ``n`` iterations; returns ``{"n", "seconds"}`` (so a next stage burns the same n)."""
     n = int(payload.get("n", 1_000_000)) if isinstance(payload, dict) else 1_000_000
     began = time.perf_counter()
     x = 0
     for i in range(n):
         x += i
-    return time.perf_counter() - began
+    return {"n": n, "seconds": time.perf_counter() - began}
 
 
 def boom(payload: Any) -> None:
