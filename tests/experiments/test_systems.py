@@ -50,3 +50,15 @@ def test_resizers_report_evaluations_and_cost() -> None:
     first = measured(0)
     assert first.evaluations == 3 and first.cost_usd > 0
     assert first.config is None or set(first.config) == {"a", "b"}
+
+
+def test_ablations_pair_one_aquatope_half_with_the_oracle_half_and_are_not_in_all() -> None:
+    pre, size = SYSTEMS["aquatope-prewarm"], SYSTEMS["aquatope-sizing"]
+    assert (pre.prewarm, pre.sizing, pre.forecaster) == ("aquatope:q=0.9", "exhaustive", "bayes-lstm")
+    assert (size.prewarm, size.sizing, size.forecaster) == ("oracle", "aquatope-bo", None)
+    assert parse_systems("aquatope,aquatope-prewarm,aquatope-sizing") == (
+        "aquatope",
+        "aquatope-prewarm",
+        "aquatope-sizing",
+    )
+    assert "aquatope-prewarm" not in parse_systems("all")

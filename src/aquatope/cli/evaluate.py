@@ -38,7 +38,13 @@ def evaluate_command(
     workflows: Annotated[str, typer.Option(help="'all' (the six main workflows) or a comma-separated list.")] = "all",
     trace: Annotated[str, typer.Option(help="Trace directory or CSV, or a synthetic spec.")] = DEFAULT_TRACE,
     functions_per_workflow: Annotated[int, typer.Option(help="Trace functions summed per workflow (K).")] = 3,
-    systems: Annotated[str, typer.Option(help="'all' or a comma-separated list of systems.")] = "all",
+    systems: Annotated[
+        str,
+        typer.Option(
+            help="'all' (openwhisk, hist-powertune, cherrypick, aquatope, oracle) or a comma-separated list; "
+            "also the ablations aquatope-prewarm (aquatope pool + oracle sizing) and aquatope-sizing (the reverse)."
+        ),
+    ] = "all",
     hours: Annotated[float, typer.Option(help="Hours replayed (the end of the trace; the rest trains).")] = 2.0,
     seeds: Annotated[int, typer.Option(help="Seeds 0..N-1; figures are averaged.")] = 1,
     budget: Annotated[int, typer.Option(help="Measured right-sizing budget (evaluations).")] = 20,
