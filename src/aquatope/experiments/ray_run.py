@@ -37,6 +37,8 @@ from aquatope.experiments.systems import (
     MeasuredResizer,
     make_pool_policy,
     make_system_forecaster,
+    measured_outcome,
+    measurement_cost_usd,
 )
 from aquatope.platform import ContainerRecord, RequestRecord
 from aquatope.resources import Pricing, ResourceSpace
@@ -152,18 +154,10 @@ class RayResizer:
                 self.seed + attempt,
             )
             result = tune_on_ray(problem, self.method, staging, self.budgets.samples_per_config, None)
-            cost = records_cost(staging.container_records(), problem.pricing)
+            cost = measurement_cost_usd(staging.container_records(), problem.pricing)
         finally:
             staging.shutdown()
-        best = result.best
-        note = f"{self.method} on ray: {result.evaluations} evaluations" + ("" if best else ", nothing feasible")
-        return SizingOutcome(None if best is None else best.config, result.evaluations, cost, note)
-
-
-def records_cost(containers: list[ContainerRecord], pricing: Pricing) -> float:
-    """Container lifetimes plus request fees of a set of container records (USD)."""
-    cost = sum(pricing.container_cost_usd(c.config, c.lifetime_s) for c in containers)
-    return cost + pricing.requests_cost_usd(sum(c.invocations for c in containers))
+        return measured_outcome(f"{self.method} on ray", result, cost)
 
 
 def run_metrics(

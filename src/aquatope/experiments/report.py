@@ -83,28 +83,44 @@ def draw_plots(results: dict[str, Any], series: dict[str, Any], out: Path) -> li
     import matplotlib
 
     matplotlib.use("Agg")
+    paths = [out / "cost_vs_violations.png", out / "latency_cdf.png", out / "warm_containers.png"]
+    _cost_vs_violations(results, paths[0])
+    _latency_cdfs(results, series, paths[1])
+    _warm_containers(results, series, paths[2])
+    return paths
+
+
+def _workflow_grid(n: int) -> tuple[Any, Any]:
+    """A figure with one panel per workflow, three per row."""
     import matplotlib.pyplot as plt
 
-    workflows = list(results["per_workflow"])
-    systems = list(results["systems"])
-    cols = min(3, len(workflows))
-    rows = (len(workflows) + cols - 1) // cols
-    paths = []
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for ax, wf in zip(axes.flat, workflows, strict=False):
-        for s in systems:
-            m = results["per_workflow"][wf][s]
-            ax.scatter(m["cost_usd"], m["qos_violation_rate"], label=s)
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    return plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+
+
+def _finish(fig: Any, legend_ax: Any, path: Path) -> None:
+    legend_ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _cost_vs_violations(results: dict[str, Any], path: Path) -> None:
+    fig, axes = _workflow_grid(len(results["per_workflow"]))
+    for ax, (wf, by_system) in zip(axes.flat, results["per_workflow"].items(), strict=False):
+        for s in results["systems"]:
+            ax.scatter(by_system[s]["cost_usd"], by_system[s]["qos_violation_rate"], label=s)
         ax.set_title(wf)
         ax.set_xlabel("cost (USD)")
         ax.set_ylabel("QoS violation rate")
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out / "cost_vs_violations.png")
-    _save(fig, paths[-1])
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for ax, wf in zip(axes.flat, workflows, strict=False):
+    _finish(fig, axes.flat[0], path)
+
+
+def _latency_cdfs(results: dict[str, Any], series: dict[str, Any], path: Path) -> None:
+    systems = list(results["systems"])
+    fig, axes = _workflow_grid(len(results["per_workflow"]))
+    for ax, wf in zip(axes.flat, results["per_workflow"], strict=False):
         for s in systems:
             lat = np.sort(np.asarray(series[wf]["latency_ms"][s], dtype=float))
             if lat.size:
@@ -114,27 +130,24 @@ def draw_plots(results: dict[str, Any], series: dict[str, Any], out: Path) -> li
         ax.set_title(wf)
         ax.set_xlabel("latency (ms)")
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out / "latency_cdf.png")
-    _save(fig, paths[-1])
-    wf = workflows[0]
+    _finish(fig, axes.flat[0], path)
+
+
+def _warm_containers(results: dict[str, Any], series: dict[str, Any], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    wf = next(iter(results["per_workflow"]))
     fig, ax = plt.subplots(figsize=(8, 4))
-    for s in systems:
+    for s in results["systems"]:
         ax.step(np.arange(len(series[wf]["warm"][s])), series[wf]["warm"][s], where="post", label=s)
     ax.set_xlabel("minute")
     ax.set_ylabel("containers alive")
     twin = ax.twinx()
-    twin.bar(
-        np.arange(len(series[wf]["requests_per_minute"])), series[wf]["requests_per_minute"], color="grey", alpha=0.3
-    )
+    arrivals = series[wf]["requests_per_minute"]
+    twin.bar(np.arange(len(arrivals)), arrivals, color="grey", alpha=0.3)
     twin.set_ylabel("requests per minute")
     ax.set_title(f"{wf}: warm containers against arrivals")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out / "warm_containers.png")
-    _save(fig, paths[-1])
-    return paths
+    _finish(fig, ax, path)
 
 
 def write_outputs(results: dict[str, Any], out: Path, plots: bool = True) -> list[Path]:

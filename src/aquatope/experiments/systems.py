@@ -31,11 +31,13 @@ from typing import Any
 from aquatope.controller import SizingOutcome
 from aquatope.errors import InputError
 from aquatope.forecast import Forecaster, make_forecaster
+from aquatope.platform import ContainerRecord
 from aquatope.prewarm import PoolPolicy, SafePolicy, make_policy
+from aquatope.resources import Pricing
 from aquatope.sim import SimConfig, Simulator
 from aquatope.sizing.base import SizingProblem
 from aquatope.sizing.exhaustive import exhaustive_search
-from aquatope.sizing.loop import run_sizer
+from aquatope.sizing.loop import SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
 from aquatope.sizing.registry import make_sizer
 from aquatope.workflow import Workflow
@@ -138,6 +140,19 @@ class OracleResizer:
         return self._answer
 
 
+def measurement_cost_usd(containers: Sequence[ContainerRecord], pricing: Pricing) -> float:
+    """What right-sizing measurements cost: every staging container's whole life, plus request fees (USD)."""
+    cost = sum(pricing.container_cost_usd(c.config, c.lifetime_s) for c in containers)
+    return cost + pricing.requests_cost_usd(sum(c.invocations for c in containers))
+
+
+def measured_outcome(label: str, result: SizingResult, cost_usd: float) -> SizingOutcome:
+    """A measured sizer's answer (None when nothing was feasible), evaluations, measurement cost and a note."""
+    best = result.best
+    note = f"{label}: {result.evaluations} evaluations" + ("" if best else ", nothing feasible")
+    return SizingOutcome(None if best is None else best.config, result.evaluations, cost_usd, note)
+
+
 class MeasuredResizer:
     """A measured sizer run with :func:`run_sizer` on a fresh staging simulator; cost of its measurements returned."""
 
@@ -157,13 +172,9 @@ class MeasuredResizer:
         with warnings.catch_warnings():  # GP fitting warnings (tiny noise, restarts) are expected at small budgets
             warnings.simplefilter("ignore")
             result = run_sizer(sizer, measurer, budget)
-        pricing = self.problem.pricing
-        containers = staging.container_records()
-        cost = sum(pricing.container_cost_usd(c.config, c.lifetime_s) for c in containers)
-        cost += pricing.requests_cost_usd(sum(c.invocations for c in containers))
-        best = result.best
-        note = f"{self.method}: {result.evaluations} evaluations" + ("" if best else ", nothing feasible")
-        return SizingOutcome(None if best is None else best.config, result.evaluations, cost, note)
+        return measured_outcome(
+            self.method, result, measurement_cost_usd(staging.container_records(), self.problem.pricing)
+        )
 
 
 def make_resizer(
