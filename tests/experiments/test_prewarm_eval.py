@@ -36,6 +36,13 @@ class Broken(LastValue):
         raise RuntimeError("model diverged")
 
 
+class FailsToFit(LastValue):
+    name = "fails-to-fit"
+
+    def fit(self, history: np.ndarray, start_interval: int = 0) -> FailsToFit:
+        raise RuntimeError("out of memory")
+
+
 def tiny_trace(minutes: int = 150) -> InvocationTrace:
     rng = np.random.default_rng(1)
     m = np.arange(minutes)
@@ -54,7 +61,7 @@ POLICIES = ("keepalive:0", "keepalive:600", "hybrid-histogram", "aquatope:q=0.9"
 
 @pytest.fixture(scope="module")
 def result() -> dict:
-    config = EvalConfig(policies=POLICIES, train_minutes=30, sweep_q=(0.5, 0.9))
+    config = EvalConfig(policies=POLICIES, train_minutes=30, sweep_q=(0.5, 0.9), compare=("moving-average",))
     return evaluate_prewarm(tiny_trace(), config, forecaster=LastValue()).to_dict()
 
 
@@ -78,6 +85,14 @@ def test_oracle_bounds_and_keepalive_orders(result: dict) -> None:
 def test_forecaster_accuracy_and_sweep(result: dict) -> None:
     acc = result["forecasters"]["tiny-last"]
     assert acc["mae"] > 0 and 0 <= acc["coverage_90"] <= 1 and acc["failed_ticks"] == 0
+    assert acc["components"] == {"tiny-last": 3}
+    # the train part's mean rates: steady ~20/min and on/off bursts ~15/min are "mid", the timer is "sporadic"
+    assert acc["functions_by_class"] == {"sporadic": 1, "mid": 2}
+    assert set(acc["mae_by_class"]) == set(acc["coverage_90_by_class"]) == set(acc["pit_coverage_90_by_class"])
+    assert acc["mae_by_class"]["sporadic"] != acc["mae_by_class"]["mid"]  # computed per class, not copied
+    assert acc["mae"] == pytest.approx((acc["mae_by_class"]["sporadic"] + 2 * acc["mae_by_class"]["mid"]) / 3)
+    ma = result["forecasters"]["moving-average"]
+    assert ma["components"] == {"moving-average": 3} and ma["mae"] != acc["mae"]
     assert [s["q"] for s in result["sweep"]] == [0.5, 0.9]
     assert result["sweep"][1]["cold_starts"] == result["policies"]["aquatope:q=0.9"]["cold_starts"]
     assert result["setup"]["train_minutes"] == 30 and result["setup"]["test_minutes"] == 120
@@ -90,6 +105,14 @@ def test_broken_forecaster_falls_back_and_is_recorded() -> None:
     # the fallback is keepalive:600, so the replay matches it exactly
     assert out.policies["aquatope:q=0.9"]["cold_starts"] == out.policies["keepalive:600"]["cold_starts"]
     assert out.forecasters["broken"]["failed_ticks"] == 50
+
+
+def test_a_forecaster_that_fails_to_fit_is_recorded_as_failure() -> None:
+    config = EvalConfig(policies=("aquatope:q=0.9", "keepalive:600"), train_minutes=100)
+    out = evaluate_prewarm(tiny_trace(), config, forecaster=FailsToFit())
+    acc = out.forecasters["fails-to-fit"]
+    assert acc["components"] == {"failure": 3} and "out of memory" in acc["fit_error"]
+    assert acc["failed_ticks"] == 50 and out.policies["aquatope:q=0.9"]["fallback_ticks"] == 50
 
 
 def test_split_refuses_bad_train_minutes() -> None:

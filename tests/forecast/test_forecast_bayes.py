@@ -1,18 +1,19 @@
-"""bayes-lstm: learns a periodic signal, validation report, fallbacks, per-function mode, model files."""
+"""bayes-lstm: learns a periodic signal, components, per-subset reports, fallbacks, torch hygiene."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-import torch
 
 from aquatope.errors import InputError
-from aquatope.forecast import BayesLSTMForecaster, LastValueForecaster, backtest, load_model, save_model
+from aquatope.forecast import BayesLSTMForecaster, LastValueForecaster, backtest
 
-SMALL = {"hidden": 16, "width": 32, "window": 24, "n_windows": 1500, "mc_passes": 10, "n_threads": 1}
-LEARN = {**SMALL, "n_windows": 3000, "epochs": 10, "lr": 1e-2}
+# min_steps=0: tests that do not measure learning train for their few epochs only
+SMALL = {"hidden": 16, "width": 32, "window": 24, "n_windows": 1500, "mc_passes": 10, "min_steps": 0}
+LEARN = {**SMALL, "n_windows": 2000, "batch_size": 64, "epochs": 1, "min_steps": 400}
 
 
 def _periodic(n_intervals: int = 400) -> np.ndarray:
@@ -20,12 +21,17 @@ def _periodic(n_intervals: int = 400) -> np.ndarray:
     return np.round(np.stack([20 + 10 * np.sin(2 * np.pi * t / 12), 5 + 4 * np.cos(2 * np.pi * t / 8)]))
 
 
-def test_learns_a_clean_periodic_signal_better_than_last_value() -> None:
+@pytest.mark.parametrize("space", ["linear", "log"])
+def test_learns_a_clean_periodic_signal_better_than_last_value(space: str) -> None:
+    """The network alone (no phase expert) must at least halve last-value's error on two clean periodic signals.
+    (With the 120 Adam steps that 10 passes over 2,000 windows gave before ``min_steps``, it did not: MAE 2.01 vs
+    last-value's 2.66.)"""
     counts = _periodic()
-    model = BayesLSTMForecaster(**LEARN, phase_expert=False)  # the network alone
+    model = BayesLSTMForecaster(**LEARN, space=space, phase_expert=False)
     lstm = backtest(model, counts, train_end=320)
     last = backtest(LastValueForecaster(), counts, train_end=320)
-    assert float(lstm.mae()) < 0.75 * float(last.mae())
+    assert float(lstm.mae()) < 0.5 * float(last.mae())
+    assert model.components_ == ("lstm", "lstm")
     report = model.validation_report
     assert report.usable and report.reason == ""
     assert set(report.coverage) == {0.5, 0.8, 0.9, 0.95}
@@ -37,8 +43,25 @@ def test_too_little_history_is_reported_and_falls_back_to_moving_average() -> No
     model = BayesLSTMForecaster(**SMALL).fit(counts)
     assert not model.validation_report.usable
     assert "too little history" in model.validation_report.reason
+    assert model.components_ == ("moving-average", "moving-average")
     forecast = model.predict(counts, horizon=2)
     np.testing.assert_allclose(forecast.mean[:, 0], counts[:, -24:].mean(axis=1))
+
+
+def test_calibration_failure_falls_back_to_the_moving_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When calibration cannot bring the 90% interval near 90% (here: a calibration that can only shrink the
+    intervals), the model is not usable, says why, and every function is served by the moving average with its
+    residual noise, as the module docstring promises."""
+    import aquatope.forecast.bayes as bayes
+
+    monkeypatch.setattr(bayes, "bisect_factor", lambda *args, **kw: 0.05)
+    counts = np.random.default_rng(0).poisson(20.0, (2, 300)).astype(float)
+    model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts)
+    report = model.validation_report
+    assert not report.usable and report.reason.startswith("90% pit coverage")
+    assert model.components_ == ("moving-average", "moving-average") and model.nets_ == []
+    assert report.components == {"moving-average": 2} and report.pit_coverage_90 > 0.8  # the fallback's own figure
+    np.testing.assert_allclose(model.predict(counts).median()[:, 0], counts[:, -24:].mean(axis=1))
 
 
 def test_per_function_mode_trains_one_network_per_function() -> None:
@@ -46,33 +69,6 @@ def test_per_function_mode_trains_one_network_per_function() -> None:
     model = BayesLSTMForecaster(global_model=False, epochs=1, **SMALL).fit(counts)
     assert len(model.nets_) == 2
     assert model.predict(counts, horizon=3).mean.shape == (2, 3)
-
-
-def test_save_load_round_trip_gives_identical_predictions(tmp_path: Path) -> None:
-    counts = _periodic(200)
-    model = BayesLSTMForecaster(epochs=1, **SMALL).fit(counts[:, :150])
-    path = save_model(model, tmp_path / "model.pt")
-    loaded = load_model(path)
-    a, b = model.predict(counts, horizon=2), loaded.predict(counts, horizon=2)
-    np.testing.assert_array_equal(a.mean, b.mean)
-    np.testing.assert_array_equal(a.std, b.std)
-    assert loaded.validation_report == model.validation_report
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
-
-
-def test_corrupt_or_old_model_files_are_input_errors(tmp_path: Path) -> None:
-    corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(b"not a model")
-    with pytest.raises(InputError, match=r"corrupt\.pt"):
-        load_model(corrupt)
-    old = tmp_path / "old.pt"
-    torch.save({"header": '{"format_version": 0}', "state": {}}, old)
-    with pytest.raises(InputError, match=r"old\.pt.*version 0"):
-        load_model(old)
-    with pytest.raises(InputError, match="not found"):
-        load_model(tmp_path / "missing.pt")
-    with pytest.raises(InputError, match="not fitted"):
-        save_model(BayesLSTMForecaster(), tmp_path / "x.pt")
 
 
 def _bursts_every_ten(n_intervals: int = 400, seed: int = 0) -> np.ndarray:
@@ -86,8 +82,9 @@ def _bursts_every_ten(n_intervals: int = 400, seed: int = 0) -> np.ndarray:
 def test_phase_expert_takes_a_periodic_burst_function_and_sizes_each_phase() -> None:
     counts = _bursts_every_ten()
     model = BayesLSTMForecaster(**SMALL, epochs=2).fit(counts[:, :391])
-    assert model.period_.tolist() == [10, 0]
-    assert model.validation_report.periodic_functions == 1
+    assert model.components_[0] == "phase" and model.state_ is not None
+    assert model.state_.period.tolist() == [10, 0]
+    assert model.validation_report.components.get("phase") == 1
     burst = model.predict(counts[:, :390], horizon=1).quantile(0.9)[0, 0]  # interval 390 is a burst
     quiet = model.predict(counts[:, :391], horizon=1).quantile(0.9)[0, 0]
     assert burst > 120 and quiet < 10
@@ -98,16 +95,25 @@ def test_phase_expert_takes_a_periodic_burst_function_and_sizes_each_phase() -> 
 def test_phase_expert_can_be_switched_off() -> None:
     counts = _bursts_every_ten()
     model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts[:, :391])
-    assert model.period_.tolist() == [0, 0] and model.validation_report.periodic_functions == 0
+    assert "phase" not in model.components_ and model.state_ is not None
+    assert model.state_.period.tolist() == [0, 0]
 
 
-def test_select_serves_a_subset_of_functions_with_identical_predictions() -> None:
+def test_select_serves_a_subset_with_identical_predictions_and_its_own_report() -> None:
     counts = np.concatenate([_periodic(200), _bursts_every_ten(200)], axis=0)
     model = BayesLSTMForecaster(**SMALL, epochs=1).fit(counts[:, :190])
     part = model.select([3, 1])
     whole, sub = model.predict(counts, horizon=2), part.predict(counts[[3, 1]], horizon=2)
     np.testing.assert_allclose(sub.mean, whole.mean[[3, 1]])
     np.testing.assert_allclose(sub.std, whole.std[[3, 1]])
+    assert part.components_ == (model.components_[3], model.components_[1])
+    # the subset's report is computed on its rows, never copied from the whole model
+    assert part.validation_report.functions == 2 and model.validation_report.functions == 4
+    assert sum(part.validation_report.components.values()) == 2
+    assert model.state_ is not None
+    expected = float(np.mean(model.state_.figures["coverage_90"][[3, 1]]))
+    assert part.validation_report.coverage[0.9] == pytest.approx(expected)
+    assert part.validation_report.mae == pytest.approx(float(np.mean(model.state_.figures["mae"][[3, 1]])))
     with pytest.raises(InputError, match="rows"):
         model.select([4])
     with pytest.raises(InputError, match="fit"):
@@ -118,6 +124,18 @@ def test_select_serves_a_subset_of_functions_with_identical_predictions() -> Non
         per_function.select([0])
 
 
+def test_report_gives_figures_per_rate_class_and_component() -> None:
+    rng = np.random.default_rng(2)
+    counts = np.stack([rng.poisson(0.2, 300), rng.poisson(30, 300), rng.poisson(300, 300)]).astype(float)
+    model = BayesLSTMForecaster(**SMALL, epochs=1).fit(counts)
+    report = model.validation_report
+    assert list(report.by_class) == ["sporadic", "mid", "high"]
+    assert all(row["functions"] == 1 for row in report.by_class.values())
+    assert sum(int(row["functions"]) for row in report.by_component.values()) == 3
+    assert set(report.by_component) == set(model.components_)
+    assert set(report.std_scale) == {"sporadic", "mid", "high"}
+
+
 def test_active_functions_get_their_own_std_scale() -> None:
     rng = np.random.default_rng(3)
     calm = rng.poisson(40, 400)
@@ -125,8 +143,40 @@ def test_active_functions_get_their_own_std_scale() -> None:
     counts = np.stack([calm, bursty, np.zeros(400)]).astype(float)
     counts[2, ::50] = 1  # rarely active: keeps its class's scale
     model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts)
-    assert model.validation_report.own_scale_functions == 2
-    assert model.std_scale_[0] != model.std_scale_[1]
+    assert model.validation_report.own_scale_functions == 2 and model.state_ is not None
+    assert model.state_.std_scale[0] != model.state_.std_scale[1]
     shared = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False, own_scale_min_active=10_000).fit(counts)
-    assert shared.validation_report.own_scale_functions == 0
-    assert shared.std_scale_[0] == shared.std_scale_[1]
+    assert shared.validation_report.own_scale_functions == 0 and shared.state_ is not None
+    assert shared.state_.std_scale[0] == shared.state_.std_scale[1]
+
+
+def test_fit_and_predict_leave_torch_global_state_alone() -> None:
+    import torch
+
+    torch.manual_seed(1234)
+    torch.set_num_threads(2)
+    before = torch.random.get_rng_state().clone()
+    model = BayesLSTMForecaster(**SMALL, epochs=1, n_threads=1).fit(_periodic(150))
+    model.predict(_periodic(150))
+    assert torch.get_num_threads() == 2
+    assert torch.equal(torch.random.get_rng_state(), before)
+    again = BayesLSTMForecaster(**SMALL, epochs=1, n_threads=1).fit(_periodic(150))
+    np.testing.assert_array_equal(model.predict(_periodic(150)).mean, again.predict(_periodic(150)).mean)
+
+
+def test_importing_the_package_or_building_a_forecaster_does_not_import_torch() -> None:
+    code = (
+        "import sys; import aquatope.forecast as f; import aquatope.prewarm; f.BayesLSTMForecaster(); "
+        "f.make_forecaster('bayes-lstm'); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("window", 1), ("window", 10**6), ("n_threads", 10**6), ("mc_passes", 10**5), ("hidden", 0), ("space", "cube")],
+)
+def test_out_of_range_parameters_are_refused_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(InputError, match=field):
+        BayesLSTMForecaster(**{field: value})

@@ -16,7 +16,7 @@ SMALL = {
         "n_windows": 400,
         "mc_passes": 8,
         "window": 24,
-        "n_threads": 1,
+        "min_steps": 0,
     }
 }
 LEVELS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from aquatope.experiments.prewarm_eval import (
     evaluate_prewarm,
     split_trace,
 )
-from aquatope.forecast import BayesLSTMForecaster, load_model, save_model
+from aquatope.forecast import RATE_CLASSES, BayesLSTMForecaster, load_model, match_functions, save_model
 from aquatope.jsonio import check_output_path, save_figure_atomic, write_json_atomic
 from aquatope.traces import load_trace
 
@@ -35,6 +36,20 @@ def _functions(spec: str) -> int | None:
     raise InputError(f"expected a positive integer or 'all', got {spec!r}", field="--functions")
 
 
+def _params(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` items as keyword arguments (values read as JSON where they parse, else as text)."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"expected KEY=VALUE, got {item!r}", field="--param")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 @prewarm_app.command("evaluate")
 def evaluate(
     trace: Annotated[str, typer.Option(help="Trace directory or CSV, or a synthetic spec.")],
@@ -44,10 +59,17 @@ def evaluate(
     ] = None,
     policies: Annotated[str, typer.Option(help="Comma-separated pool policies.")] = ",".join(DEFAULT_POLICIES),
     forecaster: Annotated[
-        str, typer.Option(help="bayes-lstm, ewma, moving-average, seasonal-naive or last-value.")
+        str,
+        typer.Option(
+            help="The forecaster the policies use: bayes-lstm, ewma, moving-average, seasonal-naive, last-value."
+        ),
     ] = "bayes-lstm",
+    forecasters: Annotated[
+        str, typer.Option(help="Comma-separated forecasters whose accuracy is reported next to --forecaster's.")
+    ] = "moving-average",
     model: Annotated[
-        Path | None, typer.Option(help="A bayes-lstm model file from 'prewarm train' (used as is, not refitted).")
+        Path | None,
+        typer.Option(help="A bayes-lstm model file from 'prewarm train' (used as is, not refitted; matched by name)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to this file.")] = None,
@@ -55,9 +77,12 @@ def evaluate(
 ) -> None:
     """Replay the test part of a trace under each policy and print cold starts, idle memory, cost and p99."""
     specs = tuple(s.strip() for s in policies.split(",") if s.strip())
+    if model is not None and forecaster != "bayes-lstm":
+        raise InputError(f"a model file is a bayes-lstm model; got --forecaster {forecaster}", field="--model")
     config = EvalConfig(
         policies=specs,
         forecaster=forecaster,
+        compare=tuple(f.strip() for f in forecasters.split(",") if f.strip()),
         train_minutes=train_minutes,
         functions=_functions(functions),
         sweep_q=SWEEP_Q if plot is not None else (),
@@ -68,6 +93,9 @@ def evaluate(
             check_output_path(out)
     fitted = load_model(model) if model is not None else None
     tr = load_trace(trace, seed=seed)
+    if fitted is not None and model is not None:
+        n = config.functions or tr.n_functions
+        fitted = match_functions(fitted, tr.function_ids[:n], source=model)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
     ) as progress:
@@ -98,6 +126,10 @@ def train(
     ] = None,
     functions: Annotated[str, typer.Option(help="Only the first N functions, or 'all'.")] = "all",
     seed: Annotated[int, typer.Option(help="Seed of the training.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="A bayes-lstm parameter KEY=VALUE (repeatable), e.g. epochs=5; see BayesParams."),
+    ] = None,
 ) -> None:
     """Train the global Bayesian LSTM forecaster on the first part of a trace and save it."""
     check_output_path(out)
@@ -106,15 +138,24 @@ def train(
     if n is not None:
         tr = tr.select(list(range(min(n, tr.n_functions))))
     part, _ = split_trace(tr, train_minutes)
-    model = BayesLSTMForecaster(seed=seed)
+    model = BayesLSTMForecaster(**{**_params(param or []), "seed": seed})
     with console.status(f"training bayes-lstm on {part.n_functions} functions x {part.n_minutes} minutes..."):
         model.fit(part.counts.astype(float))
     report = model.validation_report
-    save_model(model, out)
+    if report.reason.startswith("too little history"):
+        raise InputError(f"{part.n_minutes} minutes: {report.reason}", field="--train-minutes")
+    save_model(model, out, functions=part.function_ids)
     console.print(
-        f"model written to {out}: usable {report.usable}, validation 90% coverage "
-        f"{report.coverage.get(0.9, float('nan')):.1%}, MAE {report.mae:.3f} (moving average {report.moving_average_mae:.3f})"
+        f"model written to {out} ({report.train_time_s:.0f} s of training): validation 90% coverage "
+        f"{report.coverage.get(0.9, float('nan')):.1%}, MAE {report.mae:.3f} (moving average "
+        f"{report.moving_average_mae:.3f}); served by " + ", ".join(f"{k} {v}" for k, v in report.components.items())
     )
+    if not report.usable:
+        console.print(
+            f"[yellow]warning:[/yellow] the network is not used ({report.reason}): every function is served "
+            "by the moving average",
+            markup=True,
+        )
 
 
 def policy_table(result: PrewarmEvalResult) -> Table:
@@ -137,11 +178,19 @@ def policy_table(result: PrewarmEvalResult) -> Table:
 
 
 def forecaster_table(result: PrewarmEvalResult) -> Table:
-    table = Table(title="forecast accuracy (one step, test part)")
-    for col in ("forecaster", "MAE", "90% coverage"):
-        table.add_column(col, justify="left" if col == "forecaster" else "right")
+    """MAE of the median and 90% coverage per forecaster, overall and per rate class, and what served the functions."""
+    table = Table(title="forecast accuracy (one step, test part): MAE / 90% coverage")
+    classes = [c for c in RATE_CLASSES if any(c in m.get("mae_by_class", {}) for m in result.forecasters.values())]
+    for col in ("forecaster", "all", *classes, "served by"):
+        table.add_column(col, justify="left" if col in ("forecaster", "served by") else "right")
     for name, m in result.forecasters.items():
-        table.add_row(name, f"{m['mae']:.3f}", f"{m['coverage_90']:.1%}")
+        cells = [f"{m['mae']:.3f} / {m['coverage_90']:.1%}"]
+        for c in classes:
+            cells.append(
+                f"{m['mae_by_class'].get(c, float('nan')):.3f} / {m['coverage_90_by_class'].get(c, float('nan')):.1%}"
+            )
+        served = ", ".join(f"{k} {v}" for k, v in m.get("components", {}).items())
+        table.add_row(name, *cells, served)
     return table
 
 

@@ -12,14 +12,21 @@ Protocol (``evaluate_prewarm``):
    same for every policy; with ``lead_s > 0`` this column is the minute shifted ``lead_s`` earlier), make ONE
    batched ``predict(history, horizon=1)`` for all functions, then each (safety-wrapped) policy decides and its
    targets are applied with ``set_pool``. Each policy also sees its own simulator's observation of the interval
-   that just ended (``PolicyContext.observed``: peak concurrency and cold starts under its pool). A failing
+   that just ended (``PolicyContext.observed``: peak concurrency and cold starts under its pool) and the mean
+   execution times its platform observed so far (``PolicyContext.stats``, from
+   :class:`~aquatope.prewarm.forecast_pool.ObservedDurations`; never the simulator's perf models). A failing
    ``predict`` gives no forecast for that tick: policies that need one fall back (their ``fallback_ticks`` count
    it).
 4. When the test part ends every pool is set to :data:`END_POOL` (no floor, no keep-alive) and the simulators
    drain: invocations still running finish, and idle containers are released as they fall idle, the same for
    every policy.
-5. Per policy: :func:`aquatope.sim.run.summarize` figures; per forecaster: MAE of the mean and coverage of the
-   central 90% interval of its one-step forecasts against the true test counts.
+5. Per policy: :func:`aquatope.sim.run.summarize` figures. Per forecaster (the one the policies use, plus
+   ``compare``; each fitted on the same train counts and asked at every tick with the same history the replay
+   built): MAE of the median and coverage of the central 90% interval of its one-step forecasts against the true
+   test counts, overall, per rate class of the train part (:func:`aquatope.forecast.rate_classes`) and per
+   component (what served each function: ``lstm``, ``phase``, ``moving-average`` for bayes-lstm; the forecaster's
+   own name for the baselines; ``failure`` when its fit raised, in which case the policies run without forecasts
+   and count it in ``fallback_ticks``).
 
 The oracle is handed, at tick ``k``, the true peak concurrency of the windows of ticks ``k`` and ``k + 1``
 (containers it starts are ready a cold start later, so it provisions one window ahead), measured by a dry run of
@@ -36,17 +43,17 @@ from typing import Any
 import numpy as np
 
 from aquatope.errors import InputError
-from aquatope.forecast import Forecast, Forecaster, coverage, mae, make_forecaster
+from aquatope.forecast import RATE_CLASSES, Forecast, Forecaster, forecast_accuracy, make_forecaster, rate_classes
 from aquatope.platform import FunctionObservation, PoolTarget
 from aquatope.prewarm import (
     DEFAULT_INTERVAL_S,
-    FunctionStats,
     PolicyContext,
     PoolPolicy,
     SafePolicy,
     SafetyConfig,
     make_policy,
 )
+from aquatope.prewarm.forecast_pool import ONSET_FLOOR_REASON, ObservedDurations
 from aquatope.sim.config import SimConfig
 from aquatope.sim.engine import Simulator
 from aquatope.sim.run import _arrivals, summarize
@@ -67,8 +74,9 @@ containers its last target would keep while the remaining invocations drain (hou
 class EvalConfig:
     """What to evaluate; every field is recorded in the result's ``setup``."""
 
-    policies: tuple[str, ...] = DEFAULT_POLICIES
+    policies: tuple[str | PoolPolicy, ...] = DEFAULT_POLICIES  # specs, or policy objects (ablations)
     forecaster: str = "ewma"
+    compare: tuple[str, ...] = ()  # further forecasters whose accuracy is reported (not used by the policies)
     train_minutes: int | None = None
     functions: int | None = None
     sweep_q: tuple[float, ...] = ()
@@ -91,7 +99,7 @@ class PrewarmEvalResult:
     """Per-policy figures, per-forecaster accuracy, the aquatope q sweep (if asked) and the setup."""
 
     policies: dict[str, dict[str, float]]
-    forecasters: dict[str, dict[str, float]]
+    forecasters: dict[str, dict[str, Any]]
     sweep: list[dict[str, float]]
     setup: dict[str, Any]
 
@@ -117,15 +125,6 @@ def split_trace(trace: InvocationTrace, train_minutes: int | None) -> tuple[Invo
     return trace.slice_minutes(0, train), trace.slice_minutes(train, trace.n_minutes)
 
 
-def function_stats(workflow: Workflow) -> FunctionStats:
-    """Mean and p99 execution time (s) and memory of a one-stage workflow's function, from its perf model."""
-    spec = next(iter(workflow.functions.values()))
-    levels = np.linspace(0.0025, 0.9975, 200)
-    mean_ms = float(np.mean([spec.perf.latency_quantile_ms(spec.resources, float(q)) for q in levels]))
-    p99_ms = spec.perf.latency_quantile_ms(spec.resources, 0.99)
-    return FunctionStats(mean_ms / 1000.0, p99_ms / 1000.0, float(spec.resources.memory_mb))
-
-
 def resolve_forecaster(name: str, seed: int) -> Forecaster:
     """The forecaster registered as ``name``; seeded when its constructor takes a seed."""
     try:
@@ -139,7 +138,7 @@ def _policy_list(config: EvalConfig) -> list[tuple[PoolPolicy, bool]]:
     out: list[tuple[PoolPolicy, bool]] = []
     names: set[str] = set()
     for spec in config.policies:
-        policy = SafePolicy(make_policy(spec), config.safety)
+        policy = SafePolicy(make_policy(spec) if isinstance(spec, str) else spec, config.safety)
         if policy.name in names:
             raise InputError(f"policy {policy.name} given twice", field="--policies")
         names.add(policy.name)
@@ -162,7 +161,9 @@ class _Lane:
     state: Any = None
     pool: dict[str, PoolTarget] = field(default_factory=dict)
     fallback_ticks: int = 0
+    floor_decisions: int = 0
     observed: dict[str, FunctionObservation] = field(default_factory=dict)
+    durations: ObservedDurations = field(default_factory=ObservedDurations)
 
 
 class _Replay:
@@ -174,7 +175,6 @@ class _Replay:
         self.lanes = lanes
         fset = single_function_workflows(test)
         self.functions = tuple(wf.name for wf in fset.workflows)
-        self.stats = {wf.name: function_stats(wf) for wf in fset.workflows}
         rng = np.random.default_rng(config.seed)
         self.arrivals = [_arrivals(test.counts[i], config.sim.arrival_mode, rng) for i in range(test.n_functions)]
         for lane in lanes:
@@ -182,6 +182,7 @@ class _Replay:
                 lane.sim.deploy(wf)
                 if self.arrivals[i].size:
                     lane.sim.submit(wf.name, self.arrivals[i])
+        self.observed_counts = np.zeros((test.n_functions, 0))
         self.ticks = np.maximum(0.0, np.arange(test.n_minutes + 1) * DEFAULT_INTERVAL_S - config.lead_s)
         self.future_peak = (
             self._future_peaks(fset.workflows) if any(lane.policy.needs_future for lane in lanes) else None
@@ -215,9 +216,10 @@ class _Replay:
         """Replay every tick; returns the one-step forecast made at each tick (None where predict failed)."""
         forecasts: list[Forecast | None] = []
         n_ticks = self.test.n_minutes
+        start = history.shape[1]
         for k in range(n_ticks):
             history = self._observe(k, history)
-            forecast = self._predict(forecaster, history)
+            forecast = self.predict_or_none(forecaster, history)
             forecasts.append(forecast)
             for lane in self.lanes:
                 self._decide(lane, k, history, forecast)
@@ -228,6 +230,7 @@ class _Replay:
             for f in self.functions:  # the trace is over: release every container once its work is done
                 lane.sim.set_pool(f, END_POOL)
             lane.sim.advance(math.inf)
+        self.observed_counts = history[:, start:]  # what the replay observed, for other forecasters' accuracy
         return forecasts
 
     def _observe(self, k: int, history: np.ndarray) -> np.ndarray:
@@ -236,6 +239,7 @@ class _Replay:
             lane.sim.advance(float(self.ticks[k]))
             obs = lane.sim.observe()
             lane.observed = obs if k > 0 else {}
+            lane.durations.update(lane.observed)
             if column is None:
                 column = np.array([obs[f].invocations for f in self.functions], dtype=float)
         if k == 0 or column is None:
@@ -243,7 +247,7 @@ class _Replay:
         return np.concatenate([history, column[:, None]], axis=1)
 
     @staticmethod
-    def _predict(forecaster: Forecaster, history: np.ndarray) -> Forecast | None:
+    def predict_or_none(forecaster: Forecaster, history: np.ndarray) -> Forecast | None:
         try:
             return forecaster.predict(history, horizon=1)
         except Exception:  # a model failure must not stop the replay: policies fall back, and it is counted
@@ -256,7 +260,7 @@ class _Replay:
             history=history,
             forecast=forecast,
             pool=lane.pool,
-            stats=self.stats,
+            stats=lane.durations.stats(),  # what this lane's platform observed, never the perf models
             interval_s=DEFAULT_INTERVAL_S,
             future_peak=None if self.future_peak is None else self.future_peak[:, k],
             state=lane.state,
@@ -265,6 +269,7 @@ class _Replay:
         decision, lane.state = lane.policy(context)
         if "*" in decision.reasons and decision.reasons["*"].startswith("fallback"):
             lane.fallback_ticks += 1
+        lane.floor_decisions += sum(r == ONSET_FLOOR_REASON for r in decision.reasons.values())
         for f, target in decision.targets.items():
             if lane.pool.get(f) != target:
                 lane.sim.set_pool(f, target)
@@ -283,24 +288,46 @@ def _policy_figures(lane: _Lane, horizon_s: float) -> dict[str, float]:
         "qos_violation_rate": m.qos_violation_rate,
         "mean_warm_containers": m.mean_warm_containers,
         "fallback_ticks": lane.fallback_ticks,
+        "onset_floor_decisions": lane.floor_decisions,
     }
 
 
-def forecast_accuracy(forecasts: Sequence[Forecast | None], actual: np.ndarray) -> dict[str, float]:
-    """MAE of the mean and 90%-interval coverage of one-step forecasts (tick k forecasts column k of ``actual``)."""
-    used = [k for k, f in enumerate(forecasts) if f is not None]
-    if not used:
-        return {"mae": math.nan, "coverage_90": math.nan, "failed_ticks": len(forecasts)}
-    mean = np.stack([forecasts[k].mean[:, 0] for k in used], axis=1)  # type: ignore[union-attr]
-    bounds = [forecasts[k].interval(0.9) for k in used]  # type: ignore[union-attr]
-    lower = np.stack([lo[:, 0] for lo, _ in bounds], axis=1)
-    upper = np.stack([hi[:, 0] for _, hi in bounds], axis=1)
-    y = actual[:, used]
-    return {
-        "mae": float(mae(y, mean)),
-        "coverage_90": float(coverage(y, lower, upper)),
-        "failed_ticks": len(forecasts) - len(used),
-    }
+def _fit(model: Forecaster, train: np.ndarray, prefitted: bool) -> str | None:
+    """Fit unless prefitted; a model failure (not bad input) is returned as a message instead of raised."""
+    if prefitted:
+        return None
+    try:
+        model.fit(train)
+    except InputError:
+        raise
+    except Exception as exc:  # recorded as the "failure" component; the policies then run without forecasts
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _components(model: Forecaster, n_functions: int, error: str | None) -> list[str]:
+    if error is not None:
+        return ["failure"] * n_functions
+    comps = getattr(model, "components_", None)
+    return list(comps) if comps else [str(getattr(model, "name", "forecaster"))] * n_functions
+
+
+class _Failed:
+    """Stands in for a forecaster whose fit failed: every predict fails too (counted as failed ticks)."""
+
+    name = "failed"
+
+    def fit(self, history: np.ndarray, start_interval: int = 0) -> _Failed:
+        return self
+
+    def predict(self, history: np.ndarray, horizon: int = 1, start_interval: int = 0) -> Forecast:
+        raise RuntimeError("the forecaster's fit failed")
+
+
+def _check_functions(model: Forecaster, n_functions: int) -> None:
+    fitted = getattr(model, "n_functions", None)
+    if isinstance(fitted, int) and fitted != n_functions:
+        raise InputError(f"the model was fitted on {fitted} functions, the trace has {n_functions}", field="--model")
 
 
 def evaluate_prewarm(
@@ -317,14 +344,36 @@ def evaluate_prewarm(
         trace = trace.select(list(range(min(config.functions, trace.n_functions))))
     train, test = split_trace(trace, config.train_minutes)
     model = forecaster or resolve_forecaster(config.forecaster, config.seed)
-    if not prefitted:
-        model.fit(train.counts.astype(float))
+    name = str(getattr(model, "name", config.forecaster))
+    train_counts = train.counts.astype(float)
+    if prefitted:
+        _check_functions(model, trace.n_functions)
+    errors = {name: _fit(model, train_counts, prefitted)}
     lanes = [_Lane(p, report, Simulator(config.sim, seed=config.seed)) for p, report in _policy_list(config)]
     replay = _Replay(test, lanes, config)
-    forecasts = replay.run(train.counts.astype(float), model, progress)
+    forecasts = replay.run(train_counts, _Failed() if errors[name] else model, progress)
     horizon_s = test.n_minutes * DEFAULT_INTERVAL_S
     figures = {lane.policy.name: _policy_figures(lane, horizon_s) for lane in lanes}
     sweep = [{"q": q, **figures[f"aquatope:q={q:g}"]} for q in config.sweep_q]
+    classes = [RATE_CLASSES[k] for k in rate_classes(train_counts)]
+    actual = test.counts.astype(float)
+    accuracy = {
+        name: forecast_accuracy(forecasts, actual, classes, _components(model, trace.n_functions, errors[name]))
+    }
+    history = np.concatenate([train_counts, replay.observed_counts], axis=1)
+    for other in (c for c in config.compare if c != name):
+        extra = resolve_forecaster(other, config.seed)
+        errors[other] = _fit(extra, train_counts, False)
+        runner = _Failed() if errors[other] else extra
+        preds = [_Replay.predict_or_none(runner, history[:, : train.n_minutes + k]) for k in range(test.n_minutes)]
+        accuracy[other] = forecast_accuracy(
+            preds, actual, classes, _components(extra, trace.n_functions, errors[other])
+        )
+    for key, error in errors.items():
+        if error is not None and key in accuracy:
+            accuracy[key]["fit_error"] = error
+    if hasattr(model, "validation_report") and not errors[name]:
+        accuracy[name]["validation"] = model.validation_report.to_dict()
     setup = {
         "trace": trace.source,
         "functions": trace.n_functions,
@@ -332,8 +381,9 @@ def evaluate_prewarm(
         "test_minutes": test.n_minutes,
         "interval_s": DEFAULT_INTERVAL_S,
         "lead_s": config.lead_s,
-        "forecaster": getattr(model, "name", config.forecaster),
-        "policies": list(config.policies),
+        "forecaster": name,
+        "compare": list(config.compare),
+        "policies": [p if isinstance(p, str) else p.name for p in config.policies],
         "sweep_q": list(config.sweep_q),
         "safety": vars(config.safety),
         "sim": config.sim.to_dict(),
@@ -341,7 +391,7 @@ def evaluate_prewarm(
     }
     return PrewarmEvalResult(
         policies={lane.policy.name: figures[lane.policy.name] for lane in lanes if lane.report},
-        forecasters={str(setup["forecaster"]): forecast_accuracy(forecasts, test.counts.astype(float))},
+        forecasters=accuracy,
         sweep=sweep,
         setup=setup,
     )

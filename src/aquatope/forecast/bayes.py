@@ -1,49 +1,85 @@
-"""``bayes-lstm``: Aquatope's hybrid Bayesian forecaster (LSTM encoder-decoder + MC-dropout prediction network).
+"""``bayes-lstm``: Aquatope's hybrid Bayesian forecaster (LSTM encoder-decoder + MC-dropout prediction network),
+with two named companions: the phase expert and the moving-average fallback.
 
-Fit: the last ``val_fraction`` of the history is held back. On the rest, windows of ``window`` normalized counts
-(see :mod:`aquatope.forecast.features`) train one global network across functions (or one per function with
-``global_model=False``) to predict the next ``k_out`` intervals as a residual on the window's moving average.
-On the validation split (rolling one-step forecasts):
+Fit: the last ``val_fraction`` of the history is held back. On the rest, windows of ``window`` intervals
+(features: :mod:`aquatope.forecast.features`) train one global network across functions (or one per function with
+``global_model=False``; ``n_nets`` independently seeded networks form a deep ensemble) to predict the next
+``k_out`` intervals as a residual, in the working space, on the window's level. On the validation split (rolling
+one-step forecasts, :mod:`aquatope.forecast.validation`):
 
-* each function gets the expert with the lowest MAE: the network, the moving average (the network must beat it),
-  or, for a function with a detected short period (:mod:`aquatope.forecast.periodic`), the *phase expert* that
-  forecasts from the same phase of its last periods;
-* the aleatoric noise variance per function is the mean squared residual (count units); for the phase expert it
-  is the spread of the same-phase counts instead, so quiet and burst phases get their own uncertainty;
-* predictive std = ``std_scale * sqrt(model var + noise var)``, where the model (epistemic) variance comes
-  from ``mc_passes`` MC-dropout passes and ``std_scale`` is found by bisection, one factor per rate class
-  (training mean rate split at ``rate_bounds``, default < 1, 1-100, > 100 per interval), when that class's
-  90% interval coverage misses 0.90 by more than ``coverage_tolerance``; a function active in at least
-  ``own_scale_min_active`` validation intervals is calibrated on its own instead.
+* each function gets a component (``components_``): the network (``lstm``) unless the moving average or, for a
+  function with a detected short period (:mod:`aquatope.forecast.periodic`), the phase expert (``phase``) is
+  evidently better;
+* forecasts are normal in the working space: the network's median, with the MC-dropout variance over
+  ``mc_passes`` passes (epistemic) plus a noise variance (aleatoric: the function's mean squared validation
+  residual, or the quantile head's own spread); the phase expert's spread of same-phase values;
+* the std is multiplied by a factor found by bisection so that the 90% interval covers 90% of validation
+  intervals: one factor per rate class (mean rate < 1, 1-100, > 100 per interval), or the function's own when it
+  is active in at least ``own_scale_min_active`` validation intervals.
 
-``validation_report`` records the outcome; ``usable=False`` (with ``reason``) when the history is too short,
-training diverged, or the calibrated 90% interval still under-covers by more than twice the tolerance (an
-over-covering one, e.g. of a perfectly periodic function, is usable); predictions then come from the moving average with residual noise.
+``validation_report`` records the outcome per rate class and per component (``select`` recomputes it on the
+selected functions). When the history is too short, training diverged, or the calibrated 90% interval still
+under-covers by more than twice ``coverage_tolerance``, the model is not usable (``usable=False`` with a
+``reason``): every function is then served by the moving average with its residual noise (component
+``moving-average``).
+
+torch is imported only when a network is trained or run: constructing the forecaster or importing this module
+does not load it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from aquatope.errors import InputError
 from aquatope.forecast.base import Forecast
-from aquatope.forecast.baselines import CENTRAL_LEVELS, as_history, check_horizon, rolling_trailing_mean
-from aquatope.forecast.calibration import calibrate_scale, normal_coverage, normal_pinball
-from aquatope.forecast.features import encoder_inputs, function_scale, target_features, targets
-from aquatope.forecast.lstm import BayesNet, NetConfig, mc_predict, train_net
+from aquatope.forecast.baselines import as_history, check_horizon, rolling_trailing_mean
+from aquatope.forecast.calibration import bisect_factor, calibrate_scale, working_pit_coverage
+from aquatope.forecast.features import (
+    SPACES,
+    encoder_inputs,
+    from_working,
+    function_scale,
+    target_features,
+    targets,
+    to_working,
+)
+from aquatope.forecast.metrics import RATE_CLASSES, rate_classes
 from aquatope.forecast.periodic import detect_periods, phase_moments
+from aquatope.forecast.validation import (
+    ValidationReport,
+    choose_components,
+    served_figures,
+    summarize,
+)
+
+if TYPE_CHECKING:
+    from aquatope.forecast.lstm import BayesNet, NetConfig
 
 MIN_VALIDATION = 10  # intervals held back at least, for noise variance and calibration
+LIMITS: dict[str, tuple[float, float]] = {  # inclusive ranges; they also bound the work a model file can ask for
+    "window": (2, 10_080),
+    "hidden": (1, 1024),
+    "width": (1, 4096),
+    "k_out": (1, 1440),
+    "epochs": (0, 10_000),
+    "min_steps": (0, 1_000_000),
+    "n_windows": (1, 10_000_000),
+    "batch_size": (1, 1_000_000),
+    "mc_passes": (2, 1000),
+    "n_nets": (1, 32),
+    "own_scale_min_active": (1, 10_000_000),
+    "n_threads": (1, 256),
+}
 
 
 @dataclass(frozen=True)
 class BayesParams:
-    """Hyper-parameters of :class:`BayesLSTMForecaster` (``interval_s`` in seconds)."""
+    """Hyper-parameters of :class:`BayesLSTMForecaster` (``interval_s`` in seconds); see :data:`LIMITS`."""
 
     window: int = 48
     hidden: int = 32
@@ -53,8 +89,14 @@ class BayesParams:
     lr: float = 1e-2
     batch_size: int = 256
     epochs: int = 10
+    min_steps: int = 800  # Adam steps per training stage at least (small training sets are passed over more)
     n_windows: int = 40_000
     mc_passes: int = 30
+    n_nets: int = 1  # networks of a deep ensemble (different seeds), each with MC dropout
+    space: str = "linear"  # working space of the targets: "linear" (counts / scale) or "log" (log1p counts)
+    quantile_head: bool = False  # the networks also predict their 5% and 95% quantiles (pinball loss)
+    balance_classes: bool = False  # draw training windows equally from each rate class
+    calibration: str = "pit"  # std factors bring the validation's 90% "pit" (or "plain") coverage to 0.90
     val_fraction: float = 0.2
     coverage_tolerance: float = 0.03
     global_model: bool = True
@@ -63,27 +105,32 @@ class BayesParams:
     rate_bounds: tuple[float, ...] = (1.0, 100.0)
     interval_s: float = 60.0
     seed: int = 0
-    n_threads: int = 2  # torch.set_num_threads during fit (process-wide)
+    n_threads: int = 1  # torch intra-op threads while training and predicting (restored afterwards)
 
     def __post_init__(self) -> None:
+        for name, (lo, hi) in LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise InputError(f"must be an integer in [{lo:g}, {hi:g}], got {value!r}", field=name)
         checks = {
-            "window": self.window >= 2,
-            "hidden": self.hidden >= 1,
-            "width": self.width >= 1,
-            "k_out": self.k_out >= 1,
             "dropout": 0.0 < self.dropout < 1.0,
-            "epochs": self.epochs >= 0,
-            "n_windows": self.n_windows >= 1,
-            "mc_passes": self.mc_passes >= 2,
+            "lr": 0.0 < self.lr <= 1.0,
             "val_fraction": 0.0 < self.val_fraction < 1.0,
-            "interval_s": self.interval_s > 0,
-            "n_threads": self.n_threads >= 1,
+            "coverage_tolerance": 0.0 <= self.coverage_tolerance < 0.45,
+            "interval_s": 0.0 < self.interval_s <= 86_400.0,
+            "space": self.space in SPACES,
+            "calibration": self.calibration in ("pit", "plain"),
+            "rate_bounds": len(self.rate_bounds) == len(RATE_CLASSES) - 1
+            and all(0 < a < b for a, b in zip(self.rate_bounds, self.rate_bounds[1:], strict=False)),
+            "seed": isinstance(self.seed, int) and 0 <= self.seed < 2**63,
         }
         for name, ok in checks.items():
             if not ok:
                 raise InputError(f"invalid value {getattr(self, name)!r}", field=name)
 
     def net_config(self) -> NetConfig:
+        from aquatope.forecast.lstm import NetConfig
+
         return NetConfig(
             hidden=self.hidden,
             width=self.width,
@@ -91,39 +138,32 @@ class BayesParams:
             dropout=self.dropout,
             lr=self.lr,
             batch_size=self.batch_size,
-            pretrain_epochs=self.epochs,
-            head_epochs=self.epochs,
+            epochs=self.epochs,
+            min_steps=self.min_steps,
+            quantile_head=self.quantile_head,
         )
 
 
 @dataclass
-class ValidationReport:
-    """Validation-split figures (after fallback gating and calibration); coverage keyed by central level."""
+class FittedState:
+    """Per-function arrays of a fitted model (rows = functions, in the fit history's order) and model-wide facts."""
 
-    usable: bool
-    reason: str = ""
-    coverage: dict[float, float] = field(default_factory=dict)
-    raw_coverage_90: float = float("nan")
-    pinball: float = float("nan")
-    mae: float = float("nan")
-    moving_average_mae: float = float("nan")
-    std_scale: dict[str, float] = field(default_factory=dict)
-    model_functions: int = 0
-    periodic_functions: int = 0
-    own_scale_functions: int = 0
-    final_loss: float = float("nan")
-    train_time_s: float = 0.0
+    scale: np.ndarray
+    rate_class: np.ndarray
+    components: np.ndarray  # object array of COMPONENTS names
+    period: np.ndarray
+    noise_var: np.ndarray
+    std_scale: np.ndarray
+    own_scale: np.ndarray
+    figures: dict[str, np.ndarray]
+    model_wide: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, object]:
-        out = asdict(self)
-        out["coverage"] = {str(k): v for k, v in self.coverage.items()}
-        return out
+    def rows(self, idx: np.ndarray) -> FittedState:
+        per_fn = {k: v[idx] for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        return FittedState(**per_fn, figures={k: v[idx] for k, v in self.figures.items()}, model_wide=self.model_wide)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> ValidationReport:
-        cov = data.get("coverage", {})
-        kw = {**data, "coverage": {float(k): float(v) for k, v in dict(cov).items()}}  # type: ignore[call-overload]
-        return cls(**kw)  # type: ignore[arg-type]
+    def report(self) -> ValidationReport:
+        return summarize(self.figures, self.components, self.rate_class, self.own_scale, **self.model_wide)
 
 
 class BayesLSTMForecaster:
@@ -136,225 +176,277 @@ class BayesLSTMForecaster:
             self.params = BayesParams(**params)  # type: ignore[arg-type]
         except TypeError as exc:
             raise InputError(f"bayes-lstm: {exc}") from exc
-        self.nets_: nn.ModuleList = nn.ModuleList()
-        self.scale_: np.ndarray | None = None
-        self.noise_var_: np.ndarray = np.zeros(0)
-        self.use_model_: np.ndarray = np.zeros(0, dtype=bool)
-        self.period_: np.ndarray = np.zeros(0, dtype=np.int64)
-        self.std_scale_: np.ndarray = np.zeros(0)
-        self.rate_class_: np.ndarray = np.zeros(0, dtype=int)
+        self.nets_: list[BayesNet] = []
+        self.state_: FittedState | None = None
+        self.function_names_: tuple[str, ...] | None = None  # names of the fitted rows, where known (model files)
         self.validation_report = ValidationReport(usable=False, reason="not fitted")
+
+    @property
+    def components_(self) -> tuple[str, ...]:
+        """The component serving each fitted function (``lstm``, ``phase`` or ``moving-average``), in row order."""
+        return () if self.state_ is None else tuple(str(c) for c in self.state_.components)
+
+    @property
+    def n_functions(self) -> int:
+        return 0 if self.state_ is None else int(self.state_.scale.shape[0])
 
     # ---- fit -------------------------------------------------------------------------------------------
     def fit(self, history: np.ndarray, start_interval: int = 0) -> BayesLSTMForecaster:
         """Train, validate and calibrate on ``history`` (n_functions, n_intervals); see the module docstring."""
+        from aquatope.forecast.lstm import torch_threads
+
         counts = as_history(history, min_intervals=2)
         p = self.params
         n_val = max(1, round(counts.shape[1] * p.val_fraction))
         train_end = counts.shape[1] - n_val
-        self.scale_ = function_scale(counts[:, : max(train_end, 1)])
-        self.nets_ = nn.ModuleList()
+        scale = function_scale(counts[:, : max(train_end, 1)])
+        self.nets_ = []
         if train_end < p.window + p.k_out + 1 or n_val < MIN_VALIDATION:
             need = p.window + p.k_out + 1 + max(MIN_VALIDATION, n_val)
-            return self._fallback(counts, f"too little history: {counts.shape[1]} intervals, need at least {need}")
+            reason = f"too little history: {counts.shape[1]} intervals, need at least {need}"
+            return self._fallback(counts, scale, n_val, reason)
         began = time.perf_counter()
-        losses = self._train(counts, train_end, start_interval)
-        train_time_s = time.perf_counter() - began
-        if not np.all(np.isfinite(losses)) or not self._finite_weights():
-            return self._fallback(counts, "training diverged (non-finite loss or weights)")
-        self._validate(counts, train_end, start_interval)
-        self.validation_report.final_loss = float(losses[-1]) if losses else float("nan")
-        self.validation_report.train_time_s = train_time_s
+        with torch_threads(p.n_threads):
+            losses = self._train(counts, scale, train_end, start_interval)
+            train_time_s = time.perf_counter() - began
+            if not np.all(np.isfinite(losses)) or not self._finite_weights():
+                return self._fallback(counts, scale, n_val, "training diverged (non-finite loss or weights)")
+            self._validate(counts, scale, train_end, start_interval)
+        assert self.state_ is not None
+        self.state_.model_wide.update(
+            final_loss=float(losses[-1]) if losses else float("nan"), train_time_s=train_time_s
+        )
+        report = self.validation_report
+        cov90 = report.pit_coverage_90 if p.calibration == "pit" else report.coverage.get(0.9, float("nan"))
+        if not cov90 >= 0.9 - 2 * p.coverage_tolerance:
+            return self._fallback(counts, scale, n_val, f"90% {p.calibration} coverage {cov90:.3f} after calibration")
+        self.validation_report = self.state_.report()
         return self
 
-    def _train(self, counts: np.ndarray, train_end: int, start: int) -> list[float]:
+    def _train(self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int) -> list[float]:
+        from aquatope.forecast.lstm import seeded_net, train_net
+
         p = self.params
-        torch.manual_seed(p.seed)
-        torch.set_num_threads(p.n_threads)
-        assert self.scale_ is not None
-        z = counts[:, :train_end] / self.scale_[:, None]
         rng = np.random.default_rng(p.seed)
-        n_origins = train_end - p.k_out - p.window + 1
-        groups = [np.arange(counts.shape[0])] if p.global_model else [np.array([f]) for f in range(counts.shape[0])]
+        part = counts[:, :train_end]
+        w = to_working(part, scale, p.space)
+        if p.global_model:
+            groups = [np.arange(counts.shape[0])] * p.n_nets
+        else:
+            groups = [np.array([f]) for f in range(counts.shape[0])]
         losses: list[float] = []
         for g, funcs in enumerate(groups):
-            n_pairs = len(funcs) * n_origins  # subsample, or oversample a short history to n_windows
-            pairs = rng.choice(n_pairs, size=p.n_windows, replace=p.n_windows > n_pairs)
-            f_idx, t_idx = funcs[pairs // n_origins], pairs % n_origins + p.window
-            x, ma_z = encoder_inputs(z, self.scale_, f_idx, t_idx, p.window, start, p.interval_s)
+            f_idx, t_idx = self._draw_windows(part, funcs, rng)
+            x, wmean = encoder_inputs(part, scale, f_idx, t_idx, p.window, start, p.interval_s)
             feats = target_features(t_idx, p.k_out, start, p.interval_s, p.k_out)
-            net = BayesNet(p.net_config())
-            losses += train_net(net, x, feats, targets(z, f_idx, t_idx, ma_z, p.k_out), p.net_config(), p.seed + g)
+            y = targets(w, f_idx, t_idx, to_working(wmean, scale[f_idx], p.space), p.k_out)
+            net = seeded_net(p.net_config(), p.seed + g)
+            losses += train_net(net, x, feats, y, p.net_config(), p.seed + g)
             self.nets_.append(net)
         return losses
 
+    def _draw_windows(self, part: np.ndarray, funcs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """``n_windows`` (function, origin) pairs: uniform over pairs, or equally from each rate class present."""
+        p = self.params
+        n_origins = part.shape[1] - p.k_out - p.window + 1
+        if p.balance_classes and len(funcs) > 1:
+            cls = rate_classes(part[funcs], p.rate_bounds)
+            weight = 1.0 / np.bincount(cls, minlength=len(RATE_CLASSES))[cls]
+            f_idx = funcs[rng.choice(len(funcs), size=p.n_windows, p=weight / weight.sum())]
+            return f_idx, rng.integers(0, n_origins, size=p.n_windows) + p.window
+        n_pairs = len(funcs) * n_origins  # subsample, or oversample a short history to n_windows
+        pairs = rng.choice(n_pairs, size=p.n_windows, replace=p.n_windows > n_pairs)
+        return funcs[pairs // n_origins], pairs % n_origins + p.window
+
     def _finite_weights(self) -> bool:
-        return all(bool(torch.isfinite(t).all()) for t in self.nets_.state_dict().values())
+        import torch
 
-    def _validate(self, counts: np.ndarray, train_end: int, start: int) -> None:
-        """Pick each function's expert, estimate noise variance, calibrate, fill the report."""
+        return all(bool(torch.isfinite(t).all()) for net in self.nets_ for t in net.state_dict().values())
+
+    def _validate(self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int) -> None:
+        """Choose components, estimate noise, calibrate; sets ``state_`` and ``validation_report``."""
         p = self.params
-        n = counts.shape[0]
+        n, sp = counts.shape[0], self.params.space
         actual = counts[:, train_end:]
-        ma = rolling_trailing_mean(counts, p.window)[:, train_end:]
-        mean, model_var = self._rolling_one_step(counts, train_end, start)
-        model_err = np.abs(actual - mean).mean(axis=1)
-        ma_err = np.abs(actual - ma).mean(axis=1)
-        self.use_model_ = model_err <= ma_err
-        mean = np.where(self.use_model_[:, None], mean, ma)
-        model_var = np.where(self.use_model_[:, None], model_var, 0.0)
-        self._choose_phase_expert(counts, train_end, mean, model_var)
-        periodic = self.period_ > 0
-        self.use_model_ &= ~periodic
-        self.noise_var_ = np.where(periodic, 0.0, np.mean((actual - mean) ** 2, axis=1))
-        std = np.sqrt(model_var + self.noise_var_[:, None])
-        raw90 = normal_coverage(actual, mean, std, 0.9)
-        self.rate_class_ = np.digitize(counts[:, :train_end].mean(axis=1), p.rate_bounds)
-        self.std_scale_ = np.ones(n)
-        scales: dict[int, float] = {}
-        for k in np.unique(self.rate_class_):
-            rows = self.rate_class_ == k
-            scales[int(k)] = calibrate_scale(actual[rows], mean[rows], std[rows], 0.9, p.coverage_tolerance)
-            self.std_scale_[rows] = scales[int(k)]
-        own = self._own_scales(actual, mean, std)
-        std = self.std_scale_[:, None] * std
-        cov = {lv: normal_coverage(actual, mean, std, lv) for lv in CENTRAL_LEVELS}
-        usable = cov[0.9] >= 0.9 - 2 * p.coverage_tolerance  # too wide is wasteful, too narrow is unsafe
-        self.validation_report = ValidationReport(
-            usable=usable,
-            reason="" if usable else f"90% coverage {cov[0.9]:.3f} after calibration",
-            coverage=cov,
-            raw_coverage_90=raw90,
-            pinball=normal_pinball(actual, mean, std, CENTRAL_LEVELS),
-            mae=float(np.abs(actual - mean).mean()),
-            moving_average_mae=float(ma_err.mean()),
-            std_scale={str(k): v for k, v in scales.items()},
-            model_functions=int(self.use_model_.sum()),
-            periodic_functions=int(periodic.sum()),
-            own_scale_functions=own,
-        )
-
-    def _own_scales(self, actual: np.ndarray, mean: np.ndarray, std: np.ndarray) -> int:
-        """Give functions active in at least ``own_scale_min_active`` validation intervals their own std scale
-        (their rate class's otherwise): a constant noise level fits a bursty function badly, and its own
-        calibration is what keeps its 90% interval at 90% instead of pooling it with calmer functions.
-        Returns how many functions got their own scale."""
-        p = self.params
-        rows = np.flatnonzero(np.count_nonzero(actual, axis=1) >= p.own_scale_min_active)
-        for f in rows:
-            self.std_scale_[f] = calibrate_scale(actual[f], mean[f], std[f], 0.9, p.coverage_tolerance)
-        return int(rows.size)
-
-    def _choose_phase_expert(self, counts: np.ndarray, train_end: int, mean: np.ndarray, var: np.ndarray) -> None:
-        """Set ``period_`` (0 = no phase expert) and, where the phase expert's validation MAE beats the expert
-        chosen so far, overwrite that function's rows of ``mean`` and ``var`` (validation split) in place."""
-        self.period_ = detect_periods(counts[:, :train_end])
-        if not self.params.phase_expert:
-            self.period_[:] = 0
         origins = np.arange(train_end, counts.shape[1])
-        actual = counts[:, train_end:]
-        for f in np.flatnonzero(self.period_):
-            pm, ps = phase_moments(counts[f], int(self.period_[f]), origins)
-            if np.abs(actual[f] - pm).mean() < np.abs(actual[f] - mean[f]).mean():
-                mean[f], var[f] = pm, ps**2
-            else:
-                self.period_[f] = 0
+        ma = rolling_trailing_mean(counts, p.window)[:, train_end:]
+        f_idx, t_idx = np.repeat(np.arange(n), len(origins)), np.tile(origins, n)
+        net_c, net_mvar, net_noise = (
+            a.reshape(n, -1) for a in self._network_moments(counts, scale, f_idx, t_idx, 1, start)
+        )
+        periods = detect_periods(counts[:, :train_end]) if p.phase_expert else np.zeros(n, dtype=np.int64)
+        ph_c, ph_std = np.full_like(net_c, np.nan), np.zeros_like(net_c)
+        for f in np.flatnonzero(periods):
+            ph_c[f], ph_std[f] = phase_moments(to_working(counts[f], scale[f : f + 1], sp), int(periods[f]), origins)
+        ma_c = to_working(ma, scale, sp)
+        medians = {"lstm": from_working(net_c, scale, sp), "moving-average": ma, "phase": from_working(ph_c, scale, sp)}
+        comp = choose_components(actual, medians)
+        center = np.select([comp[:, None] == "lstm", comp[:, None] == "phase"], [net_c, ph_c], ma_c)
+        aw = to_working(actual, scale, sp)
+        noise_var = np.where(comp == "phase", 0.0, np.mean((aw - center) ** 2, axis=1))
+        if p.quantile_head:
+            noise_var[comp == "lstm"] = 0.0
+        var = (
+            np.select([comp[:, None] == "lstm", comp[:, None] == "phase"], [net_mvar + net_noise, ph_std**2], 0.0)
+            + noise_var[:, None]
+        )
+        raw_std = np.sqrt(var)
+        rate_class = rate_classes(counts, p.rate_bounds)
+        std_scale, own, class_scales = self._calibrate(actual, center, raw_std, scale, rate_class)
+        figures = served_figures(actual, center, std_scale[:, None] * raw_std, raw_std, ma, scale, sp)
+        self.state_ = FittedState(
+            scale=scale,
+            rate_class=rate_class,
+            components=comp,
+            period=np.where(comp == "phase", periods, 0),
+            noise_var=noise_var,
+            std_scale=std_scale,
+            own_scale=own,
+            figures=figures,
+            model_wide={"usable": True, "reason": "", "std_scale": class_scales},
+        )
+        self.validation_report = self.state_.report()
 
-    def _rolling_one_step(self, counts: np.ndarray, train_end: int, start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Model mean and variance (count units) of every interval in ``[train_end, n_intervals)`` from its past."""
-        n, t_total = counts.shape
-        origins = np.arange(train_end, t_total)
-        f_idx = np.repeat(np.arange(n), len(origins))
-        t_idx = np.tile(origins, n)
-        mean, var = self._model_moments(counts, f_idx, t_idx, 1, start)
-        return mean.reshape(n, len(origins)), var.reshape(n, len(origins))
+    def _calibrate(
+        self, actual: np.ndarray, center: np.ndarray, std: np.ndarray, scale: np.ndarray, rate_class: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """Std factor per function: its rate class's, or its own for functions active in at least
+        ``own_scale_min_active`` validation intervals (a constant noise level fits a bursty function badly, and
+        pooling it with calmer functions would misstate both). Returns (factors, own flags, factor per class)."""
+        p = self.params
 
-    def _fallback(self, counts: np.ndarray, reason: str) -> BayesLSTMForecaster:
-        """No usable network: moving average with residual noise; the report says why."""
-        w = self.params.window
-        resid = (counts - rolling_trailing_mean(counts, w))[:, 1:]
-        self.nets_ = nn.ModuleList()
-        self.use_model_ = np.zeros(counts.shape[0], dtype=bool)
-        self.period_ = np.zeros(counts.shape[0], dtype=np.int64)
-        self.noise_var_ = np.mean(resid**2, axis=1)
-        self.std_scale_ = np.ones(counts.shape[0])
-        self.validation_report = ValidationReport(usable=False, reason=reason)
+        def factor(rows: np.ndarray) -> float:
+            a, c, sd, sc = actual[rows], center[rows], std[rows], scale[rows]
+            if p.calibration == "plain":
+                return calibrate_scale(to_working(a, sc, p.space), c, sd, 0.9, 0.0)
+            return bisect_factor(lambda f: float(np.mean(working_pit_coverage(a, c, f * sd, sc, p.space))), 0.9)
+
+        factors = np.ones(actual.shape[0])
+        class_scales: dict[str, float] = {}
+        for k in np.unique(rate_class):
+            rows = rate_class == k
+            class_scales[RATE_CLASSES[int(k)]] = factors[rows] = factor(rows)
+        own = np.count_nonzero(actual > 0, axis=1) >= p.own_scale_min_active
+        for f in np.flatnonzero(own):
+            factors[f] = factor(np.array([f]))
+        return factors, own, class_scales
+
+    def _fallback(self, counts: np.ndarray, scale: np.ndarray, n_val: int, reason: str) -> BayesLSTMForecaster:
+        """No usable network: every function is served by the moving average with its residual noise (working
+        space, over the whole history); the report gives its validation-split figures and says why."""
+        p, n = self.params, counts.shape[0]
+        ma = rolling_trailing_mean(counts, p.window)
+        resid = (to_working(counts, scale, p.space) - to_working(ma, scale, p.space))[:, 1:]
+        noise_var = np.mean(resid**2, axis=1)
+        self.nets_ = []
+        tail = slice(counts.shape[1] - n_val, counts.shape[1])
+        center, std = to_working(ma[:, tail], scale, p.space), np.sqrt(noise_var)[:, None] * np.ones((1, n_val))
+        self.state_ = FittedState(
+            scale=scale,
+            rate_class=rate_classes(counts, p.rate_bounds),
+            components=np.full(n, "moving-average", dtype=object),
+            period=np.zeros(n, dtype=np.int64),
+            noise_var=noise_var,
+            std_scale=np.ones(n),
+            own_scale=np.zeros(n, dtype=bool),
+            figures=served_figures(counts[:, tail], center, std, std, ma[:, tail], scale, p.space),
+            model_wide={"usable": False, "reason": reason, "std_scale": {}},
+        )
+        self.validation_report = self.state_.report()
         return self
 
     @property
     def selectable(self) -> bool:
-        """True when :meth:`select` can restrict the model: one global network (per-function networks draw their
-        MC-dropout masks from one stream in network order, so a subset would not reproduce the same draws)."""
+        """True when :meth:`select` can restrict the model: one global network (or ensemble). Per-function
+        networks are tied to their row."""
         return self.params.global_model
 
     def select(self, rows: np.ndarray | list[int]) -> BayesLSTMForecaster:
         """The fitted model restricted to functions ``rows`` (in that order): predictions for those functions are
-        identical to this model's. Lets one global model, fitted once on many functions, serve each workflow."""
-        if self.scale_ is None:
+        identical to this model's (MC-dropout masks are shared by all rows of a pass), and ``validation_report``
+        and ``components_`` are those of these functions. Lets one global model, fitted once on many functions,
+        serve each workflow."""
+        if self.state_ is None:
             raise InputError("bayes-lstm: call fit() before select()")
         if not self.selectable:
             raise InputError("bayes-lstm: select() needs the global model (global_model=True)", field="global_model")
         idx = np.asarray(rows, dtype=np.int64)
-        if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= self.scale_.shape[0]:
-            raise InputError(f"rows must index the {self.scale_.shape[0]} fitted functions", field="rows")
+        if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= self.n_functions:
+            raise InputError(f"rows must index the {self.n_functions} fitted functions", field="rows")
         out = BayesLSTMForecaster(**asdict(self.params))
         out.nets_ = self.nets_
-        out.scale_ = self.scale_[idx]
-        for name in ("noise_var_", "use_model_", "period_", "std_scale_", "rate_class_"):
-            setattr(out, name, getattr(self, name)[idx])
-        out.validation_report = self.validation_report
+        out.state_ = self.state_.rows(idx)
+        out.function_names_ = None if self.function_names_ is None else tuple(self.function_names_[i] for i in idx)
+        out.validation_report = out.state_.report()
         return out
 
     # ---- predict ---------------------------------------------------------------------------------------
-    def _model_moments(
-        self, counts: np.ndarray, f_idx: np.ndarray, t_idx: np.ndarray, horizon: int, start: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Network mean and MC-dropout variance in count units for windows ending before ``t_idx``.
+    def _network_moments(
+        self, counts: np.ndarray, scale: np.ndarray, f_idx: np.ndarray, t_idx: np.ndarray, horizon: int, start: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Working-space center, MC-dropout (and ensemble) variance and head noise variance of the network for
+        windows ending before ``t_idx``; three arrays ``(len(f_idx), horizon)``."""
+        import torch
 
-        Returns two arrays of shape ``(len(f_idx), horizon)``; the mean is clipped at 0.
-        """
+        from aquatope.forecast.lstm import mc_predict
+
         p = self.params
-        assert self.scale_ is not None
-        z = counts / self.scale_[:, None]
-        x, ma_z = encoder_inputs(z, self.scale_, f_idx, t_idx, p.window, start, p.interval_s)
+        x, wmean = encoder_inputs(counts, scale, f_idx, t_idx, p.window, start, p.interval_s)
         feats = target_features(t_idx, horizon, start, p.interval_s, p.k_out)
         gen = torch.Generator().manual_seed(p.seed)
-        mean, var = np.zeros((len(f_idx), horizon)), np.zeros((len(f_idx), horizon))
+        draws = []
         for g, net in enumerate(self.nets_):
             rows = np.arange(len(f_idx)) if p.global_model else np.flatnonzero(f_idx == g)
             if rows.size:
-                mean[rows], var[rows] = mc_predict(net, x[rows], feats[rows], p.mc_passes, gen)  # type: ignore[arg-type]
-        s = self.scale_[f_idx][:, None]
-        return np.maximum(0.0, s * (ma_z[:, None] + mean)), s**2 * var
+                draws.append((rows, mc_predict(net, x[rows], feats[rows], p.mc_passes, gen)))
+        n = len(f_idx)
+        med, mvar, noise, seen = np.zeros((n, horizon)), np.zeros((n, horizon)), np.zeros((n, horizon)), np.zeros(n)
+        for rows, (m, v, e) in draws:  # ensemble: mixture of the members' predictive distributions
+            med[rows] += m
+            mvar[rows] += v + m**2
+            noise[rows] += e
+            seen[rows] += 1
+        k = np.maximum(seen, 1)[:, None]
+        med, mvar, noise = med / k, mvar / k - (med / k) ** 2, noise / k
+        center = to_working(wmean, scale[f_idx], p.space)[:, None] + med
+        if p.space == "linear":
+            center = np.maximum(center, 0.0)
+        return center, np.maximum(mvar, 0.0), noise
 
     def predict(self, history: np.ndarray, horizon: int = 1, start_interval: int = 0) -> Forecast:
         """Forecast of the next ``horizon`` intervals for all functions, ``(n_functions, horizon)``.
 
-        One batched network call (all functions, all MC passes), then the phase expert for periodic functions; a
-        history shorter than ``window`` is padded on the left with zeros.
+        One batched network call for the functions the network serves (all MC passes), the phase expert for
+        ``phase`` functions, the moving average for the rest; a history shorter than ``window`` is padded on the
+        left with zeros.
         """
         check_horizon(horizon)
         counts = as_history(history)
-        if self.scale_ is None:
+        st = self.state_
+        if st is None:
             raise InputError("bayes-lstm: call fit() before predict()")
-        n = counts.shape[0]
-        if n != self.scale_.shape[0]:
-            raise InputError(f"bayes-lstm: fitted on {self.scale_.shape[0]} functions, got {n}", field="history")
+        n, h, sp = counts.shape[0], int(horizon), self.params.space
+        if n != self.n_functions:
+            raise InputError(f"bayes-lstm: fitted on {self.n_functions} functions, got {n}", field="history")
         w = self.params.window
         if counts.shape[1] < w:
             start_interval -= w - counts.shape[1]
             counts = np.concatenate([np.zeros((n, w - counts.shape[1])), counts], axis=1)
-        ma = counts[:, -w:].mean(axis=1)
-        mean = np.repeat(ma[:, None], horizon, axis=1)
-        model_var = np.zeros_like(mean)
-        if len(self.nets_) and self.use_model_.any():
-            t_idx = np.full(n, counts.shape[1])
-            m, v = self._model_moments(counts, np.arange(n), t_idx, int(horizon), start_interval)
-            mean = np.where(self.use_model_[:, None], m, mean)
-            model_var = np.where(self.use_model_[:, None], v, 0.0)
-        targets = np.arange(counts.shape[1], counts.shape[1] + int(horizon))
-        for f in np.flatnonzero(self.period_):
-            pm, ps = phase_moments(counts[f], int(self.period_[f]), targets)
-            mean[f], model_var[f] = pm, ps**2
-        std = self.std_scale_[:, None] * np.sqrt(model_var + self.noise_var_[:, None])
-        return Forecast(mean=mean, std=std)
+        center = np.repeat(to_working(counts[:, -w:].mean(axis=1), st.scale, sp)[:, None], h, axis=1)
+        var = np.repeat(st.noise_var[:, None], h, axis=1)
+        net_rows = np.flatnonzero(st.components == "lstm")
+        if net_rows.size and self.nets_:
+            from aquatope.forecast.lstm import torch_threads
+
+            with torch_threads(self.params.n_threads):
+                t_idx = np.full(net_rows.size, counts.shape[1])
+                c, mv, e = self._network_moments(counts, st.scale, net_rows, t_idx, h, start_interval)
+            center[net_rows], var[net_rows] = c, var[net_rows] + mv + e
+        future = np.arange(counts.shape[1], counts.shape[1] + h)
+        for f in np.flatnonzero(st.components == "phase"):
+            pm, ps = phase_moments(to_working(counts[f], st.scale[f : f + 1], sp), int(st.period[f]), future)
+            center[f], var[f] = pm, ps**2
+        std = st.std_scale[:, None] * np.sqrt(var)
+        if sp == "log":
+            return Forecast.log1p_normal(center, std)
+        return Forecast(mean=from_working(center, st.scale, sp), std=st.scale[:, None] * std)

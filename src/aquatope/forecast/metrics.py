@@ -2,11 +2,19 @@
 
 Arrays are per function and interval, shape ``(n_functions, n_steps)`` (any matching shapes work). Metrics
 return a scalar over all entries, or per function with ``axis=1``.
+
+Rate classes (:func:`rate_classes`) split functions by their mean count per interval over a history: ``sporadic``
+(< 1), ``mid`` (1 to 100) and ``high`` (> 100 per interval; with one-minute intervals, per minute).
+:func:`grouped_figures` gives any per-function figures per group (class or component), never one global figure
+copied to a subset.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +26,104 @@ from aquatope.forecast.baselines import CENTRAL_LEVELS, as_history, check_horizo
 BACKTEST_QUANTILES: tuple[float, ...] = tuple(
     sorted({0.5, *((1.0 - lv) / 2.0 for lv in CENTRAL_LEVELS), *(1.0 - (1.0 - lv) / 2.0 for lv in CENTRAL_LEVELS)})
 )
+
+
+RATE_CLASSES: tuple[str, ...] = ("sporadic", "mid", "high")
+RATE_BOUNDS: tuple[float, ...] = (1.0, 100.0)  # mean invocations per interval between the classes
+
+
+def rate_classes(counts: np.ndarray, bounds: Sequence[float] = RATE_BOUNDS) -> np.ndarray:
+    """Rate class index per function (0 sporadic, 1 mid, 2 high) from the mean count per interval of ``counts``
+    ``(n_functions, n_intervals)``: class ``k`` holds means in ``[bounds[k-1], bounds[k])``, except that the top
+    bound itself belongs to ``mid`` (1 to 100 inclusive)."""
+    rate = np.asarray(counts, dtype=float).mean(axis=1)
+    return np.searchsorted(np.asarray(bounds, dtype=float), rate, side="right") - (rate == bounds[-1])
+
+
+def grouped_figures(
+    groups: Sequence[str], figures: Mapping[str, np.ndarray], order: Sequence[str] = ()
+) -> dict[str, dict[str, float]]:
+    """Per group label: ``functions`` (how many) and the mean over its functions of each per-function figure.
+
+    ``groups``: a label per function; ``figures``: name -> per-function values (NaN values are left out of that
+    mean). Labels in ``order`` come first (only those present), then the rest sorted.
+    """
+    labels = np.asarray(groups, dtype=object)
+    present = [g for g in order if g in set(labels.tolist())]
+    present += sorted(set(labels.tolist()) - set(present))
+    out: dict[str, dict[str, float]] = {}
+    for g in present:
+        rows = labels == g
+        row: dict[str, float] = {"functions": int(rows.sum())}
+        for name, values in figures.items():
+            v = np.asarray(values, dtype=float)[rows]
+            v = v[np.isfinite(v)]
+            row[name] = float(v.mean()) if v.size else float("nan")
+        out[str(g)] = row
+    return out
+
+
+def forecast_accuracy(
+    forecasts: Sequence[Forecast | None], actual: np.ndarray, classes: Sequence[str], components: Sequence[str]
+) -> dict[str, Any]:
+    """Accuracy of a run of one-step forecasts: ``forecasts[k]`` (None where the forecaster failed) forecasts
+    column k of ``actual`` ``(n_functions, n_steps)``. MAE of the median, plain and PIT coverage
+    (:func:`pit_coverage`) of the central 90% interval, overall, per rate class (``classes``: a :data:`RATE_CLASSES` label per function; ``mae_by_class``,
+    ``coverage_90_by_class``, ``functions_by_class``) and per component (``components``: a label per function;
+    ``components`` counts, ``by_component`` figures); ``failed_ticks`` counts the None forecasts."""
+    used = [k for k, f in enumerate(forecasts) if f is not None]
+    out: dict[str, Any] = {"failed_ticks": len(forecasts) - len(used)}
+    out["components"] = {c: list(components).count(c) for c in dict.fromkeys(components)}
+    if not used:
+        nan = {c: math.nan for c in RATE_CLASSES if c in classes}
+        figures = ("mae", "coverage_90", "pit_coverage_90")
+        return {**out, **dict.fromkeys(figures, math.nan), **{f"{f}_by_class": nan for f in figures}}
+    per_fn = per_function_accuracy([forecasts[k] for k in used], actual[:, used])  # type: ignore[misc]
+    by_class = grouped_figures(classes, per_fn, RATE_CLASSES)
+    return {
+        **out,
+        **{name: float(v.mean()) for name, v in per_fn.items()},
+        **{f"{name}_by_class": {c: row[name] for c, row in by_class.items()} for name in per_fn},
+        "functions_by_class": {c: row["functions"] for c, row in by_class.items()},
+        "by_component": grouped_figures(components, per_fn),
+    }
+
+
+def per_function_accuracy(forecasts: Sequence[Forecast], actual: np.ndarray) -> dict[str, np.ndarray]:
+    """Per function: ``mae`` of the median, ``coverage_90`` (plain) and ``pit_coverage_90`` of one-step forecasts
+    (``forecasts[k]`` step 0 forecasts column k of ``actual``)."""
+    median = np.stack([f.median()[:, 0] for f in forecasts], axis=1)
+    bounds = [f.interval(0.9) for f in forecasts]
+    lower = np.stack([lo[:, 0] for lo, _ in bounds], axis=1)
+    upper = np.stack([hi[:, 0] for _, hi in bounds], axis=1)
+    pit = np.stack([forecast_pit_coverage(f, actual[:, k : k + 1])[:, 0] for k, f in enumerate(forecasts)], axis=1)
+    return {
+        "mae": np.abs(actual - median).mean(axis=1),
+        "coverage_90": ((actual >= lower) & (actual <= upper)).mean(axis=1),
+        "pit_coverage_90": pit.mean(axis=1),
+    }
+
+
+def pit_coverage(actual: np.ndarray, cdf_below: np.ndarray, cdf_at: np.ndarray, level: float = 0.9) -> np.ndarray:
+    """Per entry, the expected coverage of the central ``level`` interval by the randomized PIT of a count
+    (Czado, Gneiting & Held, Biometrics 2009): with ``F`` the forecast's CDF, a count ``y`` has PIT uniform on
+    ``[F(y - 0.5), F(y + 0.5)]`` (``cdf_below``, ``cdf_at``; the first is 0 for ``y = 0``), and this returns the
+    share of that range inside ``[(1 - level) / 2, (1 + level) / 2]``. A calibrated forecaster of counts scores
+    ``level`` on average; plain coverage cannot, when most counts are 0 (every interval from 0 covers them).
+    """
+    lo_level, hi_level = tail_levels(level)
+    lo, hi = np.asarray(cdf_below, dtype=float), np.asarray(cdf_at, dtype=float)
+    width = hi - lo
+    overlap = np.clip(np.minimum(hi, hi_level) - np.maximum(lo, lo_level), 0.0, None)
+    inside = ((lo >= lo_level) & (lo <= hi_level)).astype(float)
+    return np.where(width > 1e-12, overlap / np.maximum(width, 1e-12), inside)
+
+
+def forecast_pit_coverage(forecast: Forecast, actual: np.ndarray, level: float = 0.9) -> np.ndarray:
+    """:func:`pit_coverage` of ``forecast`` for counts ``actual`` (same shape as its mean)."""
+    y = np.asarray(actual, dtype=float)
+    below = np.where(y > 0, forecast.cdf(y - 0.5), 0.0)
+    return pit_coverage(y, below, forecast.cdf(y + 0.5), level)
 
 
 def mae(actual: np.ndarray, predicted: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -65,8 +171,8 @@ class BacktestResult:
         return coverage(self.actual, self.quantiles[lo], self.quantiles[hi], axis=axis)
 
     def mae(self, axis: int | None = None) -> np.ndarray:
-        """MAE of the mean forecast."""
-        return mae(self.actual, self.mean, axis=axis)
+        """MAE of the median forecast (the point forecast, see :mod:`aquatope.forecast.base`)."""
+        return mae(self.actual, self.quantiles[0.5], axis=axis)
 
     def pinball(self, axis: int | None = None) -> np.ndarray:
         """Mean pinball loss over all recorded quantile levels."""

@@ -1,10 +1,16 @@
 """``aquatope:q=<quantile>``: warm containers for the *new* demand the forecast's upper quantile says is coming.
 
-For each function, with ``T`` the interval (s), ``d`` its mean execution time (s), ``n0`` the peak number of
-invocations in progress the platform observed in the interval that just ended (``context.observed``; 0 if absent)
-and ``c`` the forecast's ``q``-quantile of next-interval invocations (step 0), raised to ``rho * last`` (``last``
-the count of the interval that just ended, ``rho`` the function's learned :func:`onset_persistence`) so that a
-burst from zero, which no forecast sees coming, is provisioned from its second interval on:
+For each function, with ``T`` the interval (s), ``d`` its mean execution time (s, from ``context.stats``: what
+the platform observed, see :class:`ObservedDurations`; :data:`DEFAULT_STATS` where nothing was observed yet),
+``n0`` the peak number of invocations in progress the platform observed in the interval that just ended
+(``context.observed``; 0 if absent) and ``c`` the forecast's ``q``-quantile of next-interval invocations (step 0):
+
+0. **Onset floor** (``onset_floor=True``, the default): ``c`` is raised to ``rho * last`` (``last`` the count of
+   the interval that just ended, ``rho`` the function's learned :func:`onset_persistence` over the last
+   ``persistence_window`` intervals), so that a burst from zero, which no forecast sees coming, is provisioned
+   from its second interval on in proportion to how often the function's bursts lasted. Functions whose target the
+   floor raised are named in the decision's ``reasons`` (``"onset floor"``), so a run can count how many targets
+   it decided; ``bench/prewarm_eval.py --floor-ablation`` measures its effect against ``onset_floor=False``.
 
 1. **Survivors hold their own containers**: ``min_warm`` is a floor on *live* containers (busy, idle or starting),
    so running invocations are not provisioned again. Of the ``n0`` in progress about ``n0 * s`` still run at the
@@ -21,11 +27,16 @@ the one level ``q``: raising ``q`` trades idle GB-s for fewer cold starts. ``kee
 (``keep_alive_intervals * T``, half an interval by default): containers the floor does not ask for (extra ones
 started by cold starts, or left as the floor falls) are released soon after they fall idle. The control loop applies
 the target ahead of the interval (its ``lead_s``) so containers are ready when it starts. Stateless.
+
+Where the constants come from: ``presence = 0.5`` rounds the count quantile (half an invocation or more gets a
+container); ``keep_alive_intervals = 0.5`` and ``persistence_window = 1440`` (one day of minutes) were set when
+the policy was written, before any held-out evaluation; ``q`` is the user's trade-off (``aquatope:q=...``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +44,48 @@ import numpy as np
 from scipy.stats import poisson
 
 from aquatope.errors import InputError
-from aquatope.platform import PoolTarget
+from aquatope.platform import FunctionObservation, PoolTarget
 from aquatope.prewarm.base import FunctionStats, PolicyContext, PoolDecision
 
 DEFAULT_STATS = FunctionStats(mean_duration_s=1.0, p99_duration_s=1.0)
+"""Assumed for a function with no observed duration yet: 1 s, about the median of the per-function mean execution
+times in the Azure Functions 2019 trace (Shahrad et al., ATC '20: half of the functions average under 1 s)."""
+ONSET_FLOOR_REASON = "onset floor"
+
+
+class ObservedDurations:
+    """Per-function mean execution time from what a platform observed (:class:`~aquatope.platform.FunctionObservation`).
+
+    ``update(observed)`` after each interval adds its ``completed`` invocations and their ``busy_s``, plus
+    ``invocations`` and ``inflight_s``. ``stats()`` gives, per function seen, ``busy_s / completed`` over everything
+    observed (exact execution times), or, before the first completion (a long-running function), Little's law
+    ``inflight_s / invocations`` (time in the system per invocation, which includes any cold-start wait). Functions
+    with neither are absent: the policy uses :data:`DEFAULT_STATS`. ``reset(function)`` forgets one function (its
+    configuration changed).
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, np.ndarray] = {}  # completed, busy_s, invocations, inflight_s
+
+    def update(self, observed: Mapping[str, FunctionObservation]) -> None:
+        for f, o in observed.items():
+            add = np.array([o.completed, o.busy_s, o.invocations, o.inflight_s], dtype=float)
+            self._sums[f] = self._sums.get(f, np.zeros(4)) + add
+
+    def reset(self, function: str) -> None:
+        self._sums.pop(function, None)
+
+    def stats(self) -> dict[str, FunctionStats]:
+        out = {}
+        for f, (completed, busy_s, invocations, inflight_s) in self._sums.items():
+            if completed > 0:
+                mean_s = busy_s / completed
+            elif invocations > 0 and inflight_s > 0:
+                mean_s = inflight_s / invocations
+            else:
+                continue
+            out[f] = FunctionStats(mean_duration_s=mean_s, p99_duration_s=mean_s)
+        return out
 
 
 def onset_persistence(history: np.ndarray, window: int) -> np.ndarray:
@@ -82,13 +131,14 @@ class ForecastPoolPolicy:
 
     ``q``: the level of the count quantile and of the within-interval peak; ``presence``: smallest count quantile
     that gets a container; ``keep_alive_intervals``: keep-alive in control intervals; ``persistence_window``:
-    intervals of history that onset persistence is learned from.
+    intervals of history that onset persistence is learned from; ``onset_floor``: apply step 0.
     """
 
     q: float = 0.9
     presence: float = 0.5
     keep_alive_intervals: float = 0.5
     persistence_window: int = 1440
+    onset_floor: bool = True
     needs_forecast: bool = True
     needs_future: bool = False
 
@@ -104,21 +154,25 @@ class ForecastPoolPolicy:
 
     @property
     def name(self) -> str:
-        return f"aquatope:q={self.q:g}"
+        return f"aquatope:q={self.q:g}" + ("" if self.onset_floor else ",no-floor")
 
     def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]:
         forecast = context.forecast
         if forecast is None or forecast.n_functions != context.n_functions:
             raise InputError("aquatope needs a forecast with one row per function", field="forecast")
-        count_q = forecast.quantile(self.q)[:, 0]
-        if context.history.shape[1] > 0:  # a burst from zero that the forecast has not caught up with yet
-            rho = onset_persistence(context.history, self.persistence_window)
-            count_q = np.maximum(count_q, rho * context.history[:, -1])
         fns = context.functions
         duration = np.array([context.stats.get(f, DEFAULT_STATS).mean_duration_s for f in fns])
         observed = context.observed
         in_progress = np.array([observed[f].peak_concurrency if f in observed else 0 for f in fns], dtype=float)
+        count_q = forecast.quantile(self.q)[:, 0]
         warm = warm_containers(count_q, duration, in_progress, context.interval_s, self.q, self.presence)
+        reasons: dict[str, str] = {}
+        if self.onset_floor and context.history.shape[1] > 0:  # a burst from zero the forecast has not caught yet
+            rho = onset_persistence(context.history, self.persistence_window)
+            floored = np.maximum(count_q, rho * context.history[:, -1])
+            with_floor = warm_containers(floored, duration, in_progress, context.interval_s, self.q, self.presence)
+            reasons = {fns[i]: ONSET_FLOOR_REASON for i in np.flatnonzero(with_floor > warm)}
+            warm = with_floor
         keep_alive_s = self.keep_alive_intervals * context.interval_s
         targets = {f: PoolTarget(int(w), keep_alive_s) for f, w in zip(fns, warm, strict=True)}
-        return PoolDecision(targets), None
+        return PoolDecision(targets, reasons), None

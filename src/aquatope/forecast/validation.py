@@ -1,0 +1,169 @@
+"""Validation of ``bayes-lstm``: which component serves each function, the figures of what it serves, the report.
+
+Everything here is numpy on the validation split (the last ``val_fraction`` of the fit history), in the model's
+working space (:mod:`aquatope.forecast.features`) where forecasts are normal: ``center`` and ``std`` per function
+and interval; counts come back through the monotone map ``from_working``, so coverage and quantiles can be
+computed in either space.
+
+**Components.** Each function is served by one of :data:`COMPONENTS`: ``lstm`` (the network), ``phase`` (the phase
+expert of :mod:`aquatope.forecast.periodic`, for a function with a detected short period) or ``moving-average``
+(the fallback). The network serves unless an alternative's validation MAE is *evidently* lower
+(:func:`choose_components`): differences that are within noise, or immaterial, leave the network in place, so
+the choice does not flip with the seed on functions where the experts tie (e.g. silent ones).
+
+**Report.** Per-function figures of the served forecasts (:data:`FIGURES`) are kept by the model, so a report on
+any subset of functions (:meth:`~aquatope.forecast.bayes.BayesLSTMForecaster.select`) is computed on that subset:
+overall, per rate class and per component. They are in-sample for the component choice and the calibration (the
+same split chose them), so they are optimistic; out-of-sample figures come from a backtest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.special import ndtri
+
+from aquatope.forecast.baselines import CENTRAL_LEVELS
+from aquatope.forecast.calibration import normal_interval, working_pit_coverage
+from aquatope.forecast.features import from_working
+from aquatope.forecast.metrics import RATE_CLASSES, grouped_figures, pinball_loss, tail_levels
+
+COMPONENTS: tuple[str, ...] = ("lstm", "phase", "moving-average")
+FIGURES: tuple[str, ...] = (
+    "mae",
+    "moving_average_mae",
+    *(f"coverage_{round(100 * lv)}" for lv in CENTRAL_LEVELS),
+    "raw_coverage_90",
+    "pit_coverage_90",
+    "pinball",
+)
+SWITCH_Z = 1.6448536269514722  # one-sided 95%: an alternative must beat the network by more than this many SEs
+SWITCH_MIN = 0.01  # invocations per interval: smaller MAE differences are ties (kept by the network)
+
+
+def choose_components(actual: np.ndarray, medians: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Component per function (an object array of names): ``lstm`` unless the best alternative in ``medians``
+    (name -> median forecasts, ``(n_functions, n_steps)``; ``lstm`` must be present, an alternative may hold NaN
+    rows where it is not offered) has a lower MAE by more than ``SWITCH_MIN`` and by more than ``SWITCH_Z`` standard
+    errors of the paired per-interval differences of absolute errors."""
+    base = np.abs(actual - medians["lstm"])
+    n, steps = actual.shape
+    choice = np.full(n, "lstm", dtype=object)
+    best_gain = np.zeros(n)
+    for name, pred in medians.items():
+        if name == "lstm":
+            continue
+        diff = np.abs(actual - pred) - base  # negative where the alternative is closer
+        mean = diff.mean(axis=1)
+        se = diff.std(axis=1, ddof=1) / np.sqrt(steps) if steps > 1 else np.zeros(n)
+        better = np.isfinite(mean) & (mean < -SWITCH_MIN) & (mean + SWITCH_Z * se < 0) & (-mean > best_gain)
+        choice[better] = name
+        best_gain[better] = -mean[better]
+    return choice
+
+
+def served_figures(
+    actual: np.ndarray,
+    center: np.ndarray,
+    std: np.ndarray,
+    raw_std: np.ndarray,
+    moving_average: np.ndarray,
+    scale: np.ndarray,
+    space: str,
+) -> dict[str, np.ndarray]:
+    """Per-function figures (:data:`FIGURES`) of normal working-space forecasts against ``actual`` counts.
+
+    ``std`` is calibrated, ``raw_std`` before calibration; ``moving_average`` the MA forecasts in counts. All
+    arrays ``(n_functions, n_steps)``; ``scale`` ``(n_functions,)``.
+    """
+    median = from_working(center, scale, space)
+    out = {"mae": np.abs(actual - median).mean(axis=1), "moving_average_mae": np.abs(actual - moving_average).mean(1)}
+    for lv in CENTRAL_LEVELS:
+        out[f"coverage_{round(100 * lv)}"] = _coverage(actual, center, std, scale, space, lv)
+    out["raw_coverage_90"] = _coverage(actual, center, raw_std, scale, space, 0.9)
+    out["pit_coverage_90"] = working_pit_coverage(actual, center, std, scale, space).mean(axis=1)
+    levels = sorted({0.5, *(q for lv in CENTRAL_LEVELS for q in tail_levels(lv))})
+    losses = [
+        pinball_loss(actual, from_working(center + float(ndtri(q)) * std, scale, space), q, axis=1) for q in levels
+    ]
+    out["pinball"] = np.mean(losses, axis=0)
+    return out
+
+
+def _coverage(
+    actual: np.ndarray, center: np.ndarray, std: np.ndarray, scale: np.ndarray, space: str, level: float
+) -> np.ndarray:
+    lower, upper = normal_interval(center, std, level)
+    lo, hi = from_working(lower, scale, space), from_working(upper, scale, space)
+    return np.asarray(np.mean((actual >= lo - 1e-9) & (actual <= hi + 1e-9), axis=1))
+
+
+@dataclass
+class ValidationReport:
+    """Validation-split figures of the served forecasts (after the component choice and calibration) on the
+    functions a model serves; ``coverage`` is keyed by central level. ``by_class`` and ``by_component`` hold, per
+    rate class and per component, ``functions`` and the mean over those functions of each of :data:`FIGURES`."""
+
+    usable: bool
+    reason: str = ""
+    functions: int = 0
+    coverage: dict[float, float] = field(default_factory=dict)
+    raw_coverage_90: float = float("nan")
+    pit_coverage_90: float = float("nan")
+    pinball: float = float("nan")
+    mae: float = float("nan")
+    moving_average_mae: float = float("nan")
+    components: dict[str, int] = field(default_factory=dict)
+    by_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    by_component: dict[str, dict[str, float]] = field(default_factory=dict)
+    std_scale: dict[str, float] = field(default_factory=dict)
+    own_scale_functions: int = 0
+    final_loss: float = float("nan")
+    train_time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["coverage"] = {str(k): v for k, v in self.coverage.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ValidationReport:
+        cov = data.get("coverage", {})
+        kw = {**data, "coverage": {float(k): float(v) for k, v in dict(cov).items()}}  # type: ignore[call-overload]
+        return cls(**kw)  # type: ignore[arg-type]
+
+
+def summarize(
+    figures: Mapping[str, np.ndarray],
+    components: Sequence[str],
+    rate_class: np.ndarray,
+    own_scale: np.ndarray,
+    **model_wide: object,
+) -> ValidationReport:
+    """The report over the functions whose per-function ``figures``, ``components``, ``rate_class`` (indices into
+    :data:`~aquatope.forecast.metrics.RATE_CLASSES`) and ``own_scale`` flags are given; ``model_wide``: the fields
+    that describe the whole model (``usable``, ``reason``, ``std_scale``, ``final_loss``, ``train_time_s``)."""
+    comps = [str(c) for c in components]
+    classes = [RATE_CLASSES[int(k)] for k in rate_class]
+
+    def mean_of(name: str) -> float:
+        v = np.asarray(figures.get(name, []), dtype=float)
+        v = v[np.isfinite(v)]
+        return float(v.mean()) if v.size else float("nan")
+
+    return ValidationReport(
+        functions=len(comps),
+        coverage={lv: mean_of(f"coverage_{round(100 * lv)}") for lv in CENTRAL_LEVELS},
+        raw_coverage_90=mean_of("raw_coverage_90"),
+        pit_coverage_90=mean_of("pit_coverage_90"),
+        pinball=mean_of("pinball"),
+        mae=mean_of("mae"),
+        moving_average_mae=mean_of("moving_average_mae"),
+        components={c: comps.count(c) for c in COMPONENTS if c in comps},
+        by_class=grouped_figures(classes, figures, RATE_CLASSES) if comps else {},
+        by_component=grouped_figures(comps, figures, COMPONENTS) if comps else {},
+        own_scale_functions=int(np.count_nonzero(own_scale)),
+        **model_wide,  # type: ignore[arg-type]
+    )
