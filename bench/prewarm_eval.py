@@ -9,7 +9,8 @@ training, arrivals and execution times).
 ``--floor-ablation`` adds ``aquatope:q=0.9,no-floor`` (the same policy without the ``rho * last`` onset floor);
 ``--sweep`` runs aquatope at q in SWEEP_Q and checks that q trades cold starts against idle GB-s monotonically.
 
-    python bench/prewarm_eval.py [--trace PATH] [--seeds 3] [--forecaster bayes-lstm] [--floor-ablation] [--sweep]
+    python bench/prewarm_eval.py [--trace PATH] [--seeds 3] [--forecaster bayes-lstm] [--param KEY=VALUE]
+                                 [--floor-ablation] [--sweep] [--json OUT]
 
 About 6 min per seed on the bundled 250-function sample on a loaded 2-core machine (mostly the bayes-lstm fit).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import time
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import Any
 
 import aquatope
 from aquatope.experiments.prewarm_eval import DEFAULT_POLICIES, SWEEP_Q, EvalConfig, evaluate_prewarm
-from aquatope.forecast import RATE_CLASSES
+from aquatope.forecast import RATE_CLASSES, BayesLSTMForecaster
 from aquatope.jsonio import write_json_atomic
 from aquatope.prewarm import ForecastPoolPolicy, PoolPolicy
 from aquatope.traces import load_trace
@@ -86,8 +88,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--floor-ablation", action="store_true", help="also run aquatope:q=0.9 without the floor")
     parser.add_argument("--sweep", action="store_true", help=f"also run aquatope at q in {SWEEP_Q}")
+    parser.add_argument("--param", action="append", default=[], help="bayes-lstm KEY=VALUE (JSON values)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    params = {k: json.loads(v) for k, _, v in (p.partition("=") for p in args.param)}
     policies: list[str | PoolPolicy] = list(DEFAULT_POLICIES)
     if args.floor_ablation:
         policies.append(ForecastPoolPolicy(q=0.9, onset_floor=False))
@@ -103,12 +107,13 @@ def main() -> None:
             sweep_q=SWEEP_Q if args.sweep else (),
         )
         start = time.perf_counter()
-        runs.append(evaluate_prewarm(load_trace(args.trace, seed=seed), config).to_dict())
+        model = BayesLSTMForecaster(**params, seed=seed) if args.forecaster == "bayes-lstm" else None
+        runs.append(evaluate_prewarm(load_trace(args.trace, seed=seed), config, forecaster=model).to_dict())
         walls.append(time.perf_counter() - start)
     s = runs[0]["setup"]
     print(
         f"{s['trace']}: {s['functions']} functions, train {s['train_minutes']} min, test {s['test_minutes']} min, "
-        f"forecaster {s['forecaster']}, seeds 0..{args.seeds - 1}, {spread(walls, '.0f')} s per seed"
+        f"forecaster {s['forecaster']} {params or ''}, seeds 0..{args.seeds - 1}, {spread(walls, '.0f')} s per seed"
     )
     print_policies(runs)
     print_forecasters(runs)

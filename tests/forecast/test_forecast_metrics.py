@@ -47,3 +47,52 @@ def test_calibration_moves_coverage_toward_target(true_std: float) -> None:
     assert abs(after - 0.9) < abs(before - 0.9)
     assert abs(after - 0.9) <= 0.03
     assert calibrate_scale(actual, mean, true_std * std) == 1.0  # already calibrated: untouched
+
+
+def test_rate_classes_and_grouped_figures() -> None:
+    from aquatope.forecast import grouped_figures, rate_classes
+
+    counts = np.array([[0.5] * 4, [1.0] * 4, [100.0] * 4, [100.5] * 4, [0.0] * 4])
+    assert rate_classes(counts).tolist() == [0, 1, 1, 2, 0]  # < 1 sporadic, 1..100 mid, > 100 high
+    out = grouped_figures(["b", "a", "b"], {"x": np.array([1.0, 2.0, np.nan])}, order=("a",))
+    assert out == {"a": {"functions": 1, "x": 2.0}, "b": {"functions": 2, "x": 1.0}}  # NaN left out of a mean
+
+
+def test_pit_coverage_by_hand() -> None:
+    from aquatope.forecast.metrics import pit_coverage
+
+    # PIT uniform on [0, 0.97] (a zero count under a forecast with P(0) = 0.97): 0.9 / 0.97 of it is inside
+    assert float(pit_coverage(np.array([0.0]), np.array([0.0]), np.array([0.97]))[0]) == pytest.approx(0.9 / 0.97)
+    # entirely in the upper tail, entirely inside, and a point PIT (no width) inside
+    got = pit_coverage(np.zeros(3), np.array([0.96, 0.2, 0.5]), np.array([0.99, 0.3, 0.5]))
+    np.testing.assert_allclose(got, [0.0, 1.0, 1.0])
+
+
+def test_pit_coverage_of_a_calibrated_count_forecast_is_the_level() -> None:
+    from scipy.stats import poisson
+
+    from aquatope.forecast.base import Forecast
+    from aquatope.forecast.metrics import forecast_pit_coverage
+
+    rng = np.random.default_rng(0)
+    lam = rng.uniform(0.02, 0.5, size=(4000, 1))  # mostly zeros: plain coverage cannot be 90%
+    y = rng.poisson(lam).astype(float)
+    levels = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
+    quantiles = {q: poisson.ppf(q, lam) - lam for q in levels}
+    exact = Forecast(lam, np.sqrt(lam), residual_quantiles=quantiles)
+    lower, upper = exact.interval(0.9)
+    plain = float(np.mean((y >= lower) & (y <= upper)))
+    assert plain > 0.95  # every interval from 0 covers the zeros
+    cdf = lambda x: poisson.cdf(np.floor(x), lam)  # noqa: E731
+    pit = forecast_pit_coverage(_with_cdf(exact, cdf), y)
+    assert float(pit.mean()) == pytest.approx(0.9, abs=0.02)
+
+
+def _with_cdf(forecast: object, cdf: object) -> object:
+    """The forecast with its CDF replaced by the exact Poisson CDF (the quantile grid is too coarse for it)."""
+
+    class Exact:
+        def cdf(self, x: np.ndarray) -> np.ndarray:
+            return np.where(x < 0, 0.0, cdf(x))  # type: ignore[operator]
+
+    return Exact()

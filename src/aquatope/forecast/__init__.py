@@ -19,7 +19,7 @@ from aquatope.forecast.baselines import (
     MovingAverageForecaster,
     SeasonalNaiveForecaster,
 )
-from aquatope.forecast.bayes import BayesLSTMForecaster, BayesParams
+from aquatope.forecast.bayes import BayesLSTMForecaster
 from aquatope.forecast.metrics import (
     RATE_CLASSES,
     BacktestResult,
@@ -31,6 +31,7 @@ from aquatope.forecast.metrics import (
     pinball_loss,
     rate_classes,
 )
+from aquatope.forecast.params import BayesParams
 from aquatope.forecast.persist import FORMAT_VERSION, load_model, match_functions, save_model
 from aquatope.forecast.registry import FORECASTERS, make_forecaster
 from aquatope.forecast.validation import COMPONENTS, ValidationReport

@@ -10,12 +10,24 @@ has them, has shape ``(n_samples, n_functions, horizon)``. The point forecast th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 MAX_EXPONENT = 700.0  # exp() of more overflows float64
+
+
+def ndtri(q: float) -> float:
+    """The standard normal ``q``-quantile (stdlib; scipy.special is imported only where arrays need it)."""
+    return NormalDist().inv_cdf(q)
+
+
+def ndtr(x: np.ndarray) -> np.ndarray:
+    """The standard normal CDF of an array (scipy.special imported on first use: it slows the CLI's start-up)."""
+    from scipy.special import ndtr as cdf
+
+    return np.asarray(cdf(x))
 
 
 @dataclass(frozen=True)
@@ -112,21 +124,25 @@ class Forecast:
 
 
 def _interp_levels(x: np.ndarray, values: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Per entry, the level at which the (non-decreasing along axis 0) quantile ``values`` reach ``x``."""
-    below = (values <= x[None]).sum(axis=0)  # how many stored quantiles are <= x
+    """Per entry, the level at which the (non-decreasing along axis 0) quantile ``values`` reach ``x``: linear
+    between stored levels, the highest level of a run of equal values (a mass point), 0 below the lowest value
+    and 1 above the highest."""
+    below = (values <= x[None]).sum(axis=0)  # the first stored quantile above x
     i = np.clip(below, 1, len(levels) - 1)
     lo_v, hi_v = np.take_along_axis(values, (i - 1)[None], 0)[0], np.take_along_axis(values, i[None], 0)[0]
-    frac = np.clip(np.divide(x - lo_v, hi_v - lo_v, out=np.ones_like(x), where=hi_v > lo_v), 0.0, 1.0)
+    frac = np.clip(np.divide(x - lo_v, hi_v - lo_v, out=np.zeros_like(x), where=hi_v > lo_v), 0.0, 1.0)
     inner = levels[i - 1] + frac * (levels[i] - levels[i - 1])
-    return np.where(below == 0, 0.0, np.where(below == len(levels), 1.0, inner))
+    top = np.where(x > values[-1], 1.0, levels[-1])
+    return np.where(below == 0, 0.0, np.where(below == len(levels), top, inner))
 
 
 def _clipped_expm1_moments(m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of ``max(0, exp(X) - 1)`` for ``X ~ N(m, s^2)`` (closed form; a zero ``s`` is exact)."""
     s_safe = np.maximum(s, 1e-12)
     p0 = ndtr(m / s_safe)  # P(X > 0)
-    e1 = np.exp(np.minimum(m + s**2 / 2, MAX_EXPONENT)) * ndtr((m + s**2) / s_safe)  # E[e^X; X > 0]
-    e2 = np.exp(np.minimum(2 * m + 2 * s**2, MAX_EXPONENT)) * ndtr((m + 2 * s**2) / s_safe)  # E[e^2X; X > 0]
+    cap = MAX_EXPONENT / 2  # so that the square of the mean stays finite
+    e1 = np.exp(np.minimum(m + s**2 / 2, cap)) * ndtr((m + s**2) / s_safe)  # E[e^X; X > 0]
+    e2 = np.exp(np.minimum(2 * m + 2 * s**2, cap)) * ndtr((m + 2 * s**2) / s_safe)  # E[e^2X; X > 0]
     mean = np.maximum(e1 - p0, 0.0)
     second = np.maximum(e2 - 2 * e1 + p0, 0.0)
     return mean, np.maximum(second - mean**2, 0.0)

@@ -30,8 +30,8 @@ does not load it.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,7 +40,6 @@ from aquatope.forecast.base import Forecast
 from aquatope.forecast.baselines import as_history, check_horizon, rolling_trailing_mean
 from aquatope.forecast.calibration import bisect_factor, calibrate_scale, working_pit_coverage
 from aquatope.forecast.features import (
-    SPACES,
     encoder_inputs,
     from_working,
     function_scale,
@@ -49,121 +48,19 @@ from aquatope.forecast.features import (
     to_working,
 )
 from aquatope.forecast.metrics import RATE_CLASSES, rate_classes
+from aquatope.forecast.params import BayesParams
 from aquatope.forecast.periodic import detect_periods, phase_moments
 from aquatope.forecast.validation import (
+    FittedState,
     ValidationReport,
     choose_components,
     served_figures,
-    summarize,
 )
 
 if TYPE_CHECKING:
-    from aquatope.forecast.lstm import BayesNet, NetConfig
+    from aquatope.forecast.lstm import BayesNet
 
 MIN_VALIDATION = 10  # intervals held back at least, for noise variance and calibration
-LIMITS: dict[str, tuple[float, float]] = {  # inclusive ranges; they also bound the work a model file can ask for
-    "window": (2, 10_080),
-    "hidden": (1, 1024),
-    "width": (1, 4096),
-    "k_out": (1, 1440),
-    "epochs": (0, 10_000),
-    "min_steps": (0, 1_000_000),
-    "n_windows": (1, 10_000_000),
-    "batch_size": (1, 1_000_000),
-    "mc_passes": (2, 1000),
-    "n_nets": (1, 32),
-    "own_scale_min_active": (1, 10_000_000),
-    "n_threads": (1, 256),
-}
-
-
-@dataclass(frozen=True)
-class BayesParams:
-    """Hyper-parameters of :class:`BayesLSTMForecaster` (``interval_s`` in seconds); see :data:`LIMITS`."""
-
-    window: int = 48
-    hidden: int = 32
-    width: int = 64
-    k_out: int = 4
-    dropout: float = 0.1
-    lr: float = 1e-2
-    batch_size: int = 256
-    epochs: int = 10
-    min_steps: int = 800  # Adam steps per training stage at least (small training sets are passed over more)
-    n_windows: int = 40_000
-    mc_passes: int = 30
-    n_nets: int = 1  # networks of a deep ensemble (different seeds), each with MC dropout
-    space: str = "linear"  # working space of the targets: "linear" (counts / scale) or "log" (log1p counts)
-    quantile_head: bool = False  # the networks also predict their 5% and 95% quantiles (pinball loss)
-    balance_classes: bool = False  # draw training windows equally from each rate class
-    calibration: str = "pit"  # std factors bring the validation's 90% "pit" (or "plain") coverage to 0.90
-    val_fraction: float = 0.2
-    coverage_tolerance: float = 0.03
-    global_model: bool = True
-    phase_expert: bool = True  # offer the phase expert to functions with a detected short period
-    own_scale_min_active: int = 60  # validation intervals with invocations for a function's own std scale
-    rate_bounds: tuple[float, ...] = (1.0, 100.0)
-    interval_s: float = 60.0
-    seed: int = 0
-    n_threads: int = 1  # torch intra-op threads while training and predicting (restored afterwards)
-
-    def __post_init__(self) -> None:
-        for name, (lo, hi) in LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InputError(f"must be an integer in [{lo:g}, {hi:g}], got {value!r}", field=name)
-        checks = {
-            "dropout": 0.0 < self.dropout < 1.0,
-            "lr": 0.0 < self.lr <= 1.0,
-            "val_fraction": 0.0 < self.val_fraction < 1.0,
-            "coverage_tolerance": 0.0 <= self.coverage_tolerance < 0.45,
-            "interval_s": 0.0 < self.interval_s <= 86_400.0,
-            "space": self.space in SPACES,
-            "calibration": self.calibration in ("pit", "plain"),
-            "rate_bounds": len(self.rate_bounds) == len(RATE_CLASSES) - 1
-            and all(0 < a < b for a, b in zip(self.rate_bounds, self.rate_bounds[1:], strict=False)),
-            "seed": isinstance(self.seed, int) and 0 <= self.seed < 2**63,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise InputError(f"invalid value {getattr(self, name)!r}", field=name)
-
-    def net_config(self) -> NetConfig:
-        from aquatope.forecast.lstm import NetConfig
-
-        return NetConfig(
-            hidden=self.hidden,
-            width=self.width,
-            k_out=self.k_out,
-            dropout=self.dropout,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            min_steps=self.min_steps,
-            quantile_head=self.quantile_head,
-        )
-
-
-@dataclass
-class FittedState:
-    """Per-function arrays of a fitted model (rows = functions, in the fit history's order) and model-wide facts."""
-
-    scale: np.ndarray
-    rate_class: np.ndarray
-    components: np.ndarray  # object array of COMPONENTS names
-    period: np.ndarray
-    noise_var: np.ndarray
-    std_scale: np.ndarray
-    own_scale: np.ndarray
-    figures: dict[str, np.ndarray]
-    model_wide: dict[str, Any] = field(default_factory=dict)
-
-    def rows(self, idx: np.ndarray) -> FittedState:
-        per_fn = {k: v[idx] for k, v in vars(self).items() if isinstance(v, np.ndarray)}
-        return FittedState(**per_fn, figures={k: v[idx] for k, v in self.figures.items()}, model_wide=self.model_wide)
-
-    def report(self) -> ValidationReport:
-        return summarize(self.figures, self.components, self.rate_class, self.own_scale, **self.model_wide)
 
 
 class BayesLSTMForecaster:
@@ -283,7 +180,7 @@ class BayesLSTMForecaster:
         comp = choose_components(actual, medians)
         center = np.select([comp[:, None] == "lstm", comp[:, None] == "phase"], [net_c, ph_c], ma_c)
         aw = to_working(actual, scale, sp)
-        noise_var = np.where(comp == "phase", 0.0, np.mean((aw - center) ** 2, axis=1))
+        noise_var = np.mean((aw - center) ** 2, axis=1)  # what the component's spread does not explain
         if p.quantile_head:
             noise_var[comp == "lstm"] = 0.0
         var = (

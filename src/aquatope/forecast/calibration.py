@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
+from aquatope.forecast.base import ndtr, ndtri
 from aquatope.forecast.features import to_working
 from aquatope.forecast.metrics import coverage, pinball_loss, pit_coverage, tail_levels
 

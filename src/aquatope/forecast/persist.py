@@ -10,7 +10,7 @@ Aquatope header text and the weight bytes.
 
 :func:`load_model` refuses, with an :class:`~aquatope.errors.InputError` naming the file and the field, before
 any expensive work: a file over :data:`MAX_FILE_BYTES`; anything that is not this layout; a checksum mismatch (a
-bit-flipped or edited file); a header value out of its range (:data:`~aquatope.forecast.bayes.LIMITS`, periods,
+bit-flipped or edited file); a header value out of its range (:data:`~aquatope.forecast.params.LIMITS`, periods,
 calibration factors, per-function arrays of the wrong length or non-finite); a model whose forecast would cost
 more than :data:`MAX_PREDICT_FLOPS`; weights that do not fit the header or are not finite. Writes go to a
 temporary file in the same directory that is then renamed, so a file is never half-written.
@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from aquatope.errors import InputError
-from aquatope.forecast.bayes import BayesLSTMForecaster, BayesParams, FittedState
+from aquatope.forecast.bayes import BayesLSTMForecaster
 from aquatope.forecast.features import N_INPUTS
 from aquatope.forecast.metrics import RATE_CLASSES
+from aquatope.forecast.params import BayesParams
 from aquatope.forecast.periodic import MAX_PERIOD
-from aquatope.forecast.validation import COMPONENTS, FIGURES
+from aquatope.forecast.validation import COMPONENTS, FIGURES, FittedState
 
 FORMAT_VERSION = 3  # 3: safetensors layout with a checksum; components, own scales, per-function figures, names
 FORMAT_NAME = "aquatope-bayes-lstm"
@@ -234,7 +235,7 @@ def _model_from_header(header: Mapping[str, Any], source: Path) -> BayesLSTMFore
 def _array(header: Mapping[str, Any], key: str, kind: type, source: Path, n: int | None = None) -> np.ndarray:
     value = _get(header, key, source)
     try:
-        arr = np.asarray(value, dtype=kind)
+        arr: np.ndarray = np.asarray(value, dtype=kind)
     except (TypeError, ValueError):
         raise InputError("must be a list of numbers", source=source, field=key) from None
     if arr.ndim != 1 or (n is not None and arr.shape[0] != n):

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy.special import ndtri
 
+from aquatope.forecast.base import ndtri
 from aquatope.forecast.baselines import CENTRAL_LEVELS
 from aquatope.forecast.calibration import normal_interval, working_pit_coverage
 from aquatope.forecast.features import from_working
@@ -137,7 +138,7 @@ class ValidationReport:
 
 def summarize(
     figures: Mapping[str, np.ndarray],
-    components: Sequence[str],
+    components: Sequence[str] | np.ndarray,
     rate_class: np.ndarray,
     own_scale: np.ndarray,
     **model_wide: object,
@@ -167,3 +168,25 @@ def summarize(
         own_scale_functions=int(np.count_nonzero(own_scale)),
         **model_wide,  # type: ignore[arg-type]
     )
+
+
+@dataclass
+class FittedState:
+    """Per-function arrays of a fitted model (rows = functions, in the fit history's order) and model-wide facts."""
+
+    scale: np.ndarray
+    rate_class: np.ndarray
+    components: np.ndarray  # object array of COMPONENTS names
+    period: np.ndarray
+    noise_var: np.ndarray
+    std_scale: np.ndarray
+    own_scale: np.ndarray
+    figures: dict[str, np.ndarray]
+    model_wide: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, idx: np.ndarray) -> FittedState:
+        per_fn = {k: v[idx] for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        return FittedState(**per_fn, figures={k: v[idx] for k, v in self.figures.items()}, model_wide=self.model_wide)
+
+    def report(self) -> ValidationReport:
+        return summarize(self.figures, self.components, self.rate_class, self.own_scale, **self.model_wide)

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import poisson
 
 from aquatope.errors import InputError
 from aquatope.platform import FunctionObservation, PoolTarget
@@ -115,6 +114,8 @@ def warm_containers(
 ) -> np.ndarray:
     """``min_warm`` per function (see the module docstring): ``count_q`` the count quantile, ``mean_duration_s``
     and ``in_progress`` (observed peak concurrency) per function; int64, shape like ``count_q``."""
+    from scipy.stats import poisson  # imported here: scipy.stats takes a noticeable part of the CLI's start-up
+
     count = np.maximum(0.0, np.asarray(count_q, dtype=float))
     d = np.maximum(np.asarray(mean_duration_s, dtype=float), 1e-9)
     survive = np.maximum(0.0, 1.0 - interval_s / d)
