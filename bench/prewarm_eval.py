@@ -66,14 +66,16 @@ def print_forecasters(runs: list[dict[str, Any]]) -> None:
         rows = [r["forecasters"][name] for r in runs]
         print(
             f"forecaster {name}: MAE {spread([x['mae'] for x in rows], '.3f')}, "
-            f"90% coverage {spread([x['coverage_90'] for x in rows], '.3f')}"
+            f"90% coverage {spread([x['coverage_90'] for x in rows], '.3f')} "
+            f"(PIT {spread([x['pit_coverage_90'] for x in rows], '.3f')})"
         )
         for c in RATE_CLASSES:
             if c in rows[0]["mae_by_class"]:
                 print(
                     f"  {c:<9} ({rows[0]['functions_by_class'][c]} functions): MAE "
                     f"{spread([x['mae_by_class'][c] for x in rows], '.3f')}, 90% coverage "
-                    f"{spread([x['coverage_90_by_class'][c] for x in rows], '.3f')}"
+                    f"{spread([x['coverage_90_by_class'][c] for x in rows], '.3f')} "
+                    f"(PIT {spread([x['pit_coverage_90_by_class'][c] for x in rows], '.3f')})"
                 )
         print("  served by, per seed: " + "; ".join(str(x["components"]) for x in rows))
 

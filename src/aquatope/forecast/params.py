@@ -48,7 +48,7 @@ class BayesParams:
     n_windows: int = 40_000
     mc_passes: int = 30
     n_nets: int = 1  # networks of a deep ensemble (different seeds), each with MC dropout
-    space: str = "linear"  # working space of the targets: "linear" (counts / scale) or "log" (log1p counts)
+    space: str = "log"  # working space of the targets: "log" (log1p counts) or "linear" (counts / scale)
     quantile_head: bool = False  # the networks also predict their 5% and 95% quantiles (pinball loss)
     balance_classes: bool = False  # draw training windows equally from each rate class
     calibration: str = "pit"  # std factors bring the validation's 90% "pit" (or "plain") coverage to 0.90
