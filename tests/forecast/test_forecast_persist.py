@@ -84,7 +84,7 @@ def test_round_trip_gives_identical_predictions_reports_and_names(model_file: tu
 
 def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
     def edit(header: dict[str, Any]) -> None:
-        if isinstance(value, dict):  # merge several values
+        if isinstance(value, dict) and value:  # merge several values
             header[key].update(value)
             return
         target = header
@@ -202,3 +202,33 @@ def test_a_model_without_names_needs_the_same_number_of_functions(tmp_path: Path
     for names in (["x"], ["x", "y"], ["w", "x", "y", "z"]):  # one, fewer, more
         with pytest.raises(InputError, match="fitted on 3 functions"):
             match_functions(loaded, names, source="anon.safetensors")
+
+
+@pytest.mark.parametrize("junk", ["x", None, [], {}, -1, 1e308, [float("nan")] * 3])
+def test_any_header_value_of_the_wrong_type_is_an_input_error(
+    model_file: tuple[BayesLSTMForecaster, Path], tmp_path: Path, junk: Any
+) -> None:
+    """Every top-level header key and every parameter replaced by junk: always one InputError, never a traceback."""
+    _, path = model_file
+    header = json.loads(_split(path.read_bytes())[0]["__metadata__"]["aquatope"])
+    keys = [k for k in header if k != "format_version"] + [f"params.{k}" for k in header["params"]]
+    for key in keys:
+        bad = _rewrite(path, tmp_path / "junk.safetensors", header_edit=_set(key, junk))
+        try:
+            load_model(bad)
+        except InputError as exc:
+            assert exc.source == str(bad), key
+        else:  # only "no function names" is a valid replacement
+            assert (key, junk) == ("functions", None), f"{key}={junk!r} was accepted"
+
+
+def test_random_bit_flips_are_always_input_errors(model_file: tuple[BayesLSTMForecaster, Path], tmp_path: Path) -> None:
+    raw = model_file[1].read_bytes()
+    rng = np.random.default_rng(0)
+    for position in rng.integers(0, len(raw), 40):
+        flipped = bytearray(raw)
+        flipped[position] ^= 1 << int(rng.integers(0, 8))
+        bad = tmp_path / "flip.safetensors"
+        bad.write_bytes(bytes(flipped))
+        with pytest.raises(InputError):
+            load_model(bad)

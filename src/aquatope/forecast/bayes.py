@@ -51,6 +51,7 @@ from aquatope.forecast.metrics import RATE_CLASSES, rate_classes
 from aquatope.forecast.params import BayesParams
 from aquatope.forecast.periodic import detect_periods, phase_moments
 from aquatope.forecast.validation import (
+    COMPONENTS,
     FittedState,
     ValidationReport,
     choose_components,
@@ -160,13 +161,13 @@ class BayesLSTMForecaster:
 
         return all(bool(torch.isfinite(t).all()) for net in self.nets_ for t in net.state_dict().values())
 
-    def _validate(self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int) -> None:
-        """Choose components, estimate noise, calibrate; sets ``state_`` and ``validation_report``."""
-        p = self.params
-        n, sp = counts.shape[0], self.params.space
-        actual = counts[:, train_end:]
+    def _candidates(
+        self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        """Rolling one-step forecasts of the validation split by every component, in the working space:
+        ``(centers, spread variances, periods)``; the phase expert's rows are NaN where no period was found."""
+        p, n, sp = self.params, counts.shape[0], self.params.space
         origins = np.arange(train_end, counts.shape[1])
-        ma = rolling_trailing_mean(counts, p.window)[:, train_end:]
         f_idx, t_idx = np.repeat(np.arange(n), len(origins)), np.tile(origins, n)
         net_c, net_mvar, net_noise = (
             a.reshape(n, -1) for a in self._network_moments(counts, scale, f_idx, t_idx, 1, start)
@@ -175,22 +176,25 @@ class BayesLSTMForecaster:
         ph_c, ph_std = np.full_like(net_c, np.nan), np.zeros_like(net_c)
         for f in np.flatnonzero(periods):
             ph_c[f], ph_std[f] = phase_moments(to_working(counts[f], scale[f : f + 1], sp), int(periods[f]), origins)
-        ma_c = to_working(ma, scale, sp)
-        medians = {"lstm": from_working(net_c, scale, sp), "moving-average": ma, "phase": from_working(ph_c, scale, sp)}
-        comp = choose_components(actual, medians)
-        center = np.select([comp[:, None] == "lstm", comp[:, None] == "phase"], [net_c, ph_c], ma_c)
-        aw = to_working(actual, scale, sp)
-        noise_var = np.mean((aw - center) ** 2, axis=1)  # what the component's spread does not explain
+        ma_c = to_working(rolling_trailing_mean(counts, p.window)[:, train_end:], scale, sp)
+        centers = {"lstm": net_c, "phase": ph_c, "moving-average": ma_c}
+        return centers, {"lstm": net_mvar + net_noise, "phase": ph_std**2, "moving-average": 0 * ma_c}, periods
+
+    def _validate(self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int) -> None:
+        """Choose components, estimate noise, calibrate; sets ``state_`` and ``validation_report``."""
+        p, sp = self.params, self.params.space
+        actual = counts[:, train_end:]
+        centers, spreads, periods = self._candidates(counts, scale, train_end, start)
+        comp = choose_components(actual, {k: from_working(v, scale, sp) for k, v in centers.items()})
+        conditions = [comp[:, None] == k for k in COMPONENTS]
+        center = np.select(conditions, [centers[k] for k in COMPONENTS])
+        noise_var = np.mean((to_working(actual, scale, sp) - center) ** 2, axis=1)  # what the spread misses
         if p.quantile_head:
-            noise_var[comp == "lstm"] = 0.0
-        var = (
-            np.select([comp[:, None] == "lstm", comp[:, None] == "phase"], [net_mvar + net_noise, ph_std**2], 0.0)
-            + noise_var[:, None]
-        )
-        raw_std = np.sqrt(var)
+            noise_var[comp == "lstm"] = 0.0  # the head's own spread is the noise
+        raw_std = np.sqrt(np.select(conditions, [spreads[k] for k in COMPONENTS]) + noise_var[:, None])
         rate_class = rate_classes(counts, p.rate_bounds)
         std_scale, own, class_scales = self._calibrate(actual, center, raw_std, scale, rate_class)
-        figures = served_figures(actual, center, std_scale[:, None] * raw_std, raw_std, ma, scale, sp)
+        ma = from_working(centers["moving-average"], scale, sp)
         self.state_ = FittedState(
             scale=scale,
             rate_class=rate_class,
@@ -199,7 +203,7 @@ class BayesLSTMForecaster:
             noise_var=noise_var,
             std_scale=std_scale,
             own_scale=own,
-            figures=figures,
+            figures=served_figures(actual, center, std_scale[:, None] * raw_std, raw_std, ma, scale, sp),
             model_wide={"usable": True, "reason": "", "std_scale": class_scales},
         )
         self.validation_report = self.state_.report()

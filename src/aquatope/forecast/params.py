@@ -6,7 +6,8 @@ thread count or number of Monte Carlo passes): it is refused with the field's na
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from aquatope.errors import InputError
@@ -63,6 +64,12 @@ class BayesParams:
     n_threads: int = 1  # torch intra-op threads while training and predicting (restored afterwards)
 
     def __post_init__(self) -> None:
+        kinds = {"bool": (bool,), "float": (int, float), "str": (str,), "tuple[float, ...]": (tuple, list)}
+        for f in fields(self):
+            value, kind = getattr(self, f.name), kinds.get(str(f.type))
+            bad_bool = isinstance(value, bool) and f.type != "bool"
+            if kind is not None and (bad_bool or not isinstance(value, kind)):
+                raise InputError(f"must be of type {f.type}, got {value!r}", field=f.name)
         for name, (lo, hi) in LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -76,7 +83,8 @@ class BayesParams:
             "space": self.space in SPACES,
             "calibration": self.calibration in ("pit", "plain"),
             "rate_bounds": len(self.rate_bounds) == len(RATE_CLASSES) - 1
-            and all(0 < a < b for a, b in zip(self.rate_bounds, self.rate_bounds[1:], strict=False)),
+            and all(isinstance(b, int | float) and not isinstance(b, bool) for b in self.rate_bounds)
+            and all(0 < a < b < math.inf for a, b in zip(self.rate_bounds, self.rate_bounds[1:], strict=False)),
             "seed": isinstance(self.seed, int) and 0 <= self.seed < 2**63,
         }
         for name, ok in checks.items():

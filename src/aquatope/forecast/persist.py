@@ -24,7 +24,7 @@ import math
 import os
 import struct
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,10 @@ def _decode(raw: bytes, source: Path) -> tuple[dict[str, Any], dict[str, np.ndar
     data = raw[8 + n :]
     if meta.get("sha256") != _digest(header_text, data):
         raise InputError("checksum mismatch: the file is corrupt or was edited", source=source, field="sha256")
-    header = json.loads(header_text)
+    try:
+        header = json.loads(header_text)
+    except (ValueError, RecursionError):
+        raise bad("unreadable Aquatope header") from None
     if not isinstance(header, dict) or header.get("format_version") != FORMAT_VERSION:
         found = header.get("format_version") if isinstance(header, dict) else None
         raise InputError(f"model format version {found!r}, expected {FORMAT_VERSION}", source=source)
@@ -188,7 +191,10 @@ def load_model(path: str | Path) -> BayesLSTMForecaster:
         raise InputError(f"cannot read the model file: {exc.strerror or exc}", source=source) from None
     header, tensors = _decode(raw, source)
     model = _model_from_header(header, source)
-    _load_weights(model, int(_get(header, "n_nets", source)), tensors, source)
+    n_nets = _get(header, "n_nets", source)
+    if isinstance(n_nets, bool) or not isinstance(n_nets, int):
+        raise InputError("must be an integer", source=source, field="n_nets")
+    _load_weights(model, n_nets, tensors, source)
     return model
 
 
@@ -199,6 +205,8 @@ def _get(header: Mapping[str, Any], key: str, source: Path) -> Any:
 
 
 def _model_from_header(header: Mapping[str, Any], source: Path) -> BayesLSTMForecaster:
+    if _get(header, "kind", source) != BayesLSTMForecaster.name:
+        raise InputError(f"must be {BayesLSTMForecaster.name!r}", source=source, field="kind")
     raw_params = _get(header, "params", source)
     if not isinstance(raw_params, dict):
         raise InputError("must be an object", source=source, field="params")
@@ -245,59 +253,74 @@ def _array(header: Mapping[str, Any], key: str, kind: type, source: Path, n: int
     return arr
 
 
-def _state(header: Mapping[str, Any], n: int, source: Path) -> FittedState:
-    """The per-function state, each array checked for its length and range."""
-
-    def check(ok: bool, key: str, what: str) -> None:
-        if not ok:
-            raise InputError(what, source=source, field=key)
-
-    scale = _array(header, "scale", float, source, n)
-    check(bool(np.all(scale >= 1.0)), "scale", "must be >= 1")
-    rate_class = _array(header, "rate_class", float, source, n)
-    check(bool(np.all(np.isin(rate_class, range(len(RATE_CLASSES))))), "rate_class", "must be 0, 1 or 2")
-    comps = _get(header, "components", source)
-    check(
-        isinstance(comps, list) and len(comps) == n and all(c in COMPONENTS for c in comps),
-        "components",
-        f"must be {n} of {', '.join(COMPONENTS)}",
-    )
-    period = _array(header, "period", float, source, n)
-    is_phase = np.array([c == "phase" for c in comps])
-    check(
-        bool(np.all((period == np.round(period)) & (period >= 0) & (period <= MAX_PERIOD))),
-        "period",
+_LO, _HI = STD_SCALE_BOUNDS
+RANGES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {  # per-function arrays of the header
+    "scale": (lambda a: a >= 1.0, "must be >= 1"),
+    "rate_class": (lambda a: np.isin(a, range(len(RATE_CLASSES))), "must be 0, 1 or 2"),
+    "period": (
+        lambda a: (a == np.round(a)) & (a >= 0) & (a <= MAX_PERIOD),
         f"must be whole numbers in [0, {MAX_PERIOD}]",
-    )
-    check(bool(np.all((period >= 2) == is_phase)), "period", "must be >= 2 exactly for the phase component")
-    noise_var = _array(header, "noise_var", float, source, n)
-    check(bool(np.all(noise_var >= 0)), "noise_var", "must be >= 0")
-    std_scale = _array(header, "std_scale", float, source, n)
-    lo, hi = STD_SCALE_BOUNDS
-    check(bool(np.all((std_scale >= lo) & (std_scale <= hi))), "std_scale", f"must be in [{lo}, {hi}]")
-    own = _array(header, "own_scale", float, source, n)
-    check(bool(np.all(np.isin(own, (0, 1)))), "own_scale", "must be booleans")
-    figures = _get(header, "figures", source)
-    check(isinstance(figures, dict) and set(figures) == set(FIGURES), "figures", f"must hold {', '.join(FIGURES)}")
-    fig = {k: np.asarray([np.nan if v is None else v for v in figures[k]], dtype=float) for k in FIGURES}
-    check(all(v.shape == (n,) for v in fig.values()), "figures", f"must hold {n} values each")
-    wide = _get(header, "model_wide", source)
-    check(
-        isinstance(wide, dict) and set(wide) <= {"usable", "reason", "std_scale", "final_loss", "train_time_s"},
-        "model_wide",
-        "unexpected content",
-    )
+    ),
+    "noise_var": (lambda a: a >= 0, "must be >= 0"),
+    "std_scale": (lambda a: (a >= _LO) & (a <= _HI), f"must be in [{_LO}, {_HI}]"),
+    "own_scale": (lambda a: np.isin(a, (0, 1)), "must be booleans"),
+}
+WIDE_KEYS = {"usable": bool, "reason": str, "std_scale": dict, "final_loss": float, "train_time_s": float}
+
+
+def _state(header: Mapping[str, Any], n: int, source: Path) -> FittedState:
+    """The per-function state, each array checked for its length and range (:data:`RANGES`)."""
+    arrays = {}
+    for key, (ok, what) in RANGES.items():
+        arrays[key] = _array(header, key, float, source, n)
+        if not np.all(ok(arrays[key])):
+            raise InputError(what, source=source, field=key)
+    comps = _get(header, "components", source)
+    if not (isinstance(comps, list) and len(comps) == n and all(c in COMPONENTS for c in comps)):
+        raise InputError(f"must be {n} of {', '.join(COMPONENTS)}", source=source, field="components")
+    if not np.array_equal(arrays["period"] >= 2, np.array([c == "phase" for c in comps])):
+        raise InputError("must be >= 2 exactly for the phase component", source=source, field="period")
     return FittedState(
-        scale=scale,
-        rate_class=rate_class.astype(np.int64),
+        scale=arrays["scale"],
+        rate_class=arrays["rate_class"].astype(np.int64),
         components=np.array(comps, dtype=object),
-        period=period.astype(np.int64),
-        noise_var=noise_var,
-        std_scale=std_scale,
-        own_scale=own.astype(bool),
-        figures=fig,
-        model_wide=dict(wide),
+        period=arrays["period"].astype(np.int64),
+        noise_var=arrays["noise_var"],
+        std_scale=arrays["std_scale"],
+        own_scale=arrays["own_scale"].astype(bool),
+        figures=_figures(header, n, source),
+        model_wide=_model_wide(header, source),
     )
+
+
+def _figures(header: Mapping[str, Any], n: int, source: Path) -> dict[str, np.ndarray]:
+    figures = _get(header, "figures", source)
+    if not (isinstance(figures, dict) and set(figures) == set(FIGURES)):
+        raise InputError(f"must hold {', '.join(FIGURES)}", source=source, field="figures")
+    out = {}
+    for key in FIGURES:
+        values = figures[key]
+        try:
+            out[key] = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+        except (TypeError, ValueError):
+            raise InputError("must be lists of numbers", source=source, field=f"figures.{key}") from None
+        if out[key].shape != (n,):
+            raise InputError(f"must hold {n} values", source=source, field=f"figures.{key}")
+    return out
+
+
+def _model_wide(header: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    wide = _get(header, "model_wide", source)
+    if not isinstance(wide, dict) or not {"usable", "reason"} <= set(wide):
+        raise InputError("must be an object with usable and reason", source=source, field="model_wide")
+    for key, value in wide.items():
+        kind = WIDE_KEYS.get(key)
+        if kind is None or not isinstance(value, kind if kind is not float else (int, float)):
+            raise InputError("unexpected content", source=source, field=f"model_wide.{key}")
+    scales = wide.get("std_scale", {})
+    if not all(k in RATE_CLASSES and isinstance(v, int | float) and math.isfinite(v) for k, v in scales.items()):
+        raise InputError("must map rate classes to numbers", source=source, field="model_wide.std_scale")
+    return dict(wide)
 
 
 def _load_weights(model: BayesLSTMForecaster, n_nets: int, tensors: Mapping[str, np.ndarray], source: Path) -> None:
