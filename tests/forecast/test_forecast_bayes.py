@@ -180,3 +180,20 @@ def test_importing_the_package_or_building_a_forecaster_does_not_import_torch() 
 def test_out_of_range_parameters_are_refused_naming_the_field(field: str, value: object) -> None:
     with pytest.raises(InputError, match=field):
         BayesLSTMForecaster(**{field: value})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"quantile_head": True}, {"n_nets": 2}, {"balance_classes": True}, {"space": "linear"}, {"calibration": "plain"}],
+    ids=lambda o: next(iter(o)),
+)
+def test_candidate_options_fit_and_forecast(options: dict[str, object]) -> None:
+    """The options measured against the defaults in bench/forecast_eval.py (see its docstring) stay usable."""
+    rng = np.random.default_rng(4)
+    counts = np.stack([rng.poisson(0.3, 300), rng.poisson(20, 300), rng.poisson(250, 300)]).astype(float)
+    model = BayesLSTMForecaster(**SMALL, epochs=1, **options).fit(counts)
+    assert len(model.nets_) == options.get("n_nets", 1)
+    forecast = model.predict(counts, horizon=2)
+    quantiles = np.stack([forecast.quantile(q) for q in (0.05, 0.5, 0.95)])
+    assert np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles, axis=0) >= -1e-9)
+    assert model.validation_report.usable, model.validation_report.reason

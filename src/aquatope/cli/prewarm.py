@@ -91,22 +91,7 @@ def evaluate(
     for out in (json_out, plot):
         if out is not None:
             check_output_path(out)
-    fitted = load_model(model) if model is not None else None
-    tr = load_trace(trace, seed=seed)
-    if fitted is not None and model is not None:
-        n = config.functions or tr.n_functions
-        fitted = match_functions(fitted, tr.function_ids[:n], source=model)
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as progress:
-        task = progress.add_task("replaying", total=1.0)
-        result = evaluate_prewarm(
-            tr,
-            config,
-            forecaster=fitted,
-            prefitted=fitted is not None,
-            progress=lambda f: progress.update(task, completed=f),
-        )
+    result = _run(trace, config, model)
     console.print(policy_table(result))
     console.print(forecaster_table(result))
     if json_out is not None:
@@ -115,6 +100,26 @@ def evaluate(
     if plot is not None:
         draw_plot(result, plot)
         console.print(f"plot written to {plot}")
+
+
+def _run(trace: str, config: EvalConfig, model: Path | None) -> PrewarmEvalResult:
+    """Load the model file (checked first: it is fast) and the trace, match them by function name, replay."""
+    fitted = load_model(model) if model is not None else None
+    tr = load_trace(trace, seed=config.seed)
+    if fitted is not None:
+        n = config.functions or tr.n_functions
+        fitted = match_functions(fitted, tr.function_ids[:n], source=model)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("replaying", total=1.0)
+        return evaluate_prewarm(
+            tr,
+            config,
+            forecaster=fitted,
+            prefitted=fitted is not None,
+            progress=lambda f: progress.update(task, completed=f),
+        )
 
 
 @prewarm_app.command("train")

@@ -330,6 +330,44 @@ def _check_functions(model: Forecaster, n_functions: int) -> None:
         raise InputError(f"the model was fitted on {fitted} functions, the trace has {n_functions}", field="--model")
 
 
+def _compare(
+    config: EvalConfig, skip: str, train: np.ndarray, history: np.ndarray, actual: np.ndarray, classes: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Accuracy of the ``compare`` forecasters: each fitted on ``train`` and asked at every tick with the same
+    history prefix the replay used (``history``: train then the observed columns)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in (c for c in config.compare if c != skip):
+        model = resolve_forecaster(name, config.seed)
+        error = _fit(model, train, False)
+        runner = _Failed() if error else model
+        start = train.shape[1]
+        preds = [_Replay.predict_or_none(runner, history[:, : start + k]) for k in range(actual.shape[1])]
+        out[name] = forecast_accuracy(preds, actual, classes, _components(model, actual.shape[0], error))
+        if error:
+            out[name]["fit_error"] = error
+    return out
+
+
+def _setup(
+    config: EvalConfig, trace: InvocationTrace, train: InvocationTrace, test: InvocationTrace, name: str
+) -> dict[str, Any]:
+    return {
+        "trace": trace.source,
+        "functions": trace.n_functions,
+        "train_minutes": train.n_minutes,
+        "test_minutes": test.n_minutes,
+        "interval_s": DEFAULT_INTERVAL_S,
+        "lead_s": config.lead_s,
+        "forecaster": name,
+        "compare": list(config.compare),
+        "policies": [p if isinstance(p, str) else p.name for p in config.policies],
+        "sweep_q": list(config.sweep_q),
+        "safety": vars(config.safety),
+        "sim": config.sim.to_dict(),
+        "seed": config.seed,
+    }
+
+
 def evaluate_prewarm(
     trace: InvocationTrace,
     config: EvalConfig | None = None,
@@ -345,53 +383,25 @@ def evaluate_prewarm(
     train, test = split_trace(trace, config.train_minutes)
     model = forecaster or resolve_forecaster(config.forecaster, config.seed)
     name = str(getattr(model, "name", config.forecaster))
-    train_counts = train.counts.astype(float)
+    train_counts, actual = train.counts.astype(float), test.counts.astype(float)
     if prefitted:
         _check_functions(model, trace.n_functions)
-    errors = {name: _fit(model, train_counts, prefitted)}
+    error = _fit(model, train_counts, prefitted)
     lanes = [_Lane(p, report, Simulator(config.sim, seed=config.seed)) for p, report in _policy_list(config)]
     replay = _Replay(test, lanes, config)
-    forecasts = replay.run(train_counts, _Failed() if errors[name] else model, progress)
-    horizon_s = test.n_minutes * DEFAULT_INTERVAL_S
-    figures = {lane.policy.name: _policy_figures(lane, horizon_s) for lane in lanes}
-    sweep = [{"q": q, **figures[f"aquatope:q={q:g}"]} for q in config.sweep_q]
+    forecasts = replay.run(train_counts, _Failed() if error else model, progress)
+    figures = {lane.policy.name: _policy_figures(lane, test.n_minutes * DEFAULT_INTERVAL_S) for lane in lanes}
     classes = [RATE_CLASSES[k] for k in rate_classes(train_counts)]
-    actual = test.counts.astype(float)
-    accuracy = {
-        name: forecast_accuracy(forecasts, actual, classes, _components(model, trace.n_functions, errors[name]))
-    }
-    history = np.concatenate([train_counts, replay.observed_counts], axis=1)
-    for other in (c for c in config.compare if c != name):
-        extra = resolve_forecaster(other, config.seed)
-        errors[other] = _fit(extra, train_counts, False)
-        runner = _Failed() if errors[other] else extra
-        preds = [_Replay.predict_or_none(runner, history[:, : train.n_minutes + k]) for k in range(test.n_minutes)]
-        accuracy[other] = forecast_accuracy(
-            preds, actual, classes, _components(extra, trace.n_functions, errors[other])
-        )
-    for key, error in errors.items():
-        if error is not None and key in accuracy:
-            accuracy[key]["fit_error"] = error
-    if hasattr(model, "validation_report") and not errors[name]:
+    accuracy = {name: forecast_accuracy(forecasts, actual, classes, _components(model, trace.n_functions, error))}
+    if error:
+        accuracy[name]["fit_error"] = error
+    elif hasattr(model, "validation_report"):
         accuracy[name]["validation"] = model.validation_report.to_dict()
-    setup = {
-        "trace": trace.source,
-        "functions": trace.n_functions,
-        "train_minutes": train.n_minutes,
-        "test_minutes": test.n_minutes,
-        "interval_s": DEFAULT_INTERVAL_S,
-        "lead_s": config.lead_s,
-        "forecaster": name,
-        "compare": list(config.compare),
-        "policies": [p if isinstance(p, str) else p.name for p in config.policies],
-        "sweep_q": list(config.sweep_q),
-        "safety": vars(config.safety),
-        "sim": config.sim.to_dict(),
-        "seed": config.seed,
-    }
+    history = np.concatenate([train_counts, replay.observed_counts], axis=1)
+    accuracy.update(_compare(config, name, train_counts, history, actual, classes))
     return PrewarmEvalResult(
         policies={lane.policy.name: figures[lane.policy.name] for lane in lanes if lane.report},
         forecasters=accuracy,
-        sweep=sweep,
-        setup=setup,
+        sweep=[{"q": q, **figures[f"aquatope:q={q:g}"]} for q in config.sweep_q],
+        setup=_setup(config, trace, train, test, name),
     )
