@@ -80,7 +80,7 @@ def test_cost_arithmetic_on_a_hand_computed_case() -> None:
     sim.deploy(wf, {"a": ResourceConfig(2.0, 2048)})
     sim.submit("one", np.array([0.0]))
     sim.advance(60.0)
-    from aquatope.sim.run import summarize
+    from aquatope.experiments.simulate import summarize
 
     m = summarize(sim, 60.0)
     # serial work gains nothing past 1 vCPU: cold start 1 s, run 0.5 s, idle 2 s -> the container dies at 3.5 s
