@@ -30,6 +30,11 @@ transfer delays on DAG edges (:mod:`aquatope.sim.flow`), scheduled step slowdown
 times, and heavy tails. An invocation's execution time is its perf model's sample times the drift factors in
 force when it starts; under contention its compute share then stretches with its invoker's load while it runs.
 
+**Clairvoyant just-in-time containers** (``set_instant``, a reference, not a policy: it needs the future). An
+invocation of such a function that finds no idle container gets one that started exactly a cold start earlier, so
+it never waits; the container's start is not charged (``start_s = ready_s =`` the invocation's time) and it goes as
+soon as it is idle (keep-alive 0, no floor). Its cost is its busy time: the floor every real pool pays.
+
 **Tenants.** ``deploy_background`` deploys other tenants' workflows on the same invokers: their containers are
 placed and evicted like ours and their invocations compute on the same cores, but, as on a real platform, they are
 invisible through the Platform API (``observe``, records); :meth:`tenant_figures` summarises them.
@@ -176,8 +181,16 @@ class Simulator(RequestFlow, ContainerLifecycle):
                 fn.idle.remove(cid)
                 self._evict(cid, self._now)
 
+    def set_instant(self, function: str) -> None:
+        """Serve ``function`` with clairvoyant just-in-time containers from now on (module docstring)."""
+        fn = self._fn(function)
+        fn.instant = True
+        fn.min_warm, fn.keep_alive_s = 0, 0.0
+
     def set_pool(self, function: str, target: PoolTarget) -> None:
         fn = self._fn(function)
+        if fn.instant:
+            return  # just-in-time containers ignore pool targets
         self._expire(fn, self._now)
         fn.min_warm, fn.keep_alive_s = target.min_warm, float(target.keep_alive_s)
         self._expire(fn, self._now)
@@ -359,6 +372,8 @@ class Simulator(RequestFlow, ContainerLifecycle):
             self._expire(fn, t)
         if idle:
             self._serve(fn, idle.pop(), inv, t)
+            return
+        if fn.instant and self._start_instant(fn, inv, t):
             return
         fn.waiting.append(inv)
         if len(fn.waiting) > fn.n_starting:

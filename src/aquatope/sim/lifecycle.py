@@ -63,6 +63,24 @@ class ContainerLifecycle:
             self._log(t, "container-start", fn.name, cid, None)
         self._push(t + cold_s, READY, READY, cid, None, None)
 
+    def _start_instant(self, fn: FnState, inv: tuple[Any, ...], t: float) -> bool:
+        """A clairvoyant just-in-time container, ready at ``t`` and serving ``inv`` at once (False: no room, the
+        invocation queues like any other)."""
+        invoker = self.cluster.place(fn.config)
+        if invoker < 0:
+            invoker = self._make_room(fn, t)
+        if invoker < 0:
+            return False
+        fn.live += 1
+        cid = self.c.add(fn.fid, fn.config, invoker, t, t)
+        if self.events is not None:
+            self._log(t, "container-instant", fn.name, cid, None)
+        self._serve(fn, cid, inv, t)
+        return True
+
+    def _serve(self, fn: FnState, cid: int, inv: tuple[Any, ...], t: float) -> None:
+        raise AssertionError("provided by the engine")
+
     def _make_room(self, fn: FnState, t: float) -> int:
         """Evict idle containers of other functions, least recently used first, until ``fn`` fits."""
         self.expire_all()
