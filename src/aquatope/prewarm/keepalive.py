@@ -7,12 +7,14 @@
   counted from per-interval invocation counts exactly as the hybrid histogram counts them (a gap between active
   intervals ``i < j`` is an IT of ``j - i - 1`` intervals; ``c > 1`` invocations in one interval add ``c - 1`` ITs
   of bin 0), in one-interval bins over ``range_intervals`` (4 hours), out-of-range ITs above the last bin. The
-  keep-alive is the upper edge of the bin holding the ``p``-th percentile of that pool, in seconds
-  (``(bin + 1) * interval_s``; at most the range): the shortest keep-alive, in whole intervals, under which at most
-  ``1 - p`` of the training invocations would have found their function's last container expired. ``p = 0.99`` is
-  the hybrid histogram's keep-alive percentile (Shahrad et al., ATC '20, the 99th percentile of idle times);
-  ``p`` is the knob ``--pareto`` sweeps. With fewer than ``min_idle_times`` ITs in the history (no training data)
-  it keeps the OpenWhisk 600 s and every decision reports the fallback.
+  keep-alive is the hybrid histogram's keep-alive bound applied to that pool: the upper edge of the bin holding
+  its ``p``-th percentile plus a 10% margin, ``(bin + 1) * 1.1 * interval_s``, at most the range. Weighting every
+  IT alike weights functions by their invocations, so it aims at about ``1 - p`` of the training invocations
+  finding their function's last container expired (at minute resolution: an IT of ``b`` intervals between two
+  active minutes is a gap of ``b`` to ``b + 2`` minutes, so that share is approximate). ``p = 0.99`` and the 10%
+  margin are the hybrid histogram's (Shahrad et al., ATC '20: the 99th percentile of idle times plus 10%); ``p``
+  is the knob ``--pareto`` sweeps. With fewer than ``min_idle_times`` ITs in the history (no training data) it
+  keeps the OpenWhisk 600 s and every decision reports the fallback.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class AutoKeepAlive:
     """``keepalive:auto``: one keep-alive tuned on the history of the first tick (rule: module docstring)."""
 
     p: float = AUTO_KEEP_ALIVE_P
+    margin: float = 0.10
     range_intervals: int = 240
     min_idle_times: int = 10
     default_s: float = OPENWHISK_KEEP_ALIVE_S
@@ -103,6 +106,8 @@ class AutoKeepAlive:
     def __post_init__(self) -> None:
         if not 0.0 < self.p < 1.0:
             raise InputError(f"percentile must be in (0, 1), got {self.p}", field="p")
+        if not 0 <= self.margin < 1:
+            raise InputError(f"must be in [0, 1), got {self.margin}", field="margin")
         if self.range_intervals < 1 or self.min_idle_times < 1:
             raise InputError("range_intervals and min_idle_times must be >= 1", field="keepalive:auto")
 
@@ -117,7 +122,8 @@ class AutoKeepAlive:
         if n < self.min_idle_times:
             why = f"{n} idle times in the training history (< {self.min_idle_times}): OpenWhisk's {self.default_s:g} s"
             return AutoKeepAliveState(self.default_s, n, why)
-        return AutoKeepAliveState(keep_alive_intervals(hist, oob, self.p) * interval_s, n)
+        intervals = min(keep_alive_intervals(hist, oob, self.p) * (1.0 + self.margin), self.range_intervals)
+        return AutoKeepAliveState(intervals * interval_s, n)
 
     def __call__(self, context: PolicyContext) -> tuple[PoolDecision, AutoKeepAliveState]:
         state = context.state
