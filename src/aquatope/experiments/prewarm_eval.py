@@ -55,7 +55,7 @@ from aquatope.traces import InvocationTrace
 from aquatope.workflow import Workflow
 
 ProgressFn = Callable[[float], None]
-DEFAULT_POLICIES = ("keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "oracle")
+DEFAULT_POLICIES = ("keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "clairvoyant-interval")
 SWEEP_Q = (0.5, 0.7, 0.9, 0.95, 0.99)
 MINUTES_PER_DAY = 1440
 END_POOL = PoolTarget(0, 0.0)
