@@ -207,9 +207,12 @@ class Controller:
         return self.durations.stats({f: c.memory_mb for f, c in self.configs.items()})
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> None:
-        """Right-size (attempt 0) and deploy the workflow at the answer; the run's clock starts now."""
+    def start(self, deploy_at_s: float | None = None) -> None:
+        """Right-size (attempt 0) and deploy the workflow at the answer, at ``deploy_at_s`` if given (or as soon as
+        the sizing is done, if it took longer); the run's clock starts then."""
         self._resize(0)
+        if deploy_at_s is not None and deploy_at_s > self.platform.now_s:
+            self.platform.advance(deploy_at_s)
         self.platform.deploy(self.workflow, self.configs)
         self.t0_s = self.platform.now_s
 
@@ -309,8 +312,10 @@ class Controller:
         return obs
 
     def _count(self, obs: Mapping[str, FunctionObservation]) -> None:
-        self.invocations += sum(o.invocations for o in obs.values())
-        self.cold_starts += sum(o.cold_starts for o in obs.values())
+        """Invocations and cold starts of this workflow's functions (a platform may show others: shadow copies)."""
+        mine = [o for f, o in obs.items() if f in self.workflow.functions]
+        self.invocations += sum(o.invocations for o in mine)
+        self.cold_starts += sum(o.cold_starts for o in mine)
 
     def _predict(self) -> Forecast | None:
         if self.forecaster is None or self.history.shape[1] == 0:

@@ -131,12 +131,12 @@ def warm_containers(start: np.ndarray, end: np.ndarray, horizon_s: float) -> tup
     return mean, peak
 
 
-def container_columns(containers: Sequence[ContainerRecord]) -> dict[str, np.ndarray]:
-    """Container records as the columns :func:`compute_metrics` takes."""
+def container_columns(containers: Sequence[ContainerRecord], t0_s: float = 0.0) -> dict[str, np.ndarray]:
+    """Container records as the columns :func:`compute_metrics` takes, times relative to ``t0_s``."""
     return {
-        "start": np.array([c.start_s for c in containers], dtype=float),
-        "ready": np.array([min(c.ready_s, c.end_s) for c in containers], dtype=float),
-        "end": np.array([c.end_s for c in containers], dtype=float),
+        "start": np.array([c.start_s - t0_s for c in containers], dtype=float),
+        "ready": np.array([min(c.ready_s, c.end_s) - t0_s for c in containers], dtype=float),
+        "end": np.array([c.end_s - t0_s for c in containers], dtype=float),
         "busy": np.array([c.busy_s for c in containers], dtype=float),
         "cpu": np.array([c.config.cpu for c in containers], dtype=float),
         "memory_gb": np.array([c.config.memory_gb for c in containers], dtype=float),
@@ -153,9 +153,10 @@ class RequestColumns:
     target_ms: np.ndarray
 
     @classmethod
-    def from_records(cls, records: Sequence[RequestRecord], target_ms: float) -> RequestColumns:
+    def from_records(cls, records: Sequence[RequestRecord], target_ms: float, t0_s: float = 0.0) -> RequestColumns:
+        """Columns of ``records``, arrivals relative to ``t0_s``."""
         return cls(
-            np.array([r.arrival_s for r in records], dtype=float),
+            np.array([r.arrival_s - t0_s for r in records], dtype=float),
             np.array([r.latency_ms for r in records], dtype=float),
             np.array([r.failed for r in records], dtype=bool),
             np.full(len(records), float(target_ms)),
@@ -226,13 +227,15 @@ def metrics_from_records(
     pricing: Pricing,
     horizon_s: float,
     tuning_usd: float = 0.0,
+    t0_s: float = 0.0,
 ) -> RunMetrics:
-    """The figures of one workflow's run from a platform's records (what every runner uses)."""
+    """The figures of one workflow's run from a platform's records (what every runner uses); the run's horizon is
+    ``[t0_s, t0_s + horizon_s]`` (windows and warm containers are counted from ``t0_s``)."""
     return compute_metrics(
-        requests=RequestColumns.from_records(requests, target_ms),
+        requests=RequestColumns.from_records(requests, target_ms, t0_s),
         invocations=invocations,
         cold_starts=cold_starts,
-        containers=container_columns(containers),
+        containers=container_columns(containers, t0_s),
         pricing=pricing,
         horizon_s=horizon_s,
         quantile=quantile,

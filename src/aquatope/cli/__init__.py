@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from aquatope.cli.evaluate import evaluate_command
+from aquatope.cli.evaluate import evaluate_command, study_command
 from aquatope.cli.prewarm import prewarm_app
 from aquatope.cli.run import run_command
 from aquatope.cli.scenarios import scenarios_app
@@ -52,6 +52,7 @@ app.add_typer(scenarios_app, name="scenarios")
 app.command("simulate")(simulate)
 app.command("tune")(tune_command)
 app.command("evaluate")(evaluate_command)
+app.command("study")(study_command)
 app.command("run")(run_command)
 
 

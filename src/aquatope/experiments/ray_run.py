@@ -32,20 +32,22 @@ from aquatope.controller import Controller, ControllerConfig, SizingOutcome
 from aquatope.errors import InputError
 from aquatope.experiments.simulate import pick_function
 from aquatope.experiments.systems import (
-    SYSTEMS,
+    NAMED,
     Budgets,
     DefaultResizer,
     MeasuredResizer,
+    MeasurementPlace,
     make_pool_policy,
     make_system_forecaster,
     measured_outcome,
     measurement_cost_usd,
+    system_spec,
 )
 from aquatope.metrics import RequestColumns, RunMetrics, compute_metrics, container_columns
 from aquatope.platform import ContainerRecord, RequestRecord
 from aquatope.resources import Pricing, ResourceSpace
 from aquatope.runtime.platform import RayPlatform
-from aquatope.sim import SimConfig
+from aquatope.sim import SimConfig, Simulator
 from aquatope.sizing.base import SizingProblem
 from aquatope.sizing.loop import ProgressFn, SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
@@ -53,7 +55,7 @@ from aquatope.sizing.registry import make_sizer
 from aquatope.traces import InvocationTrace, expand_arrivals
 from aquatope.workflow import Workflow
 
-RUN_SYSTEMS = tuple(s for s in SYSTEMS if s != "oracle")
+RUN_SYSTEMS = tuple(s for s, spec in NAMED.items() if not spec.reference)
 """Systems ``aquatope run`` supports (the oracle needs the future, which a real run does not have)."""
 
 RUN_BUDGETS = Budgets(
@@ -222,7 +224,7 @@ def run_on_ray(
     if warmup_intervals < 0:
         raise InputError(f"must be >= 0, got {warmup_intervals}", field="warmup_intervals")
     ray = ray or RayOptions()
-    spec = SYSTEMS[system]
+    spec = system_spec(system)
     row = pick_function(trace, function)
     train, replay = _split(trace, row, minutes, scale, seed)
     prices = Pricing.named(pricing)
@@ -240,12 +242,18 @@ def run_on_ray(
     platform = ray.platform(time_scale, prices)
     try:
         resizer: Any = DefaultResizer(workflow)
-        if spec.sizing != "default":
+        if spec.sizer != "defaults":
             sim = SimConfig(pricing=pricing)
             resizer = (
-                RayResizer(problem, spec.sizing, budgets, seed, ray)
+                RayResizer(problem, spec.sizer, budgets, seed, ray)
                 if tune_on == "ray"
-                else MeasuredResizer(problem, spec.sizing, budgets, sim, seed)
+                else MeasuredResizer(
+                    problem,
+                    spec.sizer,
+                    budgets,
+                    MeasurementPlace(problem, staging=lambda s: Simulator(sim, seed=s)),
+                    seed,
+                )
             )
         controller = Controller(
             platform,
@@ -257,7 +265,7 @@ def run_on_ray(
             history=history,
         )
         if progress:
-            progress("right-sizing" if spec.sizing != "default" else "deploying", 0.0)
+            progress("right-sizing" if spec.sizer != "defaults" else "deploying", 0.0)
         controller.start()
         offset = controller.t0_s + warmup_intervals * interval
         arrivals = offset + expand_arrivals(replay, mode="poisson", rng=np.random.default_rng(seed))
@@ -286,8 +294,8 @@ def run_on_ray(
         "mode": "ray",
         "workflow": workflow.name,
         "system": system,
-        "prewarm": spec.prewarm,
-        "sizing": spec.sizing if spec.sizing == "default" else f"{spec.sizing} on {tune_on}",
+        "prewarm": spec.pool,
+        "sizing": spec.sizer if spec.sizer == "defaults" else f"{spec.sizer} on {tune_on}",
         "trace": trace.source,
         "function": trace.function_ids[row] if trace.function_ids else str(row),
         "scale": scale,

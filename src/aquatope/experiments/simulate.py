@@ -194,12 +194,15 @@ def summarize(sim: Simulator, horizon_s: float, per_workflow: bool = True) -> Ru
     )
 
 
-def world_figures(sim: Simulator) -> dict[str, Any]:
-    """What the world did besides our workflow: cluster utilisation per minute (mean, p95, max), tenants' figures
-    and noisy-neighbour episodes."""
+def world_figures(sim: Simulator, minutes: tuple[int, int] | None = None) -> dict[str, Any]:
+    """What the world did besides our workflow: cluster CPU utilisation per minute (mean, p95, max; over the sim's
+    ``minutes`` [a, b) when given, e.g. a replay window after a warm-up), tenants' figures and noisy-neighbour
+    episodes."""
     out: dict[str, Any] = {"invokers": sim.config.invokers, "tenants": sim.tenant_figures()}
     if sim.utilisation is not None:
         u = sim.utilisation.per_bucket()
+        if minutes is not None:
+            u = u[minutes[0] : minutes[1]]
         if u.size:
             out["utilisation"] = {"mean": float(u.mean()), "p95": float(np.percentile(u, 95)), "max": float(u.max())}
     out["neighbour_episodes"] = len(sim.neighbours.episodes)

@@ -13,7 +13,8 @@ container finishing, or a starting one becoming ready) serves the head of the qu
 cold start* when the container that served it became ready after the invocation arrived.
 
 **Keep-alive.** An idle container is evicted once idle for ``keep_alive_s`` (its end time is exactly then),
-unless that would leave the function fewer than ``min_warm`` live containers. A container that goes away for
+unless that would leave the function fewer than ``min_warm`` live containers; a container kept by the floor (or by
+a longer keep-alive) goes when a new pool target stops keeping it, at that moment, never retroactively. A container that goes away for
 another reason (killed by an out-of-memory failure, retired after ``set_resources``) is replaced at once when the
 function would otherwise fall below ``min_warm``; containers evicted to make room under cluster pressure are not.
 Evictions are applied lazily, whenever the function's state is looked at, with the exact expiry time; the results
@@ -193,7 +194,8 @@ class Simulator(RequestFlow, ContainerLifecycle):
             return  # just-in-time containers ignore pool targets
         self._expire(fn, self._now)
         fn.min_warm, fn.keep_alive_s = target.min_warm, float(target.keep_alive_s)
-        self._expire(fn, self._now)
+        # what is idle now was kept until now (by the old floor or keep-alive): it goes now at the earliest
+        self._expire(fn, self._now, not_before=self._now)
         while fn.live < fn.min_warm:
             self._start_container(fn, self._now)
 

@@ -103,12 +103,14 @@ class ContainerLifecycle:
                     best, best_t = cid, self.c.idle_since[cid]
         return best
 
-    def _expire(self, fn: FnState, t: float) -> None:
-        """Evict idle containers of ``fn`` whose keep-alive ran out before ``t`` (oldest first, down to min_warm)."""
+    def _expire(self, fn: FnState, t: float, not_before: float = -INF) -> None:
+        """Evict idle containers of ``fn`` whose keep-alive ran out before ``t`` (oldest first, down to min_warm),
+        each at its expiry, or at ``not_before`` if it was kept until then (by a floor or a keep-alive since
+        lowered: see ``Simulator.set_pool``)."""
         idle, since, ka = fn.idle, self.c.idle_since, fn.keep_alive_s
         while idle and fn.live > fn.min_warm and since[idle[0]] + ka < t:
             cid = idle.popleft()
-            self._evict(cid, since[cid] + ka)
+            self._evict(cid, max(since[cid] + ka, not_before))
 
     def _evict(self, cid: int, t: float, drain: bool = True) -> None:
         fn = self._fns[self.c.fid[cid]]
