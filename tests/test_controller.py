@@ -100,3 +100,33 @@ def test_history_shape_is_checked() -> None:
     wf = chain("tiny", [("a", 50.0)])
     with pytest.raises(Exception, match="history"):
         Controller(Simulator(), wf, LastCountPolicy(), history=np.zeros((2, 3)))
+
+
+class SubTickSpy:
+    """A policy that wants a 20 s interval and records what each call observed (invocations of function a)."""
+
+    name = "spy"
+    needs_forecast = False
+    needs_future = False
+    interval_s = 20.0
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, int]] = []
+
+    def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]:
+        obs = context.observed.get("a")
+        self.seen.append((context.now_s, obs.invocations if obs else -1))
+        return PoolDecision({f: PoolTarget(0, 600.0) for f in context.functions}), None
+
+
+def test_sub_ticked_policy_sees_only_the_interval_since_its_last_call() -> None:
+    wf = chain("tiny", [("a", 100.0)], qos_ms=5000.0)
+    sim = Simulator(seed=0)
+    spy = SubTickSpy()
+    ctl = Controller(sim, wf, spy, config=ControllerConfig(lead_s=0.0, retune=None))
+    ctl.start()
+    sim.submit("tiny", np.array([5.0, 25.0, 26.0, 45.0, 65.0]))
+    ctl.run(2)
+    # calls at 0 (nothing yet), 20, 40, then the minute tick at 60 sees (40, 60] only, not the whole minute
+    assert spy.seen[:5] == [(0.0, -1), (20.0, 1), (40.0, 2), (60.0, 1), (80.0, 1)]
+    assert ctl.history[0].tolist() == [4.0]  # the history still counts the whole minute

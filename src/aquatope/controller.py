@@ -247,7 +247,8 @@ class Controller:
     def tick(self, k: int, future_peak: np.ndarray | None = None) -> TickRecord:
         now = self._advance(self.tick_time_s(k))
         minute, self._minute = self._minute, _Minute()
-        minute.add(self._observe())
+        last = self._observe()  # since the previous call of the policy (the last sub-tick, if it has them)
+        minute.add(last)
         obs = minute.obs
         requests = 0
         if k > 0:
@@ -255,7 +256,8 @@ class Controller:
             self.history = np.concatenate([self.history, column[:, None]], axis=1)
             requests = int(column[self.functions.index(self._source)]) // max(1, self._calls.get(self._source, 1))
         self._forecast = self._predict() if self.policy.needs_forecast else None
-        fell_back = self._apply_policy(now, obs if k > 0 else {}, future_peak)
+        seen = last if self.policy_interval_s else obs  # a sub-ticked policy sees the interval since its last call
+        fell_back = self._apply_policy(now, seen if k > 0 else {}, future_peak)
         reason = self._maybe_retune(k)
         record = TickRecord(
             k, now, requests, sum(t.min_warm for t in self.pool.values()), self._forecast is not None, reason, fell_back
