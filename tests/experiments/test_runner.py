@@ -67,3 +67,16 @@ def test_a_run_records_what_decided(tmp_path: Path) -> None:
     assert r["fallback_ticks"] == 0 and r["forecast_failures"] == [] and r["late_start_s"] == 0.0
     assert r["workload"]["window"] == "peak" and len(r["series"]["warm"]) == 10
     assert r["world"]["tenants"]["functions"] == 0
+
+
+def test_a_run_from_a_tasks_shared_state_equals_a_fresh_run(tmp_path: Path) -> None:
+    inputs, wf = _inputs(tmp_path)
+    cache: dict[str, object] = {}
+    shared = [
+        run_one(RunSpec("shared", "keepalive:30+random", wf, 0, "peak", k), inputs, sizing_cache=cache)
+        for k in (60.0, 30.0)
+    ]
+    fresh = run_one(RunSpec("shared", "keepalive:30+random", wf, 0, "peak", 30.0), inputs)
+    assert any(k.startswith("tuned|") for k in cache) and any(k.startswith("settled|") for k in cache)
+    assert shared[1]["metrics"] == fresh["metrics"] and shared[1]["configs"] == fresh["configs"]
+    assert shared[0]["sizings"] == shared[1]["sizings"]  # sized once per task

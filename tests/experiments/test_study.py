@@ -34,13 +34,15 @@ def _fake_run(calls: list[str]) -> Any:
     return run
 
 
-def test_tasks_group_the_knob_values_of_one_system() -> None:
-    design = StudyDesign(("calm",), ("openwhisk", "lower-bound"), ("trip-booking",), (0,), ("peak",), pareto=True)
+def test_tasks_group_the_runs_of_one_pair() -> None:
+    design = StudyDesign(("calm",), ("openwhisk", "lower-bound"), ("trip-booking", "chatbot"), (0,), ("peak",), True)
     tasks = design.tasks()
-    assert [len(t) for t in tasks] == [5, 5]  # OpenWhisk's keep-alive sweep; the reference's target sweep
-    assert {s.knob for s in tasks[0]} == {150.0, 300.0, 600.0, 1200.0, 2400.0}
-    assert tasks[1][0].knob is None and {s.knob for s in tasks[1][1:]} == {0.9, 0.8, 0.7, 0.6}
-    assert len({s.key for t in tasks for s in t}) == 10
+    assert [len(t) for t in tasks] == [10, 10]  # per workflow: OpenWhisk's keep-alive sweep and the reference's
+    first = tasks[0]
+    assert {s.pair for s in first} == {("calm", "trip-booking", 0, "peak")}
+    assert {s.knob for s in first if s.system == "openwhisk"} == {150.0, 300.0, 600.0, 1200.0, 2400.0}
+    assert {s.knob for s in first if s.system == "lower-bound"} == {None, 0.9, 0.8, 0.7, 0.6}
+    assert len({s.key for t in tasks for s in t}) == 20
 
 
 def test_an_interrupted_study_resumes_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ Everything a run needs is in its :class:`RunSpec` and the study's shared inputs,
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -141,22 +142,70 @@ def _place(scenario: Scenario, world: World, live: Simulator, problem: SizingPro
     return MeasurementPlace(problem, staging=world.staging)
 
 
-class CachedResizer:
-    """The initial right-sizing (attempt 0) from a cache shared by runs that differ only in their pool's knob (it
-    happens before the pool acts, so it is the same for all of them); re-tunes are never cached."""
+class TunedResizer:
+    """A resizer whose initial right-sizing (attempt 0) was already done: it returns that outcome, and re-tunes
+    with the real resizer."""
 
-    def __init__(self, resizer: Any, cache: dict[str, Any], key: str) -> None:
+    def __init__(self, outcome: SizingOutcome, resizer: Any) -> None:
+        self.outcome = outcome
         self.resizer = resizer
-        self.cache = cache
-        self.key = key
 
     def __call__(self, attempt: int) -> SizingOutcome:
-        if attempt > 0:
-            return self.resizer(attempt)
-        if self.key not in self.cache:
-            self.cache[self.key] = self.resizer(0)
-        outcome: SizingOutcome = self.cache[self.key]
-        return outcome
+        if attempt == 0:
+            return self.outcome
+        result: SizingOutcome = self.resizer(attempt)
+        return result
+
+
+def tuned(
+    spec: RunSpec,
+    system: SystemSpec,
+    factor: float,
+    inputs: StudyInputs,
+    cache: dict[str, Any] | None,
+    world: World,
+    live: Simulator,
+    problem: SizingProblem,
+) -> tuple[TunedResizer, Simulator]:
+    """The initial right-sizing of ``spec``'s pair with ``system``'s sizer, done on ``live`` (advancing it, when it
+    measures in production), and the live simulator after it. Runs that differ only in their pool's knob share it:
+    it happens before the pool acts, so the task sizes once, keeps a copy of the simulator after the sizing, and
+    hands each run its own deep copy (the same state a fresh run would reach)."""
+    key = f"tuned|{spec.pair}|{system.sizer}|{factor:g}"
+    scenario = load_scenario(spec.scenario)
+    if cache is not None and key in cache:
+        outcome, snapshot, deployed = cache[key]
+        live = copy.deepcopy(snapshot)
+        place = _place(scenario, world, live, problem)
+        place.mark_deployed(deployed)
+        real = make_resizer(system, problem, inputs.budgets, place, spec.seed, target_factor=factor)
+        return TunedResizer(outcome, real), live
+    place = _place(scenario, world, live, problem)
+    real = make_resizer(system, problem, inputs.budgets, place, spec.seed, target_factor=factor)
+    outcome = real(0)
+    if cache is not None:
+        cache[key] = (outcome, copy.deepcopy(live), place.deployed)
+    return TunedResizer(outcome, real), live
+
+
+def settled_world(
+    spec: RunSpec, inputs: StudyInputs, cache: dict[str, Any] | None
+) -> tuple[Workload, World, Simulator]:
+    """The workload, the world and a live simulator whose tenants have settled, for ``spec``'s pair. The settled
+    simulator is the same for every system of a pair (nothing of the workflow has happened yet), so a task settles
+    once and hands each run its own deep copy (identical state and random streams)."""
+    key = f"settled|{spec.pair}"
+    if cache is not None and key in cache:
+        workload, world, snapshot = cache[key]
+        return workload, world, copy.deepcopy(snapshot)
+    p, seed = inputs.protocol, spec.seed
+    workload = make_workload(inputs.trace, p, load_workflow(spec.workflow), seed, spec.window, list(inputs.classes))
+    world = _world(load_scenario(spec.scenario), inputs, workload, seed)
+    live = world.simulator(seed, p.lead_minutes + p.window_minutes)
+    live.advance(p.settle_minutes * 60.0)  # the tenants settle before anything of ours happens
+    if cache is not None:
+        cache[key] = (workload, world, copy.deepcopy(live))
+    return workload, world, live
 
 
 def run_one(
@@ -166,24 +215,17 @@ def run_one(
     sizing_cache: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One run (module docstring); returns its figures as plain data (JSON-ready). ``sizing_cache``: shared by the
-    runs of one task (:class:`CachedResizer`)."""
+    runs of one task (:func:`settled_world`, :func:`tuned`)."""
     began = time.perf_counter()
-    scenario = load_scenario(spec.scenario)
     system = system_spec(spec.system)
     pool = pool_spec(system, spec.knob)
-    wf = load_workflow(spec.workflow)
     p, seed = inputs.protocol, spec.seed
-    workload = make_workload(inputs.trace, p, wf, seed, spec.window, list(inputs.classes))
-    world = _world(scenario, inputs, workload, seed)
-    live = world.simulator(seed, p.lead_minutes + p.window_minutes)
-    live.advance(p.settle_minutes * 60.0)  # the tenants settle before anything of ours happens
+    workload, world, live = settled_world(spec, inputs, sizing_cache)
+    wf = workload.workflow
     problem = make_problem(wf, "decoupled", inputs.budgets.tuning_budget, seed)
     problem = SizingProblem(wf, problem.space, world.config.prices, problem.budget, seed)
     factor = spec.knob if system.reference and spec.knob is not None else 1.0
-    place = _place(scenario, world, live, problem)
-    resizer: Any = make_resizer(system, problem, inputs.budgets, place, seed, target_factor=factor)
-    if sizing_cache is not None:
-        resizer = CachedResizer(resizer, sizing_cache, f"{spec.pair}|{system.sizer}|{factor:g}")
+    resizer, live = tuned(spec, system, factor, inputs, sizing_cache, world, live, problem)
     if forecaster is None and system.forecaster is not None:
         forecaster = make_system_forecaster(system, inputs.budgets, seed)
         assert forecaster is not None

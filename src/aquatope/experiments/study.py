@@ -1,9 +1,10 @@
 """A study: scenarios x systems x workflows x seeds x windows (x each system's knob values with ``pareto``), every
 run an independent task, executed serially or on Ray, results streamed to disk so an interrupted study resumes.
 
-**Tasks.** The runs that share a scenario, system, workflow, seed and window but differ only in the pool's knob form
-one task: the initial right-sizing is the same for all of them (it happens before the pool acts, and the run is
-deterministic), so the task sizes once and replays each knob value. Re-tunes during a replay are the replay's own.
+**Tasks.** The runs of one pair (scenario, workflow, seed, window: the same arrivals and random streams) form one
+task, every system and knob value: the tenants settle once per task, and each sizer sizes once per task (its
+initial right-sizing happens before the pool acts, so it is the same for every knob value); each run continues
+from its own deep copy of the simulator, so its result is what a fresh run gives. Re-tunes are each run's own.
 
 **Forecasters.** For each seed, one global forecaster is fitted on the training part of the per-function histories
 of every built-in evaluation workflow (:data:`FORECAST_WORKFLOWS`, whichever are run), so a workflow's forecasts do
@@ -69,16 +70,19 @@ class StudyDesign:
         return tuple(knob_for(spec.pool).values)
 
     def tasks(self) -> list[list[RunSpec]]:
-        """Every run, grouped into tasks (module docstring), in a stable order."""
+        """Every run, grouped into tasks by pair (module docstring), in a stable order."""
         out = []
         for scenario in self.scenarios:
             for seed in self.seeds:
                 for window in self.windows:
                     for workflow in self.workflows:
-                        for system in self.systems:
-                            out.append(
-                                [RunSpec(scenario, system, workflow, seed, window, k) for k in self.knobs(system)]
-                            )
+                        out.append(
+                            [
+                                RunSpec(scenario, system, workflow, seed, window, k)
+                                for system in self.systems
+                                for k in self.knobs(system)
+                            ]
+                        )
         return out
 
 

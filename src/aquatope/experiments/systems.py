@@ -259,6 +259,15 @@ class MeasurementPlace:
         self._deployed = False
         self._spent_usd = 0.0
 
+    @property
+    def deployed(self) -> bool:
+        """Whether the shadow copy is deployed on the live platform."""
+        return self._deployed
+
+    def mark_deployed(self, deployed: bool) -> None:
+        """The live platform was restored from a copy on which the shadow was (or was not) deployed."""
+        self._deployed = deployed
+
     def prepare(self, seed: int) -> tuple[Platform, SizingProblem, bool]:
         if self.live is None:
             return self.staging(seed), self.problem, True
