@@ -101,7 +101,10 @@ def system_table(scenario: str, sc: dict[str, Any]) -> Table:
     table = Table(title=f"{scenario}: per system (means over workflows and pairs)")
     cols = [c for c in SYSTEM_HEAD if "CI" not in c]
     for col in cols:
-        table.add_column(col, justify="left" if col == "system" else "right", no_wrap=col == "system")
+        if col == "system":
+            table.add_column(col, overflow="fold", max_width=22)
+        else:
+            table.add_column(col, justify="right", no_wrap=True)
     for s, m in sc["systems"].items():
         cells = system_cells(s, m)
         table.add_row(*(c for c, h in zip(cells, SYSTEM_HEAD, strict=True) if "CI" not in h))

@@ -26,7 +26,9 @@ def usd(x: Any) -> str:
 
 
 def ratio(x: Any) -> str:
-    return "—" if not _finite(x) else f"{x:.2f}"
+    if not _finite(x):
+        return "—"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.2f}"
 
 
 def _finite(x: Any) -> bool:
@@ -45,7 +47,7 @@ def row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-SYSTEM_HEAD = ["system", "win. viol.", "95% CI", "req. viol.", "p95/target", "cost $", "95% CI", "cost/LB", "cold"]
+SYSTEM_HEAD = ["system", "win.viol", "95% CI", "req.viol", "p95/tgt", "cost $", "95% CI", "cost/LB", "cold"]
 
 
 def system_cells(name: str, m: dict[str, Any]) -> list[str]:
