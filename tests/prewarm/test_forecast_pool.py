@@ -1,4 +1,4 @@
-"""Tick tables for ``aquatope:q`` (the forecast pool policy), its onset floor, and observed durations."""
+"""Tick tables for ``aquatope:q`` (the forecast pool policy), its onset floor and its default durations."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from aquatope.prewarm import ForecastPoolPolicy, FunctionStats, PolicyContext
 from aquatope.prewarm.forecast_pool import (
     DEFAULT_STATS,
     ONSET_FLOOR_REASON,
-    ObservedDurations,
     onset_persistence,
 )
 
@@ -97,18 +96,3 @@ def test_missing_stats_use_the_documented_default() -> None:
     with_default = {"f0": DEFAULT_STATS}  # f1 has no observed duration
     decision, _ = ForecastPoolPolicy()(ctx([[0.0], [0.0]], forecast=forecast, stats=with_default))
     assert decision.targets["f0"] == decision.targets["f1"] == PoolTarget(5, 30.0)  # the 1 s row of the tick table
-
-
-def test_observed_durations_from_completions_or_littles_law() -> None:
-    durations = ObservedDurations()
-    assert durations.stats() == {}
-    durations.update({"a": FunctionObservation(invocations=10, completed=8, busy_s=16.0, inflight_s=30.0)})
-    durations.update({"a": FunctionObservation(invocations=10, completed=12, busy_s=44.0, inflight_s=50.0)})
-    durations.update({"long": FunctionObservation(invocations=4, inflight_s=120.0)})  # nothing finished yet
-    durations.update({"idle": FunctionObservation()})
-    stats = durations.stats()
-    assert stats["a"].mean_duration_s == pytest.approx(60.0 / 20)  # busy_s / completed over both intervals
-    assert stats["long"].mean_duration_s == pytest.approx(30.0)  # Little's law: inflight_s / invocations
-    assert "idle" not in stats
-    durations.reset("a")
-    assert set(durations.stats()) == {"long"}

@@ -14,13 +14,13 @@ Protocol (``evaluate_prewarm``):
    targets are applied with ``set_pool``. Each policy also sees its own simulator's observation of the interval
    that just ended (``PolicyContext.observed``: peak concurrency and cold starts under its pool) and the mean
    execution times its platform observed so far (``PolicyContext.stats``, from
-   :class:`~aquatope.prewarm.forecast_pool.ObservedDurations`; never the simulator's perf models). A failing
+   :class:`~aquatope.controller.ObservedDurations`; never the simulator's perf models). A failing
    ``predict`` gives no forecast for that tick: policies that need one fall back (their ``fallback_ticks`` count
    it).
 4. When the test part ends every pool is set to :data:`END_POOL` (no floor, no keep-alive) and the simulators
    drain: invocations still running finish, and idle containers are released as they fall idle, the same for
    every policy.
-5. Per policy: :func:`aquatope.sim.run.summarize` figures. Per forecaster (the one the policies use, plus
+5. Per policy: :func:`aquatope.experiments.simulate.summarize` figures. Per forecaster (the one the policies use, plus
    ``compare``; each fitted on the same train counts and asked at every tick with the same history the replay
    built): MAE of the median and coverage of the central 90% interval of its one-step forecasts against the true
    test counts, overall, per rate class of the train part (:func:`aquatope.forecast.rate_classes`) and per
@@ -42,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from aquatope.controller import ObservedDurations
 from aquatope.errors import InputError
+from aquatope.experiments.simulate import replay_arrivals, summarize
 from aquatope.forecast import RATE_CLASSES, Forecast, Forecaster, forecast_accuracy, make_forecaster, rate_classes
 from aquatope.platform import FunctionObservation, PoolTarget
 from aquatope.prewarm import (
@@ -53,16 +55,15 @@ from aquatope.prewarm import (
     SafetyConfig,
     make_policy,
 )
-from aquatope.prewarm.forecast_pool import ONSET_FLOOR_REASON, ObservedDurations
+from aquatope.prewarm.forecast_pool import ONSET_FLOOR_REASON
 from aquatope.sim.config import SimConfig
 from aquatope.sim.engine import Simulator
-from aquatope.sim.run import _arrivals, summarize
 from aquatope.sim.singlefn import single_function_workflows
 from aquatope.traces import InvocationTrace
 from aquatope.workflow import Workflow
 
 ProgressFn = Callable[[float], None]
-DEFAULT_POLICIES = ("keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "oracle")
+DEFAULT_POLICIES = ("keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "clairvoyant-interval")
 SWEEP_Q = (0.5, 0.7, 0.9, 0.95, 0.99)
 MINUTES_PER_DAY = 1440
 END_POOL = PoolTarget(0, 0.0)
@@ -163,7 +164,7 @@ class _Lane:
     fallback_ticks: int = 0
     floor_decisions: int = 0
     observed: dict[str, FunctionObservation] = field(default_factory=dict)
-    durations: ObservedDurations = field(default_factory=ObservedDurations)
+    durations: ObservedDurations = field(default_factory=lambda: ObservedDurations(()))
 
 
 class _Replay:
@@ -175,9 +176,11 @@ class _Replay:
         self.lanes = lanes
         fset = single_function_workflows(test)
         self.functions = tuple(wf.name for wf in fset.workflows)
+        self.memory_mb = {wf.name: next(iter(wf.functions.values())).resources.memory_mb for wf in fset.workflows}
         rng = np.random.default_rng(config.seed)
-        self.arrivals = [_arrivals(test.counts[i], config.sim.arrival_mode, rng) for i in range(test.n_functions)]
+        self.arrivals = [replay_arrivals(test.counts[i], config.sim.arrival_mode, rng) for i in range(test.n_functions)]
         for lane in lanes:
+            lane.durations = ObservedDurations(self.functions)
             for i, wf in enumerate(fset.workflows):
                 lane.sim.deploy(wf)
                 if self.arrivals[i].size:
@@ -260,7 +263,7 @@ class _Replay:
             history=history,
             forecast=forecast,
             pool=lane.pool,
-            stats=lane.durations.stats(),  # what this lane's platform observed, never the perf models
+            stats=lane.durations.stats(self.memory_mb),  # what this lane's platform observed, never perf models
             interval_s=DEFAULT_INTERVAL_S,
             future_peak=None if self.future_peak is None else self.future_peak[:, k],
             state=lane.state,

@@ -3,7 +3,7 @@
 The run mirrors one (workflow, system) run of ``aquatope evaluate``, on a :class:`RayPlatform` instead of the
 simulator: the trace function's last ``minutes`` are replayed (the minutes before train the forecaster), the
 :class:`~aquatope.controller.Controller` right-sizes, deploys, ticks once per trace minute and drains, and the
-figures come from the platform's records with the simulator's definitions (:mod:`aquatope.sim.metrics`).
+figures come from the platform's records with the definitions of :mod:`aquatope.metrics`.
 
 Time: with ``time_scale`` S a trace minute lasts 60/S wall seconds. Cold starts do not shrink, so the controller
 ticks ``lead_s`` trace seconds early (default: a wall second's worth, at most half an interval) to pre-warm
@@ -30,22 +30,24 @@ import numpy as np
 
 from aquatope.controller import Controller, ControllerConfig, SizingOutcome
 from aquatope.errors import InputError
+from aquatope.experiments.simulate import pick_function
 from aquatope.experiments.systems import (
-    SYSTEMS,
+    NAMED,
     Budgets,
     DefaultResizer,
     MeasuredResizer,
+    MeasurementPlace,
     make_pool_policy,
     make_system_forecaster,
     measured_outcome,
     measurement_cost_usd,
+    system_spec,
 )
+from aquatope.metrics import RequestColumns, RunMetrics, compute_metrics, container_columns
 from aquatope.platform import ContainerRecord, RequestRecord
 from aquatope.resources import Pricing, ResourceSpace
 from aquatope.runtime.platform import RayPlatform
-from aquatope.sim import SimConfig
-from aquatope.sim.metrics import RunMetrics, compute_metrics
-from aquatope.sim.run import pick_function
+from aquatope.sim import SimConfig, Simulator
 from aquatope.sizing.base import SizingProblem
 from aquatope.sizing.loop import ProgressFn, SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
@@ -53,7 +55,7 @@ from aquatope.sizing.registry import make_sizer
 from aquatope.traces import InvocationTrace, expand_arrivals
 from aquatope.workflow import Workflow
 
-RUN_SYSTEMS = tuple(s for s in SYSTEMS if s != "oracle")
+RUN_SYSTEMS = tuple(s for s, spec in NAMED.items() if not spec.reference)
 """Systems ``aquatope run`` supports (the oracle needs the future, which a real run does not have)."""
 
 RUN_BUDGETS = Budgets(
@@ -169,25 +171,12 @@ def run_metrics(
     pricing: Pricing,
     horizon_s: float,
 ) -> RunMetrics:
-    """The simulator's figures (:func:`aquatope.sim.metrics.compute_metrics`) from a platform's records."""
-    lat = np.array([r.latency_ms for r in requests], dtype=float)
-    failed = np.array([r.failed for r in requests], dtype=bool)
-    columns = {
-        "fid": np.zeros(len(containers), dtype=np.int64),
-        "start": np.array([c.start_s for c in containers], dtype=float),
-        "ready": np.array([min(c.ready_s, c.end_s) for c in containers], dtype=float),
-        "end": np.array([c.end_s for c in containers], dtype=float),
-        "busy": np.array([c.busy_s for c in containers], dtype=float),
-        "cpu": np.array([c.config.cpu for c in containers], dtype=float),
-        "memory_gb": np.array([c.config.memory_gb for c in containers], dtype=float),
-    }
+    """The run's figures (:func:`aquatope.metrics.compute_metrics`) from a platform's records."""
     return compute_metrics(
-        latency_ms=lat,
-        failed=failed,
-        targets_ms=np.full(lat.size, qos_ms),
+        requests=RequestColumns.from_records(requests, qos_ms),
         invocations=invocations,
         cold_starts=cold_starts,
-        containers=columns,
+        containers=container_columns(containers),
         pricing=pricing,
         horizon_s=horizon_s,
     )
@@ -235,7 +224,7 @@ def run_on_ray(
     if warmup_intervals < 0:
         raise InputError(f"must be >= 0, got {warmup_intervals}", field="warmup_intervals")
     ray = ray or RayOptions()
-    spec = SYSTEMS[system]
+    spec = system_spec(system)
     row = pick_function(trace, function)
     train, replay = _split(trace, row, minutes, scale, seed)
     prices = Pricing.named(pricing)
@@ -253,12 +242,18 @@ def run_on_ray(
     platform = ray.platform(time_scale, prices)
     try:
         resizer: Any = DefaultResizer(workflow)
-        if spec.sizing != "default":
+        if spec.sizer != "defaults":
             sim = SimConfig(pricing=pricing)
             resizer = (
-                RayResizer(problem, spec.sizing, budgets, seed, ray)
+                RayResizer(problem, spec.sizer, budgets, seed, ray)
                 if tune_on == "ray"
-                else MeasuredResizer(problem, spec.sizing, budgets, sim, seed)
+                else MeasuredResizer(
+                    problem,
+                    spec.sizer,
+                    budgets,
+                    MeasurementPlace(problem, staging=lambda s: Simulator(sim, seed=s)),
+                    seed,
+                )
             )
         controller = Controller(
             platform,
@@ -270,7 +265,7 @@ def run_on_ray(
             history=history,
         )
         if progress:
-            progress("right-sizing" if spec.sizing != "default" else "deploying", 0.0)
+            progress("right-sizing" if spec.sizer != "defaults" else "deploying", 0.0)
         controller.start()
         offset = controller.t0_s + warmup_intervals * interval
         arrivals = offset + expand_arrivals(replay, mode="poisson", rng=np.random.default_rng(seed))
@@ -299,8 +294,8 @@ def run_on_ray(
         "mode": "ray",
         "workflow": workflow.name,
         "system": system,
-        "prewarm": spec.prewarm,
-        "sizing": spec.sizing if spec.sizing == "default" else f"{spec.sizing} on {tune_on}",
+        "prewarm": spec.pool,
+        "sizing": spec.sizer if spec.sizer == "defaults" else f"{spec.sizer} on {tune_on}",
         "trace": trace.source,
         "function": trace.function_ids[row] if trace.function_ids else str(row),
         "scale": scale,

@@ -1,7 +1,8 @@
 """``aquatope:q=<quantile>``: warm containers for the *new* demand the forecast's upper quantile says is coming.
 
 For each function, with ``T`` the interval (s), ``d`` its mean execution time (s, from ``context.stats``: what
-the platform observed, see :class:`ObservedDurations`; :data:`DEFAULT_STATS` where nothing was observed yet),
+the platform observed, see :class:`aquatope.controller.ObservedDurations`; :data:`DEFAULT_STATS` where nothing
+was observed yet),
 ``n0`` the peak number of invocations in progress the platform observed in the interval that just ended
 (``context.observed``; 0 if absent) and ``c`` the forecast's ``q``-quantile of next-interval invocations (step 0):
 
@@ -36,55 +37,19 @@ the policy was written, before any held-out evaluation; ``q`` is the user's trad
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from aquatope.errors import InputError
-from aquatope.platform import FunctionObservation, PoolTarget
+from aquatope.platform import PoolTarget
 from aquatope.prewarm.base import FunctionStats, PolicyContext, PoolDecision
 
 DEFAULT_STATS = FunctionStats(mean_duration_s=1.0, p99_duration_s=1.0)
 """Assumed for a function with no observed duration yet: 1 s, about the median of the per-function mean execution
 times in the Azure Functions 2019 trace (Shahrad et al., ATC '20: half of the functions average under 1 s)."""
 ONSET_FLOOR_REASON = "onset floor"
-
-
-class ObservedDurations:
-    """Per-function mean execution time from what a platform observed (:class:`~aquatope.platform.FunctionObservation`).
-
-    ``update(observed)`` after each interval adds its ``completed`` invocations and their ``busy_s``, plus
-    ``invocations`` and ``inflight_s``. ``stats()`` gives, per function seen, ``busy_s / completed`` over everything
-    observed (exact execution times), or, before the first completion (a long-running function), Little's law
-    ``inflight_s / invocations`` (time in the system per invocation, which includes any cold-start wait). Functions
-    with neither are absent: the policy uses :data:`DEFAULT_STATS`. ``reset(function)`` forgets one function (its
-    configuration changed).
-    """
-
-    def __init__(self) -> None:
-        self._sums: dict[str, np.ndarray] = {}  # completed, busy_s, invocations, inflight_s
-
-    def update(self, observed: Mapping[str, FunctionObservation]) -> None:
-        for f, o in observed.items():
-            add = np.array([o.completed, o.busy_s, o.invocations, o.inflight_s], dtype=float)
-            self._sums[f] = self._sums.get(f, np.zeros(4)) + add
-
-    def reset(self, function: str) -> None:
-        self._sums.pop(function, None)
-
-    def stats(self) -> dict[str, FunctionStats]:
-        out = {}
-        for f, (completed, busy_s, invocations, inflight_s) in self._sums.items():
-            if completed > 0:
-                mean_s = busy_s / completed
-            elif invocations > 0 and inflight_s > 0:
-                mean_s = inflight_s / invocations
-            else:
-                continue
-            out[f] = FunctionStats(mean_duration_s=mean_s, p99_duration_s=mean_s)
-        return out
 
 
 def onset_persistence(history: np.ndarray, window: int) -> np.ndarray:
