@@ -14,8 +14,9 @@ one-step forecasts, :mod:`aquatope.forecast.validation`):
   ``mc_passes`` passes (epistemic) plus a noise variance (aleatoric: the function's mean squared validation
   residual, or the quantile head's own spread); the phase expert's spread of same-phase values;
 * the std is multiplied by a factor found by bisection so that the 90% interval covers 90% of validation
-  intervals: one factor per rate class (mean rate < 1, 1-100, > 100 per interval), or the function's own when it
-  is active in at least ``own_scale_min_active`` validation intervals.
+  intervals (in the sense of the randomized PIT of counts, ``calibration="pit"``, or plainly): one factor per rate
+  class (mean rate < 1, 1-100, > 100 per interval), or the function's own when it is active in at least
+  ``own_scale_min_active`` validation intervals and its own factor lies strictly inside the bisection's bounds.
 
 ``validation_report`` records the outcome per rate class and per component (``select`` recomputes it on the
 selected functions). When the history is too short, training diverged, or the calibrated 90% interval still
@@ -38,7 +39,7 @@ import numpy as np
 from aquatope.errors import InputError
 from aquatope.forecast.base import Forecast
 from aquatope.forecast.baselines import as_history, check_horizon, rolling_trailing_mean
-from aquatope.forecast.calibration import bisect_factor, calibrate_scale, working_pit_coverage
+from aquatope.forecast.calibration import FACTOR_BOUNDS, bisect_factor, calibrate_scale, working_pit_coverage
 from aquatope.forecast.features import (
     encoder_inputs,
     from_working,
@@ -189,6 +190,7 @@ class BayesLSTMForecaster:
         conditions = [comp[:, None] == k for k in COMPONENTS]
         center = np.select(conditions, [centers[k] for k in COMPONENTS])
         noise_var = np.mean((to_working(actual, scale, sp) - center) ** 2, axis=1)  # what the spread misses
+        noise_var[comp == "phase"] = 0.0  # the same-phase spread is the phase expert's whole uncertainty
         if p.quantile_head:
             noise_var[comp == "lstm"] = 0.0  # the head's own spread is the noise
         raw_std = np.sqrt(np.select(conditions, [spreads[k] for k in COMPONENTS]) + noise_var[:, None])
@@ -229,7 +231,11 @@ class BayesLSTMForecaster:
             class_scales[RATE_CLASSES[int(k)]] = factors[rows] = factor(rows)
         own = np.count_nonzero(actual > 0, axis=1) >= p.own_scale_min_active
         for f in np.flatnonzero(own):
-            factors[f] = factor(np.array([f]))
+            mine = factor(np.array([f]))
+            if FACTOR_BOUNDS[0] < mine < FACTOR_BOUNDS[1]:  # at a bound its own calibration failed: keep the class's
+                factors[f] = mine
+            else:
+                own[f] = False
         return factors, own, class_scales
 
     def _fallback(self, counts: np.ndarray, scale: np.ndarray, n_val: int, reason: str) -> BayesLSTMForecaster:
