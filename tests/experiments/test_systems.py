@@ -48,7 +48,8 @@ def test_resizers_report_evaluations_and_cost() -> None:
     assert out.config == wf.default_configs() and out.evaluations == 0 and out.cost_usd == 0.0
     measured = MeasuredResizer(problem, "random", budgets, SimConfig(), seed=0)
     first = measured(0)
-    assert first.evaluations == 3 and first.cost_usd > 0
+    # a sizer may stop before its budget once its answer is confirmed (sizing.sizer: confirmation)
+    assert 1 <= first.evaluations <= 3 and first.cost_usd > 0
     assert first.config is None or set(first.config) == {"a", "b"}
 
 
