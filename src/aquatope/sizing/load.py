@@ -81,7 +81,9 @@ class LoadProfile:
         if not (math.isfinite(self.mean_rps) and self.mean_rps > 0):
             raise InputError(f"must be a finite positive rate, got {self.mean_rps!r}", field="mean_rps")
         if not (math.isfinite(self.interval_s) and self.interval_s > 0):
-            raise InputError(f"must be a finite positive number of seconds, got {self.interval_s!r}", field="interval_s")
+            raise InputError(
+                f"must be a finite positive number of seconds, got {self.interval_s!r}", field="interval_s"
+            )
         expected_containers(self.pool, 1.0, 1.0, self.interval_s)  # refuses an unknown pool now, not mid-run
 
     def to_dict(self) -> dict[str, float | str]:
