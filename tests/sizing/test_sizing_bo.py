@@ -4,6 +4,8 @@ after the same design)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -101,3 +103,42 @@ def test_the_model_ends_cheaper_than_its_design_and_than_random_proposals_after_
     assert all(b < d for b, d in zip(bo, design, strict=True)), (bo, design)
     assert all(b < r for b, r in zip(bo, rand, strict=True)), (bo, rand)
     assert np.median(bo) < 0.95 * min(np.median(design), np.median(rand))
+
+
+class _Timed(Measurer):
+    """A Measurer that records each evaluation's platform-time span (ground truth for the test only)."""
+
+    spans: list[tuple[float, float]]
+
+    def steps(self, config):  # type: ignore[no-untyped-def]
+        start = self.platform.now_s
+        m = yield from super().steps(config)
+        self.spans.append((start, self.platform.now_s))
+        return m
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_in_the_noisy_scenario_rechecks_run_and_disturbed_measurements_never_decide(seed: int) -> None:
+    """The ``noisy`` scenario's staging world on one invoker, its neighbour episodes compressed in time (every 20 s
+    on average instead of every hour, lasting 20 s instead of 300) so that a 13-evaluation run sees several runs of
+    disturbed measurements. About 3 s per seed on an idle machine."""
+    from aquatope.experiments.tuning import staging_config
+
+    p = three_problem(budget=14, seed=seed)
+    world = dataclasses.replace(
+        staging_config(p, "noisy"), invokers=1, neighbour_rate_per_h=180.0, neighbour_duration_s=20.0
+    )
+    sim = Simulator(world, seed=seed)
+    measurer = _Timed(sim, p, k=10, seed=seed)
+    measurer.spans = []
+    sizer = AquatopeBO(p, seed, **FAST)
+    run_sizer(sizer, measurer, p.budget)
+    episodes = sim.neighbours.episodes
+    hit = [any(a < end and b > start for _, start, end in episodes) for a, b in measurer.spans]
+    assert any(hit) and "recheck" in sizer.history.sources
+    index = {id(m): i for i, m in enumerate(sizer.history.items)}
+    judged = judge_all(p, sizer.history)
+    assert all(hit[index[id(m)]] for j in judged.values() for m in j.dropped)  # only disturbed ones are dropped
+    best = sizer.best()
+    assert best is not None
+    assert not any(hit[index[id(m)]] for m in judged[config_key(best.config)].kept)  # the answer rests on clean ones

@@ -27,7 +27,7 @@ from aquatope.sim import SimConfig, Simulator
 from aquatope.sizing.answer import judge_all
 from aquatope.sizing.base import History, Measurement, SizingProblem, WorkflowConfig, config_key
 from aquatope.sizing.design import defaults
-from aquatope.sizing.exhaustive import OracleResult, exhaustive_search, expected_cost_usd
+from aquatope.sizing.exhaustive import OracleResult, WorldEffects, exhaustive_search, expected_cost_usd
 from aquatope.sizing.load import LoadProfile
 from aquatope.sizing.loop import ProgressFn, SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
@@ -54,6 +54,22 @@ def staging_config(problem: SizingProblem, scenario: Scenario | str | None = Non
     invokers = world.cluster.invokers if world.cluster.invokers is not None else STAGING_INVOKERS
     pricing = "aws-lambda" if problem.pricing.name == "aws-lambda" else "cloud-run"
     return dataclasses.replace(world.sim_config(invokers=invokers), pricing=pricing)
+
+
+def world_effects(config: SimConfig, workflow: Workflow) -> WorldEffects:
+    """What the exhaustive oracle must add to the performance models in a world (see ``WorldEffects``); the
+    per-edge delay is the largest of the workflow's functions' (they differ only with ``output_mb``)."""
+    payload_mb = max((f.output_mb for f in workflow.functions.values()), default=0.0)
+    size_ms = 1000.0 * payload_mb / config.transfer_mb_per_s if config.transfer_mb_per_s > 0 else 0.0
+    out_ms = config.transfer_ms + size_ms
+    return WorldEffects(
+        transfer_ms=out_ms,
+        tail_prob=config.heavy_tail_prob,
+        tail_alpha=config.heavy_tail_alpha,
+        slope_cpu=config.interference,
+        slope_memory=config.interference_memory,
+        invoker_cpu=config.invoker_cpu,
+    )
 
 
 def tune(

@@ -26,9 +26,11 @@ configuration that meets it with the lowest objective (:meth:`SizingProblem.obje
 measurements), as its latest kept measurement; None when nothing does.
 
 *Disturbed measurements.* A noisy neighbour only ever slows a function down. When a configuration has several
-measurements, one whose mean log latency exceeds the fastest one's by more than :data:`DISPUTE_Z` standard errors
-of the difference is taken as disturbed: it is kept in the history but not pooled. (A genuine step change in
-performance within one sizing run would be hidden by this rule; re-tunes start a fresh run.)
+measurements, one whose median log latency exceeds the reference's (the faster of two; the median one of three or
+more) by more than :data:`DISPUTE_Z` standard errors of the difference is taken as disturbed: it is kept in the
+history but not pooled (:func:`disturbed`; medians and a robust spread, so that one heavy-tailed request does not
+make a clean measurement look disturbed). A genuine step change in performance within one sizing run would be
+hidden by this rule; re-tunes start a fresh run.
 """
 
 from __future__ import annotations
@@ -115,17 +117,32 @@ def noise_model(measurements: Sequence[Measurement], quantile: float) -> NoiseMo
     return NoiseModel(float(np.quantile(e, quantile)), sd, int(e.size), quantile_se(sd, quantile, e.size), quantile)
 
 
-def disturbed(ms: Sequence[Measurement], sd: float) -> list[bool]:
-    """Per measurement of one configuration: slower than the fastest by more than DISPUTE_Z standard errors."""
-    locs = [float(log_samples(m).mean()) if m.failed == 0 and m.k else math.inf for m in ms]
-    if len(ms) < 2 or sd <= 0:
+def disturbed(ms: Sequence[Measurement], spread: float) -> list[bool]:
+    """Per measurement of one configuration: disturbed, i.e. its median log latency exceeds the reference's by
+    more than DISPUTE_Z standard errors of the difference of two medians (``1.2533 * spread * sqrt(1/k1 + 1/k2)``,
+    ``spread`` a robust scale of the pooled residuals). The reference is the fastest measurement when there are
+    two (a neighbour slows down, it does not speed up) and the median one when there are more (a majority: a
+    measurement that was fast by luck does not outvote two that agree). Failed measurements are never disturbed."""
+    if len(ms) < 2 or spread <= 0:
         return [False] * len(ms)
-    fast = int(np.argmin(locs))
+    meds = [float(np.median(log_samples(m))) if m.failed == 0 and m.k else math.inf for m in ms]
+    order = np.argsort(meds)
+    ref = int(order[0]) if len(ms) == 2 else int(order[(len(ms) - 1) // 2])
     out = []
     for i, m in enumerate(ms):
-        se = sd * math.sqrt(1.0 / max(m.k, 1) + 1.0 / max(ms[fast].k, 1))
-        out.append(m.failed == 0 and locs[i] - locs[fast] > DISPUTE_Z * se)
+        se = 1.2533 * spread * math.sqrt(1.0 / max(m.k, 1) + 1.0 / max(ms[ref].k, 1))
+        out.append(m.failed == 0 and meds[i] - meds[ref] > DISPUTE_Z * se)
     return out
+
+
+def robust_spread(measurements: Sequence[Measurement]) -> float:
+    """1.4826 x the median absolute deviation of the pooled residuals: the spread of the bulk of the noise, which
+    one heavy-tailed request in ten does not inflate (0 with too few residuals)."""
+    pooled = [r for m in measurements if (r := residuals(m)).size]
+    if not pooled:
+        return 0.0
+    e = np.concatenate(pooled)
+    return float(1.4826 * np.median(np.abs(e - np.median(e))))
 
 
 @dataclass(frozen=True)
@@ -158,9 +175,8 @@ def group(history: History) -> dict[ConfigKey, list[Measurement]]:
 def judge_all(problem: SizingProblem, history: History) -> dict[ConfigKey, Judgement]:
     """Every measured configuration judged by the rule (module docstring)."""
     groups = group(history)
-    first = noise_model(history.items, problem.quantile)
-    sd = first.sd if first is not None else 0.0
-    flags = {key: disturbed(ms, sd) for key, ms in groups.items()}
+    spread = robust_spread(history.items)
+    flags = {key: disturbed(ms, spread) for key, ms in groups.items()}
     clean = [m for key, ms in groups.items() for m, bad in zip(ms, flags[key], strict=True) if not bad]
     noise = noise_model(clean, problem.quantile)
     return {key: _judge(problem, ms, flags[key], noise) for key, ms in groups.items()}
