@@ -59,9 +59,10 @@ def test_large_space_uses_structure_and_is_fast_enough() -> None:
 
 
 def test_world_effects_add_transfers_contention_and_tails() -> None:
+    from sim_cases import chain
+
     from aquatope.resources import ResourceConfig
     from aquatope.sizing.exhaustive import WorldEffects, sample_end_to_end_ms
-    from sim_cases import chain
 
     wf = chain("three", [("a", 100.0), ("b", 50.0), ("c", 20.0)], qos_ms=1000.0, fanout=4)
     p = SizingProblem(wf, ResourceSpace.decoupled())

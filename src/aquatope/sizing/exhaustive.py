@@ -37,8 +37,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
