@@ -6,10 +6,12 @@ steps. After the shared starting design (:mod:`aquatope.sizing.design`), each st
 *constrained expected improvement* on posterior draws:
 
     acq(x) = mean over draws of  max(0, log objective(answer) - log objective(x)) * [loc(x) <= threshold(n_x)]
+             * P(no function of x runs out of memory)
 
 ``threshold(n)`` is the largest end-to-end location the shared answer rule (:mod:`aquatope.sizing.answer`) accepts
-from ``n`` requests: the model aims at configurations that will *pass the rule* once measured, not at ones that
-merely sit under the target. Candidates are unmeasured configurations and already measured ones (re-measuring adds
+from ``n`` requests, and ``loc(x)`` the location the rule will see after measuring ``x`` (the surrogate's draw plus
+the measurement's own noise, pooled with what ``x`` already has): the model aims at configurations that will *pass
+the rule* once measured, not at ones that merely sit under the target. Candidates are unmeasured configurations and already measured ones (re-measuring adds
 requests, which lowers the margin: the model decides when more samples of a near-miss are worth an evaluation).
 Until an answer exists the acquisition is the probability of passing. One configuration is proposed at a time.
 
@@ -140,7 +142,6 @@ class AquatopeBO(BaseSizer):
             return self._any_unseen()
         rng = np.random.default_rng([self.seed, len(self.history), 11])
         judged = judge_all(self.problem, self.history)
-        k = self.history.items[-1].k
         fails = FailureModel(self.problem, self.history.items)
         new = [c for c in snap(self.coords, self._region(judged, rng), exclude=set(judged)) if not fails.fails(c)]
         best = self.best()
@@ -149,18 +150,18 @@ class AquatopeBO(BaseSizer):
             if not j.failed and key not in self.suspects and (best is None or key != config_key(best.config))
         ]  # fmt: skip
         configs = new + [dict(j.config) for j in again]
-        n_after = [k] * len(new) + [j.requests + k for j in again]
         if not configs:
             return None
-        acq = self._score(surrogate, noise, configs, n_after, rng)
+        prior = [(0, 0.0)] * len(new) + [(j.requests, j.loc) for j in again]
+        acq = self._score(surrogate, noise, configs, prior, rng)
         if new:  # local polish around the best new candidates
-            top = np.array([self.coords.to_x(c) for c in new])
+            top = self.coords.many(new)
             seen = set(judged) | {config_key(c) for c in configs}
             more = snap(self.coords, polish(top, acq[: len(new)], self.n_candidates // 2, rng), exclude=seen)
             more = [c for c in more if not fails.fails(c)]
             if more:
                 configs += more
-                acq = np.concatenate([acq, self._score(surrogate, noise, more, [k] * len(more), rng)])
+                acq = np.concatenate([acq, self._score(surrogate, noise, more, [(0, 0.0)] * len(more), rng)])
         i = int(np.argmax(acq))
         self.last_acq = float(acq[i])
         if best is not None and self.ei_stop > 0 and acq[i] < self.ei_stop:
@@ -179,11 +180,15 @@ class AquatopeBO(BaseSizer):
         surrogate: Surrogate,
         noise: NoiseModel,
         configs: list[WorkflowConfig],
-        n_after: list[int],
+        prior: list[tuple[int, float]],
         rng: np.random.Generator,
     ) -> np.ndarray:
+        """The acquisition of ``configs``; ``prior``: per configuration, the requests it already has and their
+        mean log latency ((0, 0) for an unmeasured one)."""
         x = self.coords.many(configs)
-        return self._acquisition(surrogate, noise, configs, x, np.asarray(n_after, dtype=float), rng)
+        n_prior = np.array([p[0] for p in prior], dtype=float)
+        loc_prior = np.array([p[1] for p in prior])
+        return self._acquisition(surrogate, noise, configs, x, n_prior, loc_prior, rng)
 
     def _center(self, judged: dict[ConfigKey, Judgement]) -> np.ndarray:
         best = self.best()
@@ -199,14 +204,19 @@ class AquatopeBO(BaseSizer):
         noise: NoiseModel,
         configs: list[WorkflowConfig],
         x: np.ndarray,
-        n_after: np.ndarray,
+        n_prior: np.ndarray,
+        loc_prior: np.ndarray,
         rng: np.random.Generator,
     ) -> np.ndarray:
+        """Monte Carlo constrained EI (module docstring). A draw passes when the location the rule will see after
+        one more measurement of ``k`` requests, ``(n_prior * loc_prior + k * (f + e)) / (n_prior + k)`` with ``f``
+        the surrogate's draw and ``e`` the measurement's own error (sd / sqrt(k)), is under the rule's threshold."""
+        k = float(self.history.items[-1].k)
         draws = surrogate.sample(configs, x, self.draws, rng)
-        log_qos = math.log(self.problem.qos_ms)
-        threshold = noise.threshold(log_qos, n_after)
-        runs = FailureModel(self.problem, self.history.items).p_runs(configs)
-        passes = (draws.loc <= threshold) * runs
+        measured = draws.loc + noise.sd / math.sqrt(k) * rng.standard_normal(draws.loc.shape)
+        seen = (n_prior * loc_prior + k * measured) / (n_prior + k)
+        threshold = noise.threshold(math.log(self.problem.qos_ms), n_prior + k)
+        passes = (seen <= threshold) * FailureModel(self.problem, self.history.items).p_runs(configs)
         best = self.best()
         if best is None:
             tie = -draws.log_objective.mean(axis=0)
