@@ -84,3 +84,17 @@ def test_tune_bad_input_exits_2(tmp_path: Path) -> None:
         result = runner.invoke(app, ["tune", *args])
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
+
+
+def test_tune_in_the_noisy_scenario_with_a_load_objective(tmp_path: Path) -> None:
+    out, table = tmp_path / "n.json", tmp_path / "n.csv"
+    args = ["tune", "--workflow", "ml-pipeline", "--method", "aquatope-design", "--budget", "4"]
+    args += ["--samples-per-config", "3", "--scenario", "noisy", "--load-rps", "0.05", "--pool", "keepalive:600"]
+    result = runner.invoke(app, [*args, "--json", str(out), "--csv", str(table)], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["setup"]["scenario"]["name"] == "noisy"
+    assert data["setup"]["load"] == {"mean_rps": 0.05, "pool": "keepalive:600", "interval_s": 60.0}
+    rows = list(csv.DictReader(table.read_text().splitlines()))
+    # at 0.05 requests/s a 600-s keep-alive holds about one container per function: idle time dominates
+    assert all(float(r["objective_usd"]) > 5 * float(r["cost_per_request_usd"]) for r in rows)

@@ -20,8 +20,8 @@ Variants (``variant=``, dash-separated: surrogate, region, noise; :data:`DEFAULT
 
 * surrogate ``dag`` (per-stage GPs combined along the critical path) or ``e2e`` (one GP over all dimensions);
 * region ``trust`` (candidates in a trust region around the answer with TuRBO's update rule, Eriksson et al.,
-  NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
-  cube); both then polish locally around their best candidates;
+  NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`), ``global`` (Sobol points over the whole cube) or
+  ``mixed`` (a third global, the rest in the trust region); all then polish locally around their best candidates;
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level).
 
 Rules:
@@ -51,7 +51,9 @@ from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES = ("dag", "e2e"), ("trust", "global"), ("het", "homo")
+SURROGATES, REGIONS, NOISES = ("dag", "e2e"), ("trust", "global", "mixed"), ("het", "homo")
+MIXED_GLOBAL_SHARE = 1.0 / 3.0
+"""``mixed``: this share of the candidates are global Sobol points, the rest come from the trust region."""
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -169,11 +171,14 @@ class AquatopeBO(BaseSizer):
         return configs[i], "model"
 
     def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
-        if self.variant.region == "trust":
-            center = self._center(judged)
-            half = self.trust.half_width / self.coords.spans()
-            return trust_candidates(center, half, self.n_candidates, self.problem.space.dims, rng)
-        return global_candidates(self.problem.dims, self.n_candidates, self.seed + len(self.history), rng)
+        n_global = {"trust": 0, "global": self.n_candidates}.get(
+            self.variant.region, int(MIXED_GLOBAL_SHARE * self.n_candidates)
+        )
+        center = self._center(judged)
+        half = self.trust.half_width / self.coords.spans()
+        local = trust_candidates(center, half, self.n_candidates - n_global, self.problem.space.dims, rng)
+        wide = global_candidates(self.problem.dims, n_global, self.seed + len(self.history), rng)
+        return np.concatenate([local, wide])
 
     def _score(
         self,
