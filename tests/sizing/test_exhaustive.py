@@ -56,3 +56,25 @@ def test_large_space_uses_structure_and_is_fast_enough() -> None:
     default_cost = expected_cost_usd(problem, problem.workflow.default_configs())
     assert result.cost_per_request_usd < default_cost
     assert result.cost_per_request_usd == pytest.approx(expected_cost_usd(problem, result.config or {}, 300))
+
+
+def test_world_effects_add_transfers_contention_and_tails() -> None:
+    from sim_cases import chain
+
+    from aquatope.resources import ResourceConfig
+    from aquatope.sizing.exhaustive import WorldEffects, sample_end_to_end_ms
+
+    wf = chain("three", [("a", 100.0), ("b", 50.0), ("c", 20.0)], qos_ms=1000.0, fanout=4)
+    p = SizingProblem(wf, ResourceSpace.decoupled())
+    config = {f: ResourceConfig(1.0, 1024) for f in "abc"}
+    rng = __import__("numpy").random.default_rng(0)
+    calm = sample_end_to_end_ms(p, config, 5, rng)
+    assert calm.tolist() == pytest.approx([170.0] * 5)  # exact perf models: the sum of the stages
+    moved = sample_end_to_end_ms(p, config, 5, rng, WorldEffects(transfer_ms=40.0))
+    assert moved.tolist() == pytest.approx([250.0] * 5)  # two edges of 40 ms
+    # b's 4 copies compute together at 1 vCPU each on an 8-vCPU invoker: u = 0.5, slowdown 1 + 0.3 * 0.5;
+    # a and c alone: u = 1/8 (an invocation's own demand counts, as in the simulator)
+    busy = sample_end_to_end_ms(p, config, 5, rng, WorldEffects(slope_cpu=0.3, invoker_cpu=8.0))
+    assert busy.tolist() == pytest.approx([(100.0 + 20.0) * (1 + 0.3 / 8) + 50.0 * 1.15] * 5)
+    tails = sample_end_to_end_ms(p, config, 4000, rng, WorldEffects(tail_prob=0.05, tail_alpha=1.5))
+    assert (tails > 170.0 + 1e-9).mean() == pytest.approx(1 - 0.95**6, abs=0.03)  # 6 invocations per request

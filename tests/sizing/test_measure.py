@@ -48,3 +48,63 @@ def test_fanout_prewarms_one_container_per_copy_and_disturbance_inflates() -> No
     dirty = measurer.measure(wf.default_configs())
     assert all(r.cold_starts == 0 for r in sim.request_records())
     assert np.allclose(dirty.latency_ms, 3.0 * clean.latency_ms)
+
+
+def test_steps_yield_times_and_let_the_caller_work_in_between() -> None:
+    wf = chain("two", [("a", 100.0), ("b", 50.0)], qos_ms=201.0)
+    problem = SizingProblem(wf, ResourceSpace.decoupled(), Pricing.cloud_run())
+    sim = Simulator()
+    measurer = Measurer(sim, problem, k=3)
+    gen = measurer.steps({"a": ResourceConfig(1.0, 1024), "b": ResourceConfig(0.5, 512)})
+    times = []
+    try:
+        while True:
+            t = next(gen)
+            assert t > sim.now_s  # always a time ahead
+            times.append(t)
+            sim.advance(t)
+    except StopIteration as done:
+        m = done.value
+    assert m.latency_ms.tolist() == pytest.approx([200.0] * 3) and len(times) > 3
+    direct = Measurer(Simulator(), problem, k=3).measure(
+        {"a": ResourceConfig(1.0, 1024), "b": ResourceConfig(0.5, 512)}
+    )
+    assert direct.latency_ms.tolist() == m.latency_ms.tolist()
+
+
+def test_reads_only_its_own_workflow_on_a_shared_platform() -> None:
+    mine = chain("mine", [("a", 100.0)], qos_ms=500.0)
+    other = chain("other", [("x", 300.0)], qos_ms=500.0)
+    sim = Simulator()
+    sim.deploy(other)
+    sim.submit("other", np.arange(0.0, 30.0, 0.05))  # a busy neighbour workflow, overlapping the measurement
+    problem = SizingProblem(mine, ResourceSpace.decoupled(), Pricing.cloud_run())
+    m = Measurer(sim, problem, k=4).measure({"a": ResourceConfig(1.0, 1024)})
+    assert m.latency_ms.tolist() == pytest.approx([100.0] * 4)  # other's 300 ms requests never enter
+    assert m.busy_s == pytest.approx({"a": 0.1})  # and other's busy containers are not billed to it
+    assert m.cost_per_request_usd == pytest.approx(
+        Pricing.cloud_run().container_cost_usd(ResourceConfig(1.0, 1024), 0.1) + Pricing.cloud_run().usd_per_request
+    )
+
+
+def test_disturbances_come_in_runs_with_the_asked_long_run_share() -> None:
+    wf = chain("one", [("a", 10.0)], qos_ms=1000.0)
+    problem = SizingProblem(wf, ResourceSpace.decoupled())
+    runs = Measurer(Simulator(), problem, k=2, disturbance_prob=0.2, disturbance_run=4.0, seed=1)
+    coins = Measurer(Simulator(), problem, k=2, disturbance_prob=0.2, seed=1)
+    for measurer in (runs, coins):
+        for _ in range(400):
+            measurer._disturb()
+
+    def mean_run(flags: list[bool]) -> float:
+        lengths, n = [], 0
+        for f in [*flags, False]:
+            if f:
+                n += 1
+            elif n:
+                lengths.append(n)
+                n = 0
+        return float(np.mean(lengths))
+
+    assert 0.13 < np.mean(runs.disturbed) < 0.27 and 0.13 < np.mean(coins.disturbed) < 0.27
+    assert mean_run(runs.disturbed) > 2.5 > 1.5 > mean_run(coins.disturbed)

@@ -1,18 +1,34 @@
-"""Right-sizing experiments on the simulator: one tuning run, and every method compared against the oracle."""
+"""Right-sizing experiments on the simulator: one tuning run (in a scenario's staging world), its baseline and
+report, and every method compared against the exhaustive optimum.
+
+*Where measurements happen.* ``aquatope tune`` measures on a staging copy of the scenario's world (no tenants:
+:meth:`Scenario.staging`) of :data:`STAGING_INVOKERS` invokers when the scenario sizes its cluster automatically
+(from a trace, which a standalone tune does not have). A fresh re-measurement (:func:`remeasure`, the check an
+answer must pass) runs in the same world with another seed and *without* noisy-neighbour episodes: those are the
+bad measurements a sizer must survive, not the performance it is sizing for.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Sequence
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from aquatope.resources import Pricing, ResourceSpace
+from aquatope.scenarios import Scenario, load_scenario
 from aquatope.sim import SimConfig, Simulator
-from aquatope.sizing.base import Measurement, SizingProblem, WorkflowConfig
-from aquatope.sizing.exhaustive import OracleResult, exhaustive_search
+from aquatope.sizing.answer import judge_all
+from aquatope.sizing.base import History, Measurement, SizingProblem, WorkflowConfig, config_key
+from aquatope.sizing.design import defaults
+from aquatope.sizing.exhaustive import OracleResult, WorldEffects, exhaustive_search, expected_cost_usd
+from aquatope.sizing.load import LoadProfile
 from aquatope.sizing.loop import ProgressFn, SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
 from aquatope.sizing.registry import MEASURED_METHODS, make_sizer
@@ -20,17 +36,40 @@ from aquatope.workflow import Workflow
 
 FRESH_SAMPLES = 200
 """Requests used to re-measure a sizer's answer on a fresh simulator (a different seed)."""
+STAGING_INVOKERS = 2
+"""Invokers of a standalone tune's staging world when the scenario sizes its cluster from a trace (``auto``)."""
 
 
-def make_problem(workflow: Workflow, space: str, budget: int, seed: int) -> SizingProblem:
+def make_problem(
+    workflow: Workflow, space: str, budget: int, seed: int, load: LoadProfile | None = None
+) -> SizingProblem:
     """A sizing problem with the space's natural pricing (Lambda prices for the coupled space)."""
     pricing = Pricing.aws_lambda() if space == "coupled" else Pricing.cloud_run()
-    return SizingProblem(workflow, ResourceSpace.named(space), pricing, budget, seed)
+    return SizingProblem(workflow, ResourceSpace.named(space), pricing, budget, seed, load)
 
 
-def _platform(problem: SizingProblem, seed: int) -> Simulator:
+def staging_config(problem: SizingProblem, scenario: Scenario | str | None = None) -> SimConfig:
+    """The simulator parameters of a staging world of ``scenario`` (default: calm) at the problem's pricing."""
+    world = load_scenario(scenario if scenario is not None else "calm").staging()
+    invokers = world.cluster.invokers if world.cluster.invokers is not None else STAGING_INVOKERS
     pricing = "aws-lambda" if problem.pricing.name == "aws-lambda" else "cloud-run"
-    return Simulator(SimConfig(pricing=pricing), seed=seed)
+    return dataclasses.replace(world.sim_config(invokers=invokers), pricing=pricing)
+
+
+def world_effects(config: SimConfig, workflow: Workflow) -> WorldEffects:
+    """What the exhaustive oracle must add to the performance models in a world (see ``WorldEffects``); the
+    per-edge delay is the largest of the workflow's functions' (they differ only with ``output_mb``)."""
+    payload_mb = max((f.output_mb for f in workflow.functions.values()), default=0.0)
+    size_ms = 1000.0 * payload_mb / config.transfer_mb_per_s if config.transfer_mb_per_s > 0 else 0.0
+    out_ms = config.transfer_ms + size_ms
+    return WorldEffects(
+        transfer_ms=out_ms,
+        tail_prob=config.heavy_tail_prob,
+        tail_alpha=config.heavy_tail_alpha,
+        slope_cpu=config.interference,
+        slope_memory=config.interference_memory,
+        invoker_cpu=config.invoker_cpu,
+    )
 
 
 def tune(
@@ -38,21 +77,78 @@ def tune(
     method: str,
     samples_per_config: int = 20,
     progress: ProgressFn | None = None,
+    *,
+    start: str = "design",
+    scenario: Scenario | str | None = None,
 ) -> SizingResult:
-    """Run one measured sizer on a simulator seeded with ``problem.seed``."""
-    sizer = make_sizer(method, problem, problem.seed)
-    measurer = Measurer(_platform(problem, problem.seed), problem, k=samples_per_config, seed=problem.seed)
+    """Run one measured sizer on a staging simulator of ``scenario`` seeded with ``problem.seed``."""
+    sizer = make_sizer(method, problem, problem.seed, start)
+    platform = Simulator(staging_config(problem, scenario), seed=problem.seed)
+    measurer = Measurer(platform, problem, k=samples_per_config, seed=problem.seed)
     budget = max(problem.budget, getattr(sizer, "required_evaluations", 0))
     return run_sizer(sizer, measurer, budget, progress)
 
 
-def remeasure(problem: SizingProblem, config: WorkflowConfig, seed: int, k: int = FRESH_SAMPLES) -> Measurement:
-    """Measure ``config`` again on a fresh simulator with another seed (does the answer really meet the QoS?)."""
-    return Measurer(_platform(problem, seed + 7_654_321), problem, k=k, seed=seed + 1).measure(config)
+def remeasure(
+    problem: SizingProblem,
+    config: WorkflowConfig,
+    seed: int,
+    k: int = FRESH_SAMPLES,
+    scenario: Scenario | str | None = None,
+) -> Measurement:
+    """Measure ``config`` again on a fresh simulator of the scenario's world with another seed, no neighbours
+    (does the answer really meet the QoS?)."""
+    sim = dataclasses.replace(staging_config(problem, scenario), neighbour_rate_per_h=0.0)
+    return Measurer(Simulator(sim, seed=seed + 7_654_321), problem, k=k, seed=seed + 1).measure(config)
+
+
+@dataclass(frozen=True)
+class Saving:
+    """The answer against the deployed (default) configuration, both judged by the answer rule's objective."""
+
+    default_usd: float
+    answer_usd: float
+    default_measured: bool
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 - self.answer_usd / self.default_usd if self.default_usd > 0 else math.nan
+
+
+def saving(problem: SizingProblem, result: SizingResult, measure_default: Callable[[], Measurement]) -> Saving | None:
+    """The saving of ``result``'s answer over the YAML defaults; the defaults are taken from the run when it
+    measured them, else measured once more (``measure_default``, source ``baseline``, outside the budget)."""
+    if result.best is None:
+        return None
+    history = History()
+    for m, s in zip(result.history, result.sources or ("external",) * result.evaluations, strict=True):
+        history.add(m, s)
+    base = defaults(problem)
+    measured = any(config_key(m.config) == config_key(base) for m in result.history)
+    if not measured:
+        history.add(measure_default(), "baseline")
+    judged = judge_all(problem, history)
+    return Saving(
+        judged[config_key(base)].objective_usd, judged[config_key(result.best.config)].objective_usd, measured
+    )
+
+
+@contextmanager
+def numerical_warnings() -> Iterator[Counter[str]]:
+    """Collect the numerical warnings GPyTorch/BoTorch raise while fitting tiny noisy data sets (jitter added,
+    optimiser stopped early), counted by category, instead of printing each; the caller reports them once."""
+    counts: Counter[str] = Counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield counts
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+            continue  # library deprecations, hidden by Python's defaults anyway
+        counts[w.category.__name__] += 1
 
 
 def evaluations_to_within(result: SizingResult, optimum_usd: float, tolerance: float = 0.10) -> int | None:
-    """First evaluation after which the best feasible cost is within ``tolerance`` of the optimum (None: never)."""
+    """First evaluation after which the answer's cost is within ``tolerance`` of the optimum (None: never)."""
     for i, best in enumerate(result.best_cost_curve(), start=1):
         if best is not None and best <= optimum_usd * (1.0 + tolerance):
             return i
@@ -70,9 +166,10 @@ class MethodSummary:
     evals_to_10pct_median: float
     never_within_10pct: int
     evaluations_median: float
+    answer_sources: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return dataclasses.asdict(self)
 
 
 def compare_methods(
@@ -90,13 +187,15 @@ def compare_methods(
         fresh: list[bool] = []
         evals: list[float] = []
         used: list[int] = []
+        sources: Counter[str] = Counter()
         never = 0
         for seed in seeds:
-            p = SizingProblem(problem.workflow, problem.space, problem.pricing, problem.budget, seed)
+            p = problem.with_seed(seed)
             result = tune(p, method, samples_per_config)
             used.append(result.evaluations)
+            sources[result.best_source or "none"] += 1
             if result.best is not None and oracle.feasible:
-                ratios.append(result.best.cost_per_request_usd / oracle.cost_per_request_usd)
+                ratios.append(expected_cost_usd(p, result.best.config) / oracle.cost_per_request_usd)
                 fresh.append(remeasure(p, result.best.config, seed).feasible)
             else:
                 fresh.append(False)
@@ -114,6 +213,7 @@ def compare_methods(
                 float(np.median(evals)),
                 never,
                 float(np.median(used)),
+                dict(sources),
             )
         )
     return oracle, summaries

@@ -1,10 +1,11 @@
-"""Right-sizing: the problem, a measurement, and the ask/tell Sizer protocol.
+"""Right-sizing: the problem, a measurement, the ask/tell Sizer protocol and the history of evaluations.
 
 A *configuration* of a workflow maps every function name to a :class:`ResourceConfig`. A sizer proposes
 configurations (``suggest``), the caller measures them on a Platform and reports back (``observe``); the loop that
 measures lives outside the sizer (:func:`aquatope.sizing.loop.run_sizer`), so the same sizer runs on the simulator,
 on Ray, or on replayed measurements. Latency QoS is a constraint: ``slack = log(latency_pctl / qos) <= 0`` is
-feasible. The answer is always a configuration that was *measured* feasible, never an unmeasured guess.
+feasible. The answer is always a configuration that was *measured*, never an unmeasured guess, and every
+evaluation records where it came from (:data:`SOURCES`).
 """
 
 from __future__ import annotations
@@ -12,17 +13,29 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from aquatope.resources import Pricing, ResourceConfig, ResourceSpace
 from aquatope.workflow import Workflow
 
+if TYPE_CHECKING:
+    from aquatope.sizing.load import LoadProfile
+
 WorkflowConfig = dict[str, ResourceConfig]
+ConfigKey = tuple[tuple[str, float, int], ...]
+
+SOURCES = ("design", "model", "random", "profile", "search", "recheck", "confirm", "baseline", "external")
+"""Where an evaluation came from: ``design`` (the starting design: YAML defaults and what a user tries first),
+``model`` (proposed by a sizer's model), ``random`` (a random proposal), ``profile`` (a profiling run of
+powertune-qos or model-based), ``search`` (a model-free step of a search, e.g. greedy upsizing), ``recheck`` (a
+suspect measurement measured again), ``confirm`` (the answer measured again before finishing), ``baseline`` (the
+deployed configuration measured for the report, outside the sizer), ``external`` (a configuration the caller
+measured without the sizer asking)."""
 
 
-def config_key(config: Mapping[str, ResourceConfig]) -> tuple[tuple[str, float, int], ...]:
+def config_key(config: Mapping[str, ResourceConfig]) -> ConfigKey:
     """A hashable key of a workflow configuration (sorted by function name)."""
     return tuple((name, c.cpu, c.memory_mb) for name, c in sorted(config.items()))
 
@@ -33,13 +46,20 @@ def config_to_dict(config: Mapping[str, ResourceConfig]) -> dict[str, dict[str, 
 
 @dataclass(frozen=True)
 class SizingProblem:
-    """Find per-function configurations of ``workflow`` in ``space`` that meet its QoS at the least cost."""
+    """Find per-function configurations of ``workflow`` in ``space`` that meet its QoS at the least cost.
+
+    ``load``: the forecast load and the pool policy that will serve it (:class:`~aquatope.sizing.load.LoadProfile`).
+    With a load the objective is the *expected total cost per request* (execution plus the idle keep-warm time
+    of the containers the pool will hold at that rate, :func:`aquatope.sizing.load.objective_usd`); without
+    one it is the measured cost of one request (busy container time x prices + request fees).
+    """
 
     workflow: Workflow
     space: ResourceSpace
     pricing: Pricing = field(default_factory=Pricing)
     budget: int = 40
     seed: int = 0
+    load: LoadProfile | None = None
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -73,6 +93,15 @@ class SizingProblem:
         compute = sum(self.pricing.container_cost_usd(config[f], busy_s[f]) for f in self.functions)
         return compute + self.pricing.requests_cost_usd(sum(calls.values()))
 
+    def objective_usd(self, m: Measurement) -> float:
+        """What a sizer minimises for measurement ``m`` (see the class docstring)."""
+        from aquatope.sizing.load import objective_usd
+
+        return objective_usd(self, m)
+
+    def with_seed(self, seed: int) -> SizingProblem:
+        return SizingProblem(self.workflow, self.space, self.pricing, self.budget, seed, self.load)
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -80,7 +109,9 @@ class Measurement:
 
     ``latency_ms``: end-to-end latency of each request, shape (k,), NaN for a failed request;
     ``stage_latency_ms``: per stage, its latency in each request (slowest copy of a fan-out), shape (k,);
-    ``cost_per_request_usd``: mean cost of one request (busy container time x prices + request fees).
+    ``cost_per_request_usd``: mean cost of one request (busy container time x prices + request fees);
+    ``busy_s``: per function, the mean busy (billed execution) seconds one request spent in it, all copies
+    summed (empty when the measurer could not tell).
     """
 
     config: WorkflowConfig
@@ -89,10 +120,15 @@ class Measurement:
     cost_per_request_usd: float
     quantile: float
     qos_ms: float
+    busy_s: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
         return int(np.isnan(self.latency_ms).sum())
+
+    @property
+    def k(self) -> int:
+        return int(self.latency_ms.size)
 
     @property
     def latency_pctl_ms(self) -> float:
@@ -109,6 +145,7 @@ class Measurement:
 
     @property
     def feasible(self) -> bool:
+        """Whether this one measurement's percentile meets the target (the answer rule judges more strictly)."""
         return self.latency_pctl_ms <= self.qos_ms
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,10 +161,13 @@ class Measurement:
 
 @runtime_checkable
 class Sizer(Protocol):
-    """Ask/tell resource search. ``suggest()`` returns the next configurations to measure (empty when done);
-    ``observe(config, measurement)`` reports one; ``best()`` is the cheapest configuration measured feasible."""
+    """Ask/tell resource search. ``suggest()`` returns the next configurations to measure (empty when done) and
+    is idempotent: asked again before ``observe``, it returns the same; ``observe(config, measurement)`` reports
+    one; ``best()`` is the answer (a measured configuration, see :mod:`aquatope.sizing.answer`) or None;
+    ``history`` holds every observed measurement with its source."""
 
     name: str
+    history: History
 
     def suggest(self) -> list[WorkflowConfig]: ...
 
@@ -137,21 +177,35 @@ class Sizer(Protocol):
 
 
 class History:
-    """Measurements in the order observed, and the best feasible one (shared by every sizer)."""
+    """Measurements in the order observed, each with its source (:data:`SOURCES`)."""
 
     def __init__(self) -> None:
         self.items: list[Measurement] = []
+        self.sources: list[str] = []
 
-    def add(self, m: Measurement) -> None:
+    def add(self, m: Measurement, source: str = "external") -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown evaluation source {source!r}; one of {SOURCES}")
         self.items.append(m)
+        self.sources.append(source)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def best(self) -> Measurement | None:
+        """The cheapest single measurement that met the target (no confidence margin; for model-free baselines'
+        bookkeeping, the answer rule is :func:`aquatope.sizing.answer.answer`)."""
         feasible = [m for m in self.items if m.feasible]
         return min(feasible, key=lambda m: m.cost_per_request_usd) if feasible else None
 
     def seen(self, config: Mapping[str, ResourceConfig]) -> bool:
         key = config_key(config)
         return any(config_key(m.config) == key for m in self.items)
+
+    def count(self, config: Mapping[str, ResourceConfig]) -> int:
+        key = config_key(config)
+        return sum(config_key(m.config) == key for m in self.items)
+
+    def index_of(self, m: Measurement | None) -> int | None:
+        """Position of ``m`` (by identity) in the history, or None."""
+        return None if m is None else next((i for i, x in enumerate(self.items) if x is m), None)

@@ -1,4 +1,4 @@
-"""Baseline sizers: uniform random search and AWS Lambda Power Tuning's per-function grid."""
+"""Baseline sizers: random search and AWS Lambda Power Tuning's per-function grid (QoS-agnostic, "cost")."""
 
 from __future__ import annotations
 
@@ -6,41 +6,42 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aquatope.resources import ResourceConfig
-from aquatope.sizing.base import History, Measurement, SizingProblem, WorkflowConfig
+from aquatope.resources import LAMBDA_MB_PER_VCPU, ResourceConfig
+from aquatope.sizing.base import Measurement, SizingProblem, WorkflowConfig, config_key
+from aquatope.sizing.sizer import BaseSizer, Proposal
 
 POWER_TUNING_MEMORY_MB = (128, 256, 512, 1024, 1536, 2048, 3008)
 """The memory sizes AWS Lambda Power Tuning tests by default (its ``powerValues``)."""
 
 
-class RandomSizer:
-    """Uniformly random configurations of the space (each function independently), one at a time, until the
-    budget is spent. Its answer is the cheapest configuration measured feasible."""
+def lambda_config(memory_mb: int) -> ResourceConfig:
+    """A Lambda-style configuration: CPU in proportion to memory, 1769 MB per vCPU."""
+    return ResourceConfig(round(memory_mb / LAMBDA_MB_PER_VCPU, 1) or 0.1, memory_mb)
+
+
+class RandomSizer(BaseSizer):
+    """Uniformly random configurations of the space (each function independently), one at a time, after the
+    starting design (``start="design"``) or from the first evaluation (``start="random"``: pure random search).
+    The answer is the shared rule, confirmed before finishing."""
 
     name = "random"
 
-    def __init__(self, problem: SizingProblem, seed: int = 0) -> None:
-        self.problem = problem
-        self.rng = np.random.default_rng([seed, 17])
-        self.history = History()
+    def __init__(self, problem: SizingProblem, seed: int | None = None, start: str = "design") -> None:
+        super().__init__(problem, seed, start)
+        self.rng = np.random.default_rng([self.seed, 17])
 
-    def suggest(self) -> list[WorkflowConfig]:
-        if len(self.history) >= self.problem.budget:
-            return []
+    def propose(self) -> Proposal | None:
+        if self.start == "design" and (point := self.design_point()) is not None:
+            return point
+        measured = self.measured_keys()
         for _ in range(100):
             config = self.problem.from_unit(self.rng.random(self.problem.dims))
-            if not self.history.seen(config):
-                return [config]
-        return [config]
-
-    def observe(self, config: WorkflowConfig, measurement: Measurement) -> None:
-        self.history.add(measurement)
-
-    def best(self) -> Measurement | None:
-        return self.history.best()
+            if config_key(config) not in measured:
+                return config, "random"
+        return None
 
 
-class PowerTuningGrid:
+class PowerTuningGrid(BaseSizer):
     """AWS Lambda Power Tuning, "cost" strategy, applied per function and then combined (QoS-agnostic).
 
     Each function is tuned on its own: its memory walks through ``memory_sizes_mb`` (CPU follows memory as on
@@ -51,42 +52,39 @@ class PowerTuningGrid:
     """
 
     name = "grid"
+    confirms = False
 
     def __init__(self, problem: SizingProblem, memory_sizes_mb: Sequence[int] = POWER_TUNING_MEMORY_MB) -> None:
-        self.problem = problem
+        super().__init__(problem, None, "design")
         space = problem.space
-        self.sizes = [space.nearest(self._lambda_config(m)) for m in memory_sizes_mb]
-        self.sizes = list(dict.fromkeys(self.sizes))  # distinct after rounding, order kept
+        self.sizes = list(dict.fromkeys(space.nearest(lambda_config(m)) for m in memory_sizes_mb))
         self.base = problem.workflow.default_configs()
         self.plan = [(f, c) for f in problem.functions for c in self.sizes]
         self.results: dict[str, list[tuple[float, ResourceConfig]]] = {f: [] for f in problem.functions}
         self.final: Measurement | None = None
-        self.history = History()
-
-    @staticmethod
-    def _lambda_config(memory_mb: int) -> ResourceConfig:
-        return ResourceConfig(round(memory_mb / 1769.0, 1) or 0.1, memory_mb)
 
     @property
     def required_evaluations(self) -> int:
         return len(self.plan) + 1
 
     def suggest(self) -> list[WorkflowConfig]:
+        if self._pending is None and len(self.history) < self.required_evaluations:
+            self._pending = self.propose()
+        return [] if self._pending is None else [dict(self._pending[0])]
+
+    def propose(self) -> Proposal | None:
         step = len(self.history)
         if step < len(self.plan):
             f, c = self.plan[step]
-            return [{**self.base, f: c}]
-        if self.final is None:
-            return [self.combined()]
-        return []
+            return {**self.base, f: c}, "profile"
+        return (self.combined(), "search") if self.final is None else None
 
     def combined(self) -> WorkflowConfig:
         """Every function at its cheapest measured size."""
         return {f: min(self.results[f], key=lambda r: r[0])[1] for f in self.problem.functions}
 
-    def observe(self, config: WorkflowConfig, measurement: Measurement) -> None:
-        step = len(self.history)
-        self.history.add(measurement)
+    def observed(self, config: WorkflowConfig, measurement: Measurement, source: str) -> None:
+        step = len(self.history) - 1
         if step < len(self.plan):
             f, c = self.plan[step]
             cost = measurement.cost_per_request_usd if measurement.failed == 0 else float("inf")

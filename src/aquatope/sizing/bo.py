@@ -1,140 +1,83 @@
 """Aquatope's QoS-constrained Bayesian optimization of per-function resources (ASPLOS '23, section 5).
 
-Search space: per function (cpu, memory) in the unit cube (memory only in a coupled space), rounded to the
-space's steps by :meth:`SizingProblem.from_unit`. Surrogates (:mod:`aquatope.sizing.bo_models`): GPs of log cost
-(the objective) and of log latency percentile (the constraint, ``slack = log(pctl / QoS) <= 0``) in a
-ModelListGP. Acquisition: ``qLogNoisyExpectedImprovement`` with the latency constraint as a constraint callable,
-maximized over the unit cube by ``optimize_acqf``; one configuration is proposed at a time.
+Search space: per function (cpu, memory) in the unit cube (memory only in a coupled space), rounded to the space's
+steps. After the shared starting design (:mod:`aquatope.sizing.design`), each step fits a surrogate
+(:mod:`aquatope.sizing.bo_models`) on the measurements the answer rule keeps and scores candidates by Monte Carlo
+*constrained expected improvement* on posterior draws:
 
-Variants (``variant=``):
+    acq(x) = mean over draws of  max(0, log objective(answer) - log objective(x)) * [loc(x) <= threshold(n_x)]
+             * P(no function of x runs out of memory)
 
-* ``"paper"``: Sobol initial design, end-to-end latency GP.
-* ``"warm"`` (default): initial design = the workflow's YAML defaults, then all functions scaled together (three
-  diagonal probes: shrinking if the defaults met the QoS, growing if not), then the defaults with one function halved (cpu and
-  memory) at a time: a cheap per-function sensitivity probe around a configuration that is usually feasible.
-* ``"dag"``: the warm start plus per-stage latency GPs combined along the DAG (:class:`DagSurrogate`).
+``threshold(n)`` is the largest end-to-end location the shared answer rule (:mod:`aquatope.sizing.answer`) accepts
+from ``n`` requests, and ``loc(x)`` the location the rule will see after measuring ``x`` (the surrogate's draw plus
+the measurement's own noise, pooled with what ``x`` already has): the model aims at configurations that will *pass
+the rule* once measured, not at ones that merely sit under the target. Candidates are unmeasured configurations and already measured ones (re-measuring adds
+requests, which lowers the margin: the model decides when more samples of a near-miss are worth an evaluation).
+Until an answer exists the acquisition is the probability of passing. One configuration is proposed at a time.
+
+Variants (``variant=``, dash-separated: surrogate, region, noise; :data:`DEFAULT_VARIANT` won on training seeds,
+``bench/tune_bo_variants.py``):
+
+* surrogate ``dag`` (per-stage GPs combined along the critical path) or ``e2e`` (one GP over all dimensions);
+* region ``trust`` (candidates in a trust region around the answer with TuRBO's update rule, Eriksson et al.,
+  NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`), ``global`` (Sobol points over the whole cube) or
+  ``mixed`` (a third global, the rest in the trust region); all then polish locally around their best candidates;
+* noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level).
 
 Rules:
 
-* *No duplicates*: a candidate that rounds to an already measured configuration is replaced by the next best
-  restart of the acquisition optimizer, then by random perturbations of the best one.
-* *Outliers*: after the initial design, a new measurement whose log latency percentile lies outside the 95%
-  predictive interval (mean +- 1.96 predictive STANDARD DEVIATIONS, observation noise included, never narrower
-  than +-log(1.3), see ``MIN_OUTLIER_LOG``) of the surrogate fitted without it (leave-one-out) is measured again
-  once (``suggest`` returns the same configuration). The repetition enters the GP training data if it lies in
-  that interval *or agrees with the suspect* within the same half-width (two agreeing measurements mean the
-  surrogate was wrong, not the measurement; dropping them would hide a real cliff, e.g. a memory limit, and
-  BO would keep proposing it); otherwise the configuration is dropped from the training data. Failed
-  measurements are failures, never outliers. Every measurement stays in the history.
-* *Stop*: ``suggest`` returns ``[]`` once the budget is spent, or once a feasible configuration was measured,
-  the initial design is done and the best expected improvement is below ``ei_stop`` (default 1e-3: the next
-  evaluation is expected to lower the log cost by less than 0.001, i.e. cost by less than 0.1%).
-* *Answer*: :meth:`AquatopeBO.best` is the cheapest configuration whose *latest* measurement is feasible (a
-  repeated configuration is judged by its latest measurement); never an unmeasured guess; None if none is.
+* *Recheck*: a measurement whose end-to-end location is slower than the surrogate fitted without it predicts by
+  more than :data:`aquatope.sizing.answer.DISPUTE_Z` predictive standard deviations (observation noise included)
+  is a suspect: it leaves the training data and is measured again (source ``recheck``) once an evaluation came
+  back clean (a noisy neighbour that spoiled one measurement likely spoils the next). Both measurements stay in
+  the history; the answer rule drops the slower if they disagree beyond noise, keeps both if they agree (then the
+  surrogate, not the measurement, was wrong). Failed measurements are failures, never suspects.
+* *Stop*: once an answer exists and the best acquisition is below ``ei_stop`` (default 1e-3 in log objective: the
+  next evaluation is expected to lower the cost by less than 0.1%); then the shared confirmation runs.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
-import torch
-from botorch.acquisition.logei import qLogNoisyExpectedImprovement
-from botorch.exceptions.warnings import BadInitialCandidatesWarning, OptimizationWarning
-from botorch.optim import optimize_acqf
-from botorch.sampling import SobolQMCNormalSampler
 
-from aquatope.resources import ResourceConfig
-from aquatope.sizing.base import History, Measurement, Sizer, SizingProblem, WorkflowConfig, config_key
-from aquatope.sizing.bo_models import DagSurrogate, EndToEndSurrogate, Surrogate, log_latency
-from aquatope.sizing.gp import Z_95, single_thread, sobol_points, to_tensor, unit_bounds
+from aquatope.sizing.answer import DISPUTE_Z, Judgement, NoiseModel, judge_all, noise_model
+from aquatope.sizing.base import ConfigKey, Measurement, SizingProblem, WorkflowConfig, config_key
+from aquatope.sizing.bo_models import DagSurrogate, EndToEndSurrogate, FailureModel, Surrogate, e2e_observation
+from aquatope.sizing.candidates import TrustRegion, global_candidates, polish, snap, trust_candidates
+from aquatope.sizing.coords import LogCoords
+from aquatope.sizing.gp import torch_local
+from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-Variant = Literal["paper", "warm", "dag"]
-VARIANTS: tuple[str, ...] = ("paper", "warm", "dag")
-DEFAULT_VARIANT = "warm"
-"""bench/tune_bo_variants.py (3 workflows x 1-2 seeds so far): warm and dag reach the same answers (within 10%
-of the oracle after 3-5 evaluations on ml-pipeline and video-processing), dag costs 1.5-2x the suggest time;
-paper (Sobol start) stays 30-115% above the oracle after 30 evaluations."""
-ConfigKey = tuple[tuple[str, float, int], ...]
-MIN_OUTLIER_LOG = math.log(1.3)
-"""A measurement within 30% of the prediction is never an outlier: with a handful of points in up to 12
-dimensions the GP's hyperparameters are poorly identified and its intervals overconfident; without this floor
-about one evaluation in five was re-measured for nothing (smooth synthetic functions, bench runs)."""
+SURROGATES, REGIONS, NOISES = ("dag", "e2e"), ("trust", "global", "mixed"), ("het", "homo")
+MIXED_GLOBAL_SHARE = 1.0 / 3.0
+"""``mixed``: this share of the candidates are global Sobol points, the rest come from the trust region."""
+DEFAULT_VARIANT = "dag-trust-het"
+MIN_TRAIN = 3
+"""Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
 
 
-def default_n_init(dims: int) -> int:
-    """Sobol points of the paper's initial design: d/2 + 2, between 4 and 10."""
-    return min(10, max(4, dims // 2 + 2))
+@dataclass(frozen=True)
+class Variant:
+    surrogate: str = "dag"
+    region: str = "trust"
+    noise: str = "het"
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        parts = dict(zip(("surrogate", "region", "noise"), text.split("-"), strict=False))
+        v = cls(**parts)
+        if v.surrogate not in SURROGATES or v.region not in REGIONS or v.noise not in NOISES or text.count("-") > 2:
+            raise ValueError(f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>")
+        return v
+
+    def __str__(self) -> str:
+        return f"{self.surrogate}-{self.region}-{self.noise}"
 
 
-CONFIDENCE_Z = 0.674
-"""How far above the QoS level the pooled samples are judged: the level is raised by ``CONFIDENCE_Z`` standard
-errors of a sample quantile, sqrt(q (1 - q) / n) (z = 0.674: a 75% one-sided bound). An answer that meets its p95
-on 20-40 noisy samples only by luck then rarely survives; with more samples the margin shrinks."""
-
-
-def judged_level(quantile: float, n: int) -> float:
-    """The quantile level at which ``n`` pooled samples are compared with the target."""
-    return min(1.0, quantile + CONFIDENCE_Z * math.sqrt(quantile * (1.0 - quantile) / max(1, n)))
-
-
-def pooled_best(history: History) -> Measurement | None:
-    """The cheapest configuration whose measurements, pooled, meet the QoS (no failure, and the pooled samples'
-    :func:`judged_level` quantile <= target); the returned measurement is that configuration's latest."""
-    groups: dict[ConfigKey, list[Measurement]] = {}
-    for m in history.items:
-        groups.setdefault(config_key(m.config), []).append(m)
-    best: Measurement | None = None
-    for ms in groups.values():
-        latest = ms[-1]
-        samples = np.concatenate([m.latency_ms for m in ms])
-        level = judged_level(latest.quantile, samples.size)
-        if np.isnan(samples).any() or np.quantile(samples, level) > latest.qos_ms:
-            continue
-        if best is None or latest.cost_per_request_usd < best.cost_per_request_usd:
-            best = latest
-    return best
-
-
-def latest_best(history: History) -> Measurement | None:
-    """The cheapest configuration whose latest measurement is feasible (None if there is none)."""
-    latest: dict[ConfigKey, Measurement] = {config_key(m.config): m for m in history.items}
-    feasible = [m for m in latest.values() if m.feasible]
-    return min(feasible, key=lambda m: m.cost_per_request_usd) if feasible else None
-
-
-SHRINK_SCALES = (0.7, 0.5, 0.35)
-GROW_SCALES = (1.5, 2.0, 3.0)
-"""Diagonal warm-start probes, chosen once the defaults are measured: every function's cpu and memory scaled
-together, a line search along the diagonal (cost adds up over functions, and defaults are usually over- or
-under-provisioned everywhere at once). Shrink when the defaults meet the QoS, grow when they miss it."""
-
-
-def diagonal_probes(problem: SizingProblem, base: WorkflowConfig, feasible: bool) -> list[WorkflowConfig]:
-    """``base`` with every function scaled by each of ``SHRINK_SCALES`` (feasible) or ``GROW_SCALES``."""
-    space = problem.space
-    scales = SHRINK_SCALES if feasible else GROW_SCALES
-    return [
-        {f: space.nearest(ResourceConfig(c.cpu * k, max(1, round(c.memory_mb * k)))) for f, c in base.items()}
-        for k in scales
-    ]
-
-
-def warm_design(problem: SizingProblem) -> list[WorkflowConfig]:
-    """The YAML defaults, then the defaults with one function's cpu and memory halved at a time (the diagonal
-    probes are inserted after the defaults have been measured, see :func:`diagonal_probes`)."""
-    space = problem.space
-    base = {f: space.nearest(c) for f, c in problem.workflow.default_configs().items()}
-    design = [base]
-    for f in problem.functions:
-        c = base[f]
-        design.append({**base, f: space.nearest(ResourceConfig(c.cpu / 2, max(1, c.memory_mb // 2)))})
-    return design
-
-
-class AquatopeBO:
+class AquatopeBO(BaseSizer):
     """Constrained BO sizer (module docstring): ask with :meth:`suggest`, tell with :meth:`observe`."""
 
     name = "aquatope-bo"
@@ -142,225 +85,192 @@ class AquatopeBO:
     def __init__(
         self,
         problem: SizingProblem,
+        seed: int | None = None,
+        start: str = "design",
         *,
         variant: str = DEFAULT_VARIANT,
-        n_init: int | None = None,
-        seed: int | None = None,
         ei_stop: float = 1e-3,
-        num_restarts: int = 3,
-        raw_samples: int = 128,
-        mc_samples: int = 64,
+        candidates: int = 1536,
+        draws: int = 128,
     ) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
-        self.problem = problem
-        self.variant = variant
-        self.seed = problem.seed if seed is None else seed
-        self.rng = np.random.default_rng(self.seed)
-        self.ei_stop = ei_stop
-        self.num_restarts, self.raw_samples, self.mc_samples = num_restarts, raw_samples, mc_samples
-        self.history = History()
-        self.train: dict[ConfigKey, Measurement] = {}
-        self.dropped: set[ConfigKey] = set()
-        self.recheck: Measurement | None = None
-        self.stopped = False
-        self.last_log_ei: float | None = None
+        super().__init__(problem, seed, start)
+        self.variant = Variant.parse(variant)
+        self.ei_stop, self.n_candidates, self.draws = ei_stop, candidates, draws
+        self.trust = TrustRegion(problem.dims)
+        self.coords = LogCoords(problem)
+        self.suspects: list[ConfigKey] = []
         self.rechecks = 0
-        self.outliers = 0
-        self._surrogate: tuple[int, Surrogate] | None = None
-        self._version = 0
-        self.design = self._initial_design(n_init)
-        self._confirmed = False
-        self.confirmations = 0
+        self.last_clean = True
+        self.last_acq: float | None = None
+        self._surrogate: tuple[tuple[int, frozenset[ConfigKey]], Surrogate] | None = None
 
     # ---- ask -------------------------------------------------------------------------------------------------
-    def suggest(self) -> list[WorkflowConfig]:
-        """The next configuration to measure (one), the suspect again to recheck it, or [] when done."""
-        with single_thread():
-            return self._suggest()
+    def propose(self) -> Proposal | None:
+        recheck = self._recheck()
+        if recheck is not None:
+            return recheck
+        point = self.design_point()
+        if point is not None:
+            return point
+        if len(self._training()) < MIN_TRAIN:
+            return self._any_unseen()
+        return self._model_step()
 
-    def _suggest(self) -> list[WorkflowConfig]:
-        if len(self.history) >= self.problem.budget:
-            return []
-        if self.stopped:
-            return self._confirmation()
-        if self.recheck is not None:
-            return [dict(self.recheck.config)]
-        if self.problem.budget - len(self.history) == 1 and (confirm := self._confirmation()):
-            return confirm
-        while self.design:
-            config = self.design.pop(0)
-            if not self._measured(config):
-                return [config]
-        if len(self.train) < 2:
-            return [self._random_unseen()]
-        return self._bo_step()
+    def _recheck(self) -> Proposal | None:
+        if not self.suspects:
+            return None
+        last_chance = self.problem.budget - len(self.history) <= CONFIRM_RESERVE + len(self.suspects)
+        if not (self.last_clean or last_chance):
+            return None
+        key = self.suspects.pop(0)
+        config = next(m.config for m in self.history.items if config_key(m.config) == key)
+        self.rechecks += 1
+        return dict(config), "recheck"
 
-    def _bo_step(self) -> list[WorkflowConfig]:
-        surrogate = self._fit()
-        candidates, log_ei = self._optimize(surrogate)
-        self.last_log_ei = log_ei
-        if self.ei_stop > 0 and self.history.best() is not None and log_ei < math.log(self.ei_stop):
-            self.stopped = True
-            return self._confirmation()
-        for x in candidates:
-            config = self.problem.from_unit(x)
-            if not self._measured(config):
-                return [config]
-        return [self._perturb(candidates[0])]
+    def _any_unseen(self) -> Proposal:
+        rng = np.random.default_rng([self.seed, len(self.history), 5])
+        measured = self.measured_keys()
+        for _ in range(100):
+            config = self.coords.from_x(rng.random(self.problem.dims))
+            if config_key(config) not in measured:
+                break
+        return config, "random"
 
-    def _optimize(self, surrogate: Surrogate) -> tuple[list[np.ndarray], float]:
-        """Restart candidates of qLogNEI, best first, and the best log expected improvement."""
-        x_train = to_tensor(np.array([self.problem.to_unit(m.config) for m in self.train.values()]))
-        acq = qLogNoisyExpectedImprovement(
-            model=surrogate.model,
-            X_baseline=x_train,
-            sampler=SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed + self._version),
-            objective=surrogate.objective,
-            constraints=surrogate.constraints,
+    def _model_step(self) -> Proposal | None:
+        with torch_local(self.seed * 7919 + len(self.history)):
+            surrogate = self._fit()
+        noise = noise_model(self._training(), self.problem.quantile)
+        if noise is None:
+            return self._any_unseen()
+        rng = np.random.default_rng([self.seed, len(self.history), 11])
+        judged = judge_all(self.problem, self.history)
+        fails = FailureModel(self.problem, self.history.items)
+        new = [c for c in snap(self.coords, self._region(judged, rng), exclude=set(judged)) if not fails.fails(c)]
+        best = self.best()
+        again = [
+            j for key, j in judged.items()
+            if not j.failed and key not in self.suspects and (best is None or key != config_key(best.config))
+        ]  # fmt: skip
+        configs = new + [dict(j.config) for j in again]
+        if not configs:
+            return None
+        prior = [(0, 0.0)] * len(new) + [(j.requests, j.loc) for j in again]
+        acq = self._score(surrogate, noise, configs, prior, rng)
+        if new:  # local polish around the best new candidates
+            top = self.coords.many(new)
+            seen = set(judged) | {config_key(c) for c in configs}
+            more = snap(self.coords, polish(top, acq[: len(new)], self.n_candidates // 2, rng), exclude=seen)
+            more = [c for c in more if not fails.fails(c)]
+            if more:
+                configs += more
+                acq = np.concatenate([acq, self._score(surrogate, noise, more, [(0, 0.0)] * len(more), rng)])
+        i = int(np.argmax(acq))
+        self.last_acq = float(acq[i])
+        if best is not None and self.ei_stop > 0 and acq[i] < self.ei_stop:
+            return None
+        return configs[i], "model"
+
+    def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
+        n_global = {"trust": 0, "global": self.n_candidates}.get(
+            self.variant.region, int(MIXED_GLOBAL_SHARE * self.n_candidates)
         )
-        torch.manual_seed(self.seed * 7919 + len(self.history))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BadInitialCandidatesWarning)
-            warnings.simplefilter("ignore", OptimizationWarning)
-            x, values = optimize_acqf(
-                acq,
-                bounds=unit_bounds(self.problem.dims),
-                q=1,
-                num_restarts=self.num_restarts,
-                raw_samples=self.raw_samples,
-                return_best_only=False,
-                options={"maxiter": 40},
-            )
-        assert values is not None
-        order = torch.argsort(values.reshape(-1), descending=True)
-        cands = [x.reshape(len(order), -1)[i].detach().numpy() for i in order]
-        return cands, float(values.reshape(-1)[order[0]])
+        center = self._center(judged)
+        half = self.trust.half_width / self.coords.spans()
+        local = trust_candidates(center, half, self.n_candidates - n_global, self.problem.space.dims, rng)
+        wide = global_candidates(self.problem.dims, n_global, self.seed + len(self.history), rng)
+        return np.concatenate([local, wide])
 
-    def _perturb(self, x: np.ndarray, tries: int = 50) -> WorkflowConfig:
-        for scale in np.linspace(0.02, 0.3, tries):
-            config = self.problem.from_unit(np.clip(x + self.rng.normal(0.0, scale, x.shape), 0.0, 1.0))
-            if not self._measured(config):
-                return config
-        return self._random_unseen()
+    def _score(
+        self,
+        surrogate: Surrogate,
+        noise: NoiseModel,
+        configs: list[WorkflowConfig],
+        prior: list[tuple[int, float]],
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The acquisition of ``configs``; ``prior``: per configuration, the requests it already has and their
+        mean log latency ((0, 0) for an unmeasured one)."""
+        x = self.coords.many(configs)
+        n_prior = np.array([p[0] for p in prior], dtype=float)
+        loc_prior = np.array([p[1] for p in prior])
+        return self._acquisition(surrogate, noise, configs, x, n_prior, loc_prior, rng)
 
-    def _random_unseen(self, tries: int = 100) -> WorkflowConfig:
-        for _ in range(tries):
-            config = self.problem.from_unit(self.rng.random(self.problem.dims))
-            if not self._measured(config):
-                return config
-        return self.problem.from_unit(self.rng.random(self.problem.dims))
+    def _center(self, judged: dict[ConfigKey, Judgement]) -> np.ndarray:
+        best = self.best()
+        if best is not None:
+            return self.coords.to_x(best.config)
+        ok = [j for j in judged.values() if not j.failed]
+        pick = min(ok, key=lambda j: j.loc) if ok else next(iter(judged.values()))
+        return self.coords.to_x(pick.config)
+
+    def _acquisition(
+        self,
+        surrogate: Surrogate,
+        noise: NoiseModel,
+        configs: list[WorkflowConfig],
+        x: np.ndarray,
+        n_prior: np.ndarray,
+        loc_prior: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Monte Carlo constrained EI (module docstring). A draw passes when the location the rule will see after
+        one more measurement of ``k`` requests, ``(n_prior * loc_prior + k * (f + e)) / (n_prior + k)`` with ``f``
+        the surrogate's draw and ``e`` the measurement's own error (sd / sqrt(k)), is under the rule's threshold."""
+        k = float(self.history.items[-1].k)
+        draws = surrogate.sample(configs, x, self.draws, rng)
+        measured = draws.loc + noise.sd / math.sqrt(k) * rng.standard_normal(draws.loc.shape)
+        seen = (n_prior * loc_prior + k * measured) / (n_prior + k)
+        threshold = noise.threshold(math.log(self.problem.qos_ms), n_prior + k)
+        passes = (seen <= threshold) * FailureModel(self.problem, self.history.items).p_runs(configs)
+        best = self.best()
+        if best is None:
+            tie = -draws.log_objective.mean(axis=0)
+            return passes.mean(axis=0) + 1e-6 * (tie - tie.min())
+        judged = judge_all(self.problem, self.history)[config_key(best.config)]
+        gain = np.maximum(0.0, math.log(judged.objective_usd) - draws.log_objective)
+        return (gain * passes).mean(axis=0)
 
     # ---- tell ------------------------------------------------------------------------------------------------
-    def observe(self, config: WorkflowConfig, measurement: Measurement) -> None:
-        """Record a measurement; check it against the leave-one-out surrogate (module docstring, *Outliers*)."""
-        with single_thread():
-            self._observe(config, measurement)
-
-    def _observe(self, config: WorkflowConfig, measurement: Measurement) -> None:
-        self.history.add(measurement)
-        if self.variant != "paper" and len(self.history) == 1:
-            self.design[:0] = diagonal_probes(self.problem, config, measurement.feasible)
+    def observed(self, config: WorkflowConfig, measurement: Measurement, source: str) -> None:
+        """Judge a new measurement against the surrogate fitted without it; update the trust region."""
         key = config_key(config)
-        if self.recheck is not None and config_key(self.recheck.config) == key:
-            suspect, self.recheck = self.recheck, None
-            if self._consistent(measurement, agrees_with=suspect):
-                self._train_add(key, measurement)
-            else:
-                self.dropped.add(key)
-                self.outliers += 1
+        self.last_clean = True
+        if source in ("recheck", "confirm") or measurement.failed:
             return
-        if self._can_check() and not self._consistent(measurement):
-            self.recheck = measurement
-            if self.train.pop(key, None) is not None:
-                self._version += 1
-            self.rechecks += 1
-            return
-        self._train_add(key, measurement)
-
-    def _train_add(self, key: ConfigKey, m: Measurement) -> None:
-        self.train[key] = m
-        self.dropped.discard(key)
-        self._version += 1
-
-    def _can_check(self) -> bool:
-        return not self.design and len(self.train) >= 3
-
-    def _consistent(self, m: Measurement, agrees_with: Measurement | None = None) -> bool:
-        """Whether the log latency percentile lies in the 95% predictive interval (mean +- 1.96 standard
-        deviations) of the surrogate fitted without it; a repetition is also consistent when it agrees with the
-        suspect within the same half-width (then the surrogate, not the measurement, was wrong). A failed
-        measurement is a failure, not an outlier."""
-        if len(self.train) < 3 or m.failed:
-            return True
-        mean, std = self._fit().latency_predictive(self.problem.to_unit(m.config))
-        y, half_width = log_latency(m), max(Z_95 * std, MIN_OUTLIER_LOG)
-        if abs(y - mean) <= half_width:
-            return True
-        return agrees_with is not None and abs(y - log_latency(agrees_with)) <= half_width
+        before = self._cached()
+        if before is not None and key not in self.suspects:
+            mean, std = before.predict_loc([config], self.coords.to_x(config).reshape(1, -1))
+            y, var = e2e_observation(self.problem, measurement)
+            if (y - mean[0]) > DISPUTE_Z * math.sqrt(std[0] ** 2 + var):
+                self.suspects.append(key)
+                self.last_clean = False
+        if source == "model":
+            best = self.best()
+            self.trust.update(best is not None and config_key(best.config) == key)
 
     # ---- models ----------------------------------------------------------------------------------------------
+    def _training(self) -> list[Measurement]:
+        """Measurements the answer rule keeps, minus suspects awaiting their recheck."""
+        kept = [m for j in judge_all(self.problem, self.history).values() for m in j.kept]
+        suspects = set(self.suspects)
+        return [m for m in kept if config_key(m.config) not in suspects]
+
+    def _version(self) -> tuple[int, frozenset[ConfigKey]]:
+        return len(self.history), frozenset(self.suspects)
+
+    def _cached(self) -> Surrogate | None:
+        """The surrogate fitted before the latest measurement, if one was fitted (never fits)."""
+        return None if self._surrogate is None else self._surrogate[1]
+
     def _fit(self) -> Surrogate:
-        """The surrogate on the current training data (cached until the training data change)."""
-        if self._surrogate is not None and self._surrogate[0] == self._version:
+        """The surrogate on the current training data (cached until the history or the suspects change)."""
+        version = self._version()
+        if self._surrogate is not None and self._surrogate[0] == version:
             return self._surrogate[1]
-        data = list(self.train.values())
-        x = np.array([self.problem.to_unit(m.config) for m in data])
-        torch.manual_seed(self.seed + self._version)
-        surrogate: Surrogate
-        if self.variant == "dag":
-            surrogate = DagSurrogate(self.problem, x, data)
-        else:
-            surrogate = EndToEndSurrogate(self.problem, x, data)
-        self._surrogate = (self._version, surrogate)
+        data = self._training()
+        x = self.coords.many([m.config for m in data])
+        het = self.variant.noise == "het"
+        cls = DagSurrogate if self.variant.surrogate == "dag" else EndToEndSurrogate
+        surrogate: Surrogate = cls(self.problem, x, data, heteroscedastic=het)
+        self._surrogate = (version, surrogate)
         return surrogate
-
-    def _initial_design(self, n_init: int | None) -> list[WorkflowConfig]:
-        if self.variant == "paper":
-            n = default_n_init(self.problem.dims) if n_init is None else n_init
-            design = [self.problem.from_unit(x) for x in sobol_points(n, self.problem.dims, self.seed)]
-        else:
-            design = warm_design(self.problem)
-            if n_init is not None and n_init > len(design):
-                extra = sobol_points(n_init - len(design), self.problem.dims, self.seed)
-                design += [self.problem.from_unit(x) for x in extra]
-            design = design if n_init is None else design[:n_init]
-        unique: dict[ConfigKey, WorkflowConfig] = {}
-        for c in design:
-            unique.setdefault(config_key(c), c)
-        return list(unique.values())
-
-    def _measured(self, config: WorkflowConfig) -> bool:
-        return self.history.seen(config)
-
-    # ---- answer ----------------------------------------------------------------------------------------------
-    def best(self) -> Measurement | None:
-        """The cheapest configuration measured feasible, judged on all its measurements pooled (a confirmed answer
-        must stay feasible with twice the samples); None when nothing measured feasible."""
-        return pooled_best(self.history)
-
-    def _confirmation(self) -> list[WorkflowConfig]:
-        """Measure the current answer once more before finishing (once per run): a configuration that was feasible
-        on k noisy samples by luck is then caught, and the next best takes its place."""
-        best = self.best()
-        if best is None or self._confirmed:
-            return []
-        self._confirmed = True
-        key = config_key(best.config)
-        if sum(config_key(m.config) == key for m in self.history.items) >= 2:
-            return []
-        self.confirmations += 1
-        return [dict(best.config)]
-
-
-def make_bo_sizer(method: str, problem: SizingProblem, seed: int | None = None) -> Sizer:
-    """A BO sizer by name: ``aquatope-bo`` (default variant), ``aquatope-bo:<variant>`` or ``cherrypick``."""
-    from aquatope.sizing.cherrypick import CherryPick
-
-    if method == "cherrypick":
-        return CherryPick(problem, seed=seed)
-    if method == "aquatope-bo":
-        return AquatopeBO(problem, seed=seed)
-    if method.startswith("aquatope-bo:"):
-        return AquatopeBO(problem, variant=method.split(":", 1)[1], seed=seed)
-    raise ValueError(f"unknown BO method {method!r}; choose aquatope-bo, aquatope-bo:<variant> or cherrypick")

@@ -1,157 +1,263 @@
-"""Surrogates of the Aquatope BO sizer: what is modelled, and how it becomes an objective and a constraint.
+"""Surrogates of the Aquatope BO sizer: what is modelled, and how candidates are scored from posterior samples.
 
-Both surrogates model ``log(cost per request)`` with one GP over every input dimension; they differ in the
-latency constraint (``slack = log(latency percentile / QoS) <= 0`` is feasible):
+Inputs are log coordinates (:class:`aquatope.sizing.coords.LogCoords`).
+Both model, per measured configuration, the *location* of its end-to-end latency (the mean log latency, what the
+answer rule judges with the pooled noise shape, :mod:`aquatope.sizing.answer`) and its objective (log USD per
+request, :meth:`SizingProblem.objective_usd`). Observations carry their measured noise: the variance of a mean of
+``k`` log latencies is ``s**2 / k`` with ``s`` the evaluation's own spread (heteroscedastic) unless
+``heteroscedastic=False`` (one learned noise level).
 
-* :class:`EndToEndSurrogate` (the paper): one GP of ``log(end-to-end latency percentile)`` over all dimensions.
-* :class:`DagSurrogate`: one GP per stage of ``log(stage latency percentile)`` over the dimensions of that stage's
-  function only (2-D in a decoupled space instead of 2 x functions), combined along the DAG on posterior samples
-  (a stage starts when its slowest predecessor ends, the request ends with its slowest sink) plus a calibration
-  offset ``mean(log measured pctl - log critical path of stage pctls)``. The critical path of per-stage
-  percentiles overestimates the end-to-end percentile; the offset (fitted on the training data) removes that bias.
+* :class:`EndToEndSurrogate` (the paper's shape): one GP of the end-to-end location and one of the log objective,
+  each over every input dimension.
+* :class:`DagSurrogate`: per stage, a GP of its location (mean log stage latency) over its own function's
+  dimensions only (2-D in a decoupled space instead of 2 x functions), combined along the DAG's critical path
+  (a stage starts when its slowest predecessor ends), plus a calibration offset: the mean over the training data of
+  ``end-to-end location - log critical path of exp(stage locations)`` (the location of a max or sum of random
+  stage times is not the critical path of their locations; the offset is nearly constant across configurations).
+  The objective is built from per-function GPs of log busy seconds per request over the function's dimensions,
+  priced per function (:func:`aquatope.sizing.load.function_cost_usd`: busy time, or the pool's expected
+  containers at the forecast load).
 
-A constraint is a callable on posterior samples ``(..., q, m) -> (..., q)``, negative where feasible (BoTorch).
-A failed measurement (any request failed) counts as ``log(QoS) + FAILED_LOG_SLACK`` latency.
+*Failures* are not smoothed into a GP (a jump to a huge latency ruins a smooth model's scale and uncertainty
+everywhere): failed observations stay out of the GPs, and :class:`FailureModel` learns which memory sizes fail per
+function, assuming that less memory than a size that ran out of memory fails too (the platform's OOM limit is a
+threshold in memory); candidates at or below a function's largest failed size are not proposed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import torch
-from botorch.acquisition.objective import GenericMCObjective
-from botorch.models import ModelListGP
-from torch import Tensor
 
-from aquatope.sizing.base import Measurement, SizingProblem
-from aquatope.sizing.gp import fit_gp, predictive, to_tensor
+from aquatope.sizing.answer import log_samples
+from aquatope.sizing.base import Measurement, SizingProblem, WorkflowConfig
+from aquatope.sizing.gp import AmdahlGP, fit_gp, posterior
+from aquatope.sizing.load import expected_containers
 from aquatope.workflow import Workflow
 
 FAILED_LOG_SLACK = 5.0
 """Log-latency slack given to a failed measurement (matches :attr:`Measurement.slack`)."""
 
-Constraint = Callable[[Tensor], Tensor]
+
+def location(values_ms: np.ndarray) -> tuple[float, float]:
+    """Mean and variance of the mean of the log of the finite values (variance of one value when k = 1)."""
+    x = np.log(np.maximum(values_ms[np.isfinite(values_ms)], 1e-6))
+    if x.size == 0:
+        return math.nan, math.nan
+    var = float(x.var(ddof=1)) / x.size if x.size > 1 else 0.0
+    return float(x.mean()), var
 
 
-def log_cost(m: Measurement) -> float:
-    return math.log(m.cost_per_request_usd)
+def e2e_observation(problem: SizingProblem, m: Measurement) -> tuple[float, float]:
+    """(location, noise variance) of the end-to-end latency; ``log(QoS) + 5`` and unit variance for a failure."""
+    if m.failed:
+        return math.log(problem.qos_ms) + FAILED_LOG_SLACK, 1.0
+    x = log_samples(m)
+    return float(x.mean()), float(x.var(ddof=1)) / x.size if x.size > 1 else 0.0
 
 
-def log_latency(m: Measurement) -> float:
-    """log of the measured end-to-end latency percentile; ``log(QoS) + 5`` for a failed measurement."""
-    pctl = m.latency_pctl_ms
-    return math.log(pctl) if math.isfinite(pctl) else math.log(m.qos_ms) + FAILED_LOG_SLACK
-
-
-def stage_log_latencies(wf: Workflow, m: Measurement) -> np.ndarray:
-    """log of each stage's latency percentile, shape (stages,), in ``wf.stages`` order.
-
-    A stage that failed in a request whose predecessors all finished is blamed with ``log(QoS) + 5``; NaN
-    caused by an earlier failure (the stage never ran) is ignored.
-    """
-    out = np.empty(len(wf.stages))
-    for i, s in enumerate(wf.stages):
+def failed_stages(wf: Workflow, m: Measurement) -> list[bool]:
+    """Per stage: it failed in a request where all its predecessors ran (it is to blame, not an earlier stage)."""
+    out = []
+    for s in wf.stages:
         lat = np.asarray(m.stage_latency_ms[s.name], dtype=float)
         ran = np.ones(lat.shape, dtype=bool)
         for p in s.after:
             ran &= np.isfinite(np.asarray(m.stage_latency_ms[p], dtype=float))
-        ok = lat[np.isfinite(lat)]
-        if np.isnan(lat[ran]).any() or ok.size == 0:
-            out[i] = math.log(m.qos_ms) + FAILED_LOG_SLACK
-        else:
-            out[i] = math.log(max(float(np.quantile(ok, m.quantile)), 1e-6))
+        out.append(bool(np.isnan(lat[ran]).any()))
     return out
 
 
-def dag_log_latency(wf: Workflow, log_stage: Tensor) -> Tensor:
-    """log end-to-end latency from log stage latencies ``(..., stages)`` along the DAG -> ``(...)``."""
-    lat = log_stage.exp()
-    finish: dict[str, Tensor] = {}
+def stage_observations(wf: Workflow, m: Measurement) -> tuple[np.ndarray, np.ndarray]:
+    """Per stage (``wf.stages`` order): location and its noise variance, NaN for a stage that failed or never
+    ran (left out of its GP)."""
+    loc, var = np.full(len(wf.stages), np.nan), np.full(len(wf.stages), np.nan)
+    failed = failed_stages(wf, m)
     for i, s in enumerate(wf.stages):
-        start = torch.zeros_like(lat[..., i])
+        lat = np.asarray(m.stage_latency_ms[s.name], dtype=float)
+        if not failed[i] and np.isfinite(lat).any():
+            loc[i], var[i] = location(lat)
+    return loc, var
+
+
+class FailureModel:
+    """Per function, the largest memory size seen failing and the smallest seen running (module docstring).
+
+    At or below the first, a configuration is known to fail; at or above the second it is taken to run; in
+    between, the chance that it runs is the position of its memory between the two on a log scale (the space's
+    smallest size stands in for the first when nothing failed yet): no evidence either way halfway.
+    """
+
+    def __init__(self, problem: SizingProblem, data: Sequence[Measurement]) -> None:
+        wf = problem.workflow
+        self.floor_mb: dict[str, int] = {}
+        self.ok_mb: dict[str, int] = {}
+        self.lowest_mb = float(problem.space.memory_values_mb[0]) / 2.0
+        for m in data:
+            for s, bad in zip(wf.stages, failed_stages(wf, m), strict=True):
+                mem = m.config[s.function].memory_mb
+                ran = np.isfinite(np.asarray(m.stage_latency_ms[s.name], dtype=float)).any()
+                if bad:
+                    self.floor_mb[s.function] = max(self.floor_mb.get(s.function, 0), mem)
+                elif ran:
+                    self.ok_mb[s.function] = min(self.ok_mb.get(s.function, mem), mem)
+
+    def fails(self, config: WorkflowConfig) -> bool:
+        return any(config[f].memory_mb <= mb for f, mb in self.floor_mb.items())
+
+    def p_runs(self, configs: Sequence[WorkflowConfig]) -> np.ndarray:
+        """Per configuration, the chance that no function runs out of memory."""
+        out = np.ones(len(configs))
+        for f, ok in self.ok_mb.items():
+            floor = max(float(self.floor_mb.get(f, 0)), self.lowest_mb)
+            if ok <= floor:
+                continue
+            mem = np.array([float(c[f].memory_mb) for c in configs])
+            p = np.log(np.maximum(mem, floor) / floor) / math.log(ok / floor)
+            out *= np.clip(np.where(mem <= self.floor_mb.get(f, 0), 0.0, p), 0.0, 1.0)
+        return out
+
+
+def critical_log(wf: Workflow, log_stage: np.ndarray) -> np.ndarray:
+    """log critical-path latency from log stage latencies ``(..., stages)`` along the DAG -> ``(...)``."""
+    lat = np.exp(log_stage)
+    finish: dict[str, np.ndarray] = {}
+    for i, s in enumerate(wf.stages):
+        start = np.zeros(lat.shape[:-1])
         for p in s.after:
-            start = torch.maximum(start, finish[p])
+            start = np.maximum(start, finish[p])
         finish[s.name] = start + lat[..., i]
-    end = torch.stack([finish[n] for n in wf.sinks()], dim=-1).amax(dim=-1)
-    return end.log()
+    return np.log(np.max(np.stack([finish[n] for n in wf.sinks()], axis=-1), axis=-1))
 
 
-def _neg_log_cost(samples: Tensor, X: Tensor | None = None) -> Tensor:
-    return -samples[..., 0]
+@dataclass
+class Samples:
+    """Posterior draws at candidates: ``loc`` and ``log_objective``, each shape (draws, candidates)."""
 
-
-def _cost_objective() -> GenericMCObjective:
-    """Maximize -log cost (the first model output)."""
-    return GenericMCObjective(_neg_log_cost)
+    loc: np.ndarray
+    log_objective: np.ndarray
 
 
 class EndToEndSurrogate:
-    """The paper's surrogate: GPs of log cost and log end-to-end latency percentile in a ModelListGP."""
+    """GPs of the end-to-end location and of the log objective over all dimensions."""
 
-    def __init__(self, problem: SizingProblem, x: np.ndarray, data: Sequence[Measurement]) -> None:
-        self.log_qos = math.log(problem.qos_ms)
-        self.cost_gp = fit_gp(x, np.array([log_cost(m) for m in data]))
-        self.latency_gp = fit_gp(x, np.array([log_latency(m) for m in data]))
-        self.model = ModelListGP(self.cost_gp, self.latency_gp)
-        self.objective = _cost_objective()
-        log_qos = self.log_qos
-        self.constraints: list[Constraint] = [lambda z: z[..., 1] - log_qos]
+    def __init__(
+        self, problem: SizingProblem, x: np.ndarray, data: Sequence[Measurement], heteroscedastic: bool = True
+    ) -> None:
+        ok = [i for i, m in enumerate(data) if m.failed == 0]
+        x = x[ok]
+        obs = np.array([e2e_observation(problem, data[i]) for i in ok])
+        objective = np.array([math.log(problem.objective_usd(data[i])) for i in ok])
+        noise = obs[:, 1] if heteroscedastic else None
+        self.loc_gp = fit_gp(x, obs[:, 0], noise_var=noise)
+        self.obj_gp = fit_gp(x, objective, noise_var=noise)
 
-    def latency_predictive(self, x: np.ndarray) -> tuple[float, float]:
-        """Predictive mean and standard deviation of log end-to-end latency at ``x`` (shape (d,))."""
-        return predictive(self.latency_gp, x)
+    def predict_loc(self, configs: list[WorkflowConfig], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return posterior(self.loc_gp, x)
+
+    def sample(self, configs: list[WorkflowConfig], x: np.ndarray, draws: int, rng: np.random.Generator) -> Samples:
+        """Draws of location and log objective at ``configs`` (their coordinates ``x``), (draws, candidates)."""
+        lm, ls = posterior(self.loc_gp, x)
+        om, os_ = posterior(self.obj_gp, x)
+        z = rng.standard_normal((2, draws, x.shape[0]))
+        return Samples(lm + ls * z[0], om + os_ * z[1])
 
 
 class DagSurrogate:
-    """Per-stage GPs over their own function's dimensions, combined along the DAG (module docstring)."""
+    """Per-stage location models combined along the DAG, per-function busy models priced per function (module
+    doc). Each is an :class:`~aquatope.sizing.gp.AmdahlGP` over its function's own resources."""
 
     def __init__(
-        self, problem: SizingProblem, x: np.ndarray, data: Sequence[Measurement], mc_samples: int = 256
+        self, problem: SizingProblem, x: np.ndarray, data: Sequence[Measurement], heteroscedastic: bool = True
     ) -> None:
-        wf = problem.workflow
-        self.wf = wf
-        self.log_qos = math.log(problem.qos_ms)
-        self.mc_samples = mc_samples
+        self.problem = problem
+        wf = self.wf = problem.workflow
         d = problem.space.dims
         index = {f: i for i, f in enumerate(problem.functions)}
-        stage_y = np.array([stage_log_latencies(wf, m) for m in data])
-        self.cost_gp = fit_gp(x, np.array([log_cost(m) for m in data]))
-        self.stage_gps = [
-            fit_gp(x, stage_y[:, i], active_dims=range(index[s.function] * d, index[s.function] * d + d))
-            for i, s in enumerate(wf.stages)
-        ]
-        self.model = ModelListGP(self.cost_gp, *self.stage_gps)
-        self.offset, self.offset_std = self._calibrate(stage_y, data)
-        self.objective = _cost_objective()
-        self.constraints: list[Constraint] = [self._slack]
+        self.dims = {f: list(range(index[f] * d, index[f] * d + d)) for f in problem.functions}
+        cpu = {f: np.array([m.config[f].cpu for m in data]) for f in problem.functions}
+        stages = [stage_observations(wf, m) for m in data]
+        loc, var = np.array([s[0] for s in stages]), np.array([s[1] for s in stages])
+        self.stage_models = []
+        for i, s in enumerate(wf.stages):
+            ok = np.isfinite(loc[:, i])
+            noise = var[ok, i] if heteroscedastic else None
+            f = s.function
+            self.stage_models.append(AmdahlGP(x[ok][:, self.dims[f]], cpu[f][ok], loc[ok, i], noise))
+        self.busy_models = {}
+        for f in problem.functions:
+            cols = [i for i, s in enumerate(wf.stages) if s.function == f]
+            ok = np.isfinite(loc[:, cols]).all(axis=1)  # the function ran and did not fail
+            busy = np.array([math.log(max(m.busy_s.get(f, 0.0), 1e-9)) for m in data])
+            noise = var[ok][:, cols].max(axis=1) if heteroscedastic else None
+            self.busy_models[f] = AmdahlGP(x[ok][:, self.dims[f]], cpu[f][ok], busy[ok], noise)
+        self.offset, self.offset_var = self._calibrate(problem, loc, data)
+        self.held = {f: held_table(problem, f) for f in problem.functions} if problem.load is not None else {}
 
-    def _calibrate(self, stage_y: np.ndarray, data: Sequence[Measurement]) -> tuple[float, float]:
-        """Mean and std of log(measured pctl) - log(DAG of stage pctls) over measurements that did not fail."""
-        ok = [i for i, m in enumerate(data) if m.failed == 0]
+    def _calibrate(self, problem: SizingProblem, loc: np.ndarray, data: Sequence[Measurement]) -> tuple[float, float]:
+        ok = [i for i, m in enumerate(data) if m.failed == 0 and np.isfinite(loc[i]).all()]
         if not ok:
             return 0.0, 0.0
-        dag = dag_log_latency(self.wf, to_tensor(stage_y[ok])).numpy()
-        resid = np.array([log_latency(data[i]) for i in ok]) - dag
-        return float(resid.mean()), float(resid.std(ddof=1)) if len(ok) > 2 else 0.0
+        resid = np.array([e2e_observation(problem, data[i])[0] for i in ok]) - critical_log(self.wf, loc[ok])
+        var = float(resid.var(ddof=1)) * (1.0 + 1.0 / len(ok)) if len(ok) > 2 else 0.0  # a new configuration's
+        return float(resid.mean()), var
 
-    def _slack(self, z: Tensor) -> Tensor:
-        return dag_log_latency(self.wf, z[..., 1:]) + self.offset - self.log_qos
-
-    def latency_predictive(self, x: np.ndarray) -> tuple[float, float]:
-        """Predictive mean and standard deviation of log end-to-end latency at ``x`` (Monte Carlo over stages)."""
-        gen = torch.Generator().manual_seed(0)
-        xt = to_tensor(x).reshape(1, -1)
+    def _stage_draws(
+        self, configs: list[WorkflowConfig], x: np.ndarray, draws: int, rng: np.random.Generator
+    ) -> np.ndarray:
         cols = []
-        with torch.no_grad():
-            for gp in self.stage_gps:
-                post = gp.posterior(xt, observation_noise=True)
-                mean, std = post.mean.reshape(()), post.variance.clamp_min(0.0).sqrt().reshape(())
-                cols.append(mean + std * torch.randn(self.mc_samples, generator=gen, dtype=xt.dtype))
-            e2e = dag_log_latency(self.wf, torch.stack(cols, dim=-1)) + self.offset
-        total_std = math.sqrt(float(e2e.std()) ** 2 + self.offset_std**2)
-        return float(e2e.mean()), total_std
+        for s, model in zip(self.wf.stages, self.stage_models, strict=True):
+            cpu = np.array([c[s.function].cpu for c in configs])
+            mean, std = model.posterior(x[:, self.dims[s.function]], cpu)
+            cols.append(mean + std * rng.standard_normal((draws, x.shape[0])))
+        return np.stack(cols, axis=-1)
+
+    def predict_loc(self, configs: list[WorkflowConfig], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        draws = self._stage_draws(configs, x, 256, np.random.default_rng(0))
+        e2e = critical_log(self.wf, draws) + self.offset
+        return e2e.mean(axis=0), np.sqrt(e2e.var(axis=0) + self.offset_var)
+
+    def sample(self, configs: list[WorkflowConfig], x: np.ndarray, draws: int, rng: np.random.Generator) -> Samples:
+        loc = critical_log(self.wf, self._stage_draws(configs, x, draws, rng)) + self.offset
+        loc = loc + math.sqrt(self.offset_var) * rng.standard_normal(loc.shape)
+        return Samples(loc, self._log_objective(configs, x, draws, rng))
+
+    def _log_objective(
+        self, configs: list[WorkflowConfig], x: np.ndarray, draws: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        problem = self.problem
+        calls = problem.workflow.invocations_per_request()
+        total = np.full((draws, x.shape[0]), problem.pricing.requests_cost_usd(sum(calls.values())))
+        for f, model in self.busy_models.items():
+            mean, std = model.posterior(x[:, self.dims[f]], np.array([c[f].cpu for c in configs]))
+            busy = np.exp(mean + std * rng.standard_normal((draws, x.shape[0])))
+            total += self._price(f, configs, busy)
+        return np.log(total)
+
+    def _price(self, f: str, configs: list[WorkflowConfig], busy: np.ndarray) -> np.ndarray:
+        """USD per request of function ``f`` for busy-second draws ``busy`` (draws, candidates)."""
+        problem = self.problem
+        per_s = np.array([problem.pricing.usd_per_second(c[f]) for c in configs])
+        if problem.load is None:
+            return busy * per_s
+        log_d, held = self.held[f]
+        calls = problem.workflow.invocations_per_request()[f]
+        containers = np.interp(np.log(busy / calls), log_d, held)
+        return containers * per_s / problem.load.mean_rps
+
+
+def held_table(problem: SizingProblem, f: str, points: int = 97) -> tuple[np.ndarray, np.ndarray]:
+    """Expected containers of ``f`` held by the load's pool against log mean duration (1 ms .. 1000 s): the pool
+    model depends on the configuration only through the duration, so one table serves every candidate."""
+    load = problem.load
+    assert load is not None
+    rate = load.mean_rps * problem.workflow.invocations_per_request()[f]
+    log_d = np.linspace(math.log(1e-3), math.log(1e3), points)
+    held = np.array([expected_containers(load.pool, rate, math.exp(v), load.interval_s) for v in log_d])
+    return log_d, held
 
 
 Surrogate = EndToEndSurrogate | DagSurrogate

@@ -14,6 +14,17 @@ It knows the performance models (which no real sizer does) and is used to score 
   Monte Carlo (``mc_samples`` requests); L is searched by bisection between 0.5x and 2x the target, keeping the
   cheapest verified winner.
 
+*World effects* (:class:`WorldEffects`, from a scenario's simulator parameters): per-edge transfer delays, heavy
+tails (a Pareto multiple of an invocation's time with some probability) and contention among the workflow's own
+concurrent invocations on one invoker (the simulator's slope below the cores and processor sharing above them,
+applied to the compute share of an invocation; stages that may run at the same time, the copies of a fan-out and
+parallel branches, are taken to overlap fully and share one invoker: slightly pessimistic). Noisy neighbours are
+left out: they are episodes of bad measurements, not the performance being sized for.
+
+*Objective.* Costs per function are :func:`aquatope.sizing.load.function_cost_usd` (busy time, or the pool's
+expected containers at the problem's load): they add up over functions, so the structured search applies to
+the expected-total-cost objective as well.
+
 Exactness: within the sampled models, enumeration is exact up to Monte Carlo error (about +-1% on a p95 with
 20k samples). The structured search is exact for the critical-path-of-quantiles model; the true percentile of a
 sum is usually below the sum of percentiles, and the bisection on L recovers most of that slack, but a
@@ -26,6 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +45,28 @@ import numpy as np
 
 from aquatope.resources import ResourceConfig
 from aquatope.sizing.base import SizingProblem, WorkflowConfig, config_to_dict
+from aquatope.sizing.load import function_cost_usd
 
+
+@dataclass(frozen=True)
+class WorldEffects:
+    """What a scenario's world adds to the performance models (module docstring); all zero: the models alone."""
+
+    transfer_ms: float = 0.0
+    tail_prob: float = 0.0
+    tail_alpha: float = 2.0
+    slope_cpu: float = 0.0
+    slope_memory: float = 0.0
+    invoker_cpu: float = 64.0
+
+    def slowdown(self, demand_cpu: float, memory_bound: bool) -> float:
+        """Compute-time multiplier at ``demand_cpu`` vCPU computing on one invoker."""
+        u = demand_cpu / self.invoker_cpu
+        slope = self.slope_memory if memory_bound else self.slope_cpu
+        return (1.0 + slope * min(u, 1.0)) * max(1.0, u)
+
+
+NO_EFFECTS = WorldEffects()
 ENUMERATION_LIMIT = 3000
 CANDIDATE_SAMPLES = 1000
 NODE_LIMIT = 2_000_000
@@ -79,22 +112,67 @@ def _fn_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index, 7919])
 
 
-def _function_table(problem: SizingProblem, index: int, name: str, samples: int, pareto: bool) -> _FunctionTable:
+def _concurrent(problem: SizingProblem, stage: str) -> list[str]:
+    """Stages that may compute at the same time as ``stage`` (itself included): neither ancestor nor descendant."""
+    wf = problem.workflow
+    before: dict[str, set[str]] = {}
+    for s in wf.stages:
+        before[s.name] = set(s.after).union(*(before[p] for p in s.after)) if s.after else set()
+    return [
+        s.name for s in wf.stages if s.name == stage or (s.name not in before[stage] and stage not in before[s.name])
+    ]
+
+
+def sample_function_ms(
+    problem: SizingProblem, name: str, config: Mapping[str, ResourceConfig], n: int, rng: np.random.Generator,
+    world: WorldEffects = NO_EFFECTS,
+) -> np.ndarray:  # fmt: skip
+    """``n`` latencies (ms) of one invocation of ``name`` at ``config[name]`` in ``world`` (module docstring):
+    contention from the stages that may run with it (at their sizes in ``config``) and heavy tails."""
+    wf = problem.workflow
+    spec = wf.functions[name]
+    c = config[name]
+    x = spec.perf.sample_latency_ms(c, n, rng)
+    stage = next(s for s in wf.stages if s.function == name)
+    demand = sum(wf.stage(o).fanout * config[wf.stage(o).function].cpu for o in _concurrent(problem, stage.name))
+    factor = world.slowdown(demand, getattr(spec, "bound", "cpu") == "memory")
+    if factor != 1.0:
+        x = x * (compute_share(spec.perf, c) * (factor - 1.0) + 1.0)
+    if world.tail_prob > 0:
+        u = rng.random((2, n))
+        x = np.where(u[0] < world.tail_prob, x * (1.0 - u[1]) ** (-1.0 / world.tail_alpha), x)
+    return x
+
+
+def compute_share(perf: Any, config: ResourceConfig) -> float:
+    """The compute (non-I/O) share of an invocation's time: exact for a parametric model, half otherwise (the
+    simulator's assumption, ``sim.contention.DEFAULT_CPU_SHARE``)."""
+    base = getattr(perf, "base_latency_ms", None)
+    if base is None:
+        return 0.5
+    total = float(base(config))
+    return max(0.0, min(1.0, (total - perf.io_ms) / total)) if math.isfinite(total) and total > 0 else 0.5
+
+
+def _function_table(
+    problem: SizingProblem, index: int, name: str, samples: int, pareto: bool, world: WorldEffects = NO_EFFECTS
+) -> _FunctionTable:
     wf = problem.workflow
     perf = wf.functions[name].perf
     fanout = max(s.fanout for s in wf.stages if s.function == name)
     calls = wf.invocations_per_request()[name]
     level = problem.quantile ** (1.0 / fanout)
     configs, lat, cost = [], [], []
+    defaults = wf.default_configs()
     for c in problem.space.configs():
         if perf.fails(c):
             continue
-        x = perf.sample_latency_ms(c, samples, _fn_rng(problem.seed, index))  # common random numbers
+        x = sample_function_ms(problem, name, {**defaults, name: c}, samples, _fn_rng(problem.seed, index), world)
         if np.isnan(x).any():
             continue
         configs.append(c)
         lat.append(float(np.quantile(x, level)))
-        cost.append(problem.pricing.container_cost_usd(c, calls * float(x.mean()) / 1000.0))
+        cost.append(function_cost_usd(problem, name, c, calls * float(x.mean()) / 1000.0))
     table = _FunctionTable(configs, np.asarray(lat), np.asarray(cost))
     return _pareto(table) if pareto else table
 
@@ -154,24 +232,44 @@ def _branch_and_bound(
     return {f: tables[f].configs[j] for f, j in zip(names, best[1], strict=True)}
 
 
-def _verify(problem: SizingProblem, config: WorkflowConfig, samples: int, seed: int) -> float:
+def sample_end_to_end_ms(
+    problem: SizingProblem, config: WorkflowConfig, n: int, rng: np.random.Generator, world: WorldEffects = NO_EFFECTS
+) -> np.ndarray:
+    """``n`` end-to-end latencies (ms) of requests at ``config`` in ``world``, NaN for a failed request."""
+    wf = problem.workflow
+    stages = {}
+    for s in wf.stages:
+        x = sample_function_ms(problem, s.function, config, n * s.fanout, rng, world)
+        stages[s.name] = x.reshape(n, s.fanout)
+    return wf.end_to_end_ms(stages, world.transfer_ms)
+
+
+def _verify(
+    problem: SizingProblem, config: WorkflowConfig, samples: int, seed: int, world: WorldEffects = NO_EFFECTS
+) -> float:
     """Monte Carlo end-to-end percentile at the QoS level (inf when any request fails)."""
-    e2e = problem.workflow.sample_end_to_end_ms(config, samples, np.random.default_rng([seed, 104729]))
+    e2e = sample_end_to_end_ms(problem, config, samples, np.random.default_rng([seed, 104729]), world)
     return math.inf if np.isnan(e2e).any() else float(np.quantile(e2e, problem.quantile))
 
 
-def expected_cost_usd(problem: SizingProblem, config: WorkflowConfig, samples: int = CANDIDATE_SAMPLES) -> float:
-    """Expected cost of one request at ``config``: busy time (mean latency x calls) x prices + request fees."""
+def expected_cost_usd(
+    problem: SizingProblem, config: WorkflowConfig, samples: int = CANDIDATE_SAMPLES, world: WorldEffects = NO_EFFECTS
+) -> float:
+    """Expected objective of ``config`` (USD per request): per function its mean busy time (mean latency x calls)
+    priced by :func:`~aquatope.sizing.load.function_cost_usd` (busy time, or expected containers at the load),
+    plus request fees."""
     calls = problem.workflow.invocations_per_request()
     total = problem.pricing.requests_cost_usd(sum(calls.values()))
     for i, f in enumerate(problem.functions):
-        x = problem.workflow.functions[f].perf.sample_latency_ms(config[f], samples, _fn_rng(problem.seed, i))
-        total += problem.pricing.container_cost_usd(config[f], calls[f] * float(np.nanmean(x)) / 1000.0)
+        x = sample_function_ms(problem, f, config, samples, _fn_rng(problem.seed, i), world)
+        total += function_cost_usd(problem, f, config[f], calls[f] * float(np.nanmean(x)) / 1000.0)
     return total
 
 
-def _structured(problem: SizingProblem, samples: int, mc_samples: int) -> tuple[WorkflowConfig | None, float, int]:
-    tables = {f: _function_table(problem, i, f, samples, pareto=True) for i, f in enumerate(problem.functions)}
+def _structured(
+    problem: SizingProblem, samples: int, mc_samples: int, world: WorldEffects = NO_EFFECTS
+) -> tuple[WorkflowConfig | None, float, int]:
+    tables = {f: _function_table(problem, i, f, samples, True, world) for i, f in enumerate(problem.functions)}
     if any(not t.configs for t in tables.values()):
         return None, math.inf, 0
     best: tuple[float, WorkflowConfig, float] | None = None
@@ -183,9 +281,9 @@ def _structured(problem: SizingProblem, samples: int, mc_samples: int) -> tuple[
         if config is None:
             lo = scale
             continue
-        pctl = _verify(problem, config, mc_samples, problem.seed)
+        pctl = _verify(problem, config, mc_samples, problem.seed, world)
         if pctl <= problem.qos_ms:
-            cost = expected_cost_usd(problem, config, samples)
+            cost = expected_cost_usd(problem, config, samples, world)
             if best is None or cost < best[0]:
                 best = (cost, config, pctl)
             lo = scale
@@ -196,8 +294,10 @@ def _structured(problem: SizingProblem, samples: int, mc_samples: int) -> tuple[
     return best[1], best[2], tried
 
 
-def _enumerate(problem: SizingProblem, samples: int, mc_samples: int) -> tuple[WorkflowConfig | None, float, int]:
-    tables = {f: _function_table(problem, i, f, samples, pareto=False) for i, f in enumerate(problem.functions)}
+def _enumerate(
+    problem: SizingProblem, samples: int, mc_samples: int, world: WorldEffects
+) -> tuple[WorkflowConfig | None, float, int]:
+    tables = {f: _function_table(problem, i, f, samples, False, world) for i, f in enumerate(problem.functions)}
     names = list(problem.functions)
     combos = sorted(
         itertools.product(*(range(len(tables[f].configs)) for f in names)),
@@ -205,23 +305,26 @@ def _enumerate(problem: SizingProblem, samples: int, mc_samples: int) -> tuple[W
     )
     for n, js in enumerate(combos, start=1):  # cheapest first: the first that verifies is the optimum
         config = {f: tables[f].configs[j] for f, j in zip(names, js, strict=True)}
-        pctl = _verify(problem, config, mc_samples, problem.seed)
+        pctl = _verify(problem, config, mc_samples, problem.seed, world)
         if pctl <= problem.qos_ms:
             return config, pctl, n
     return None, math.inf, len(combos)
 
 
 def exhaustive_search(
-    problem: SizingProblem, mc_samples: int = 20_000, samples: int = CANDIDATE_SAMPLES
+    problem: SizingProblem,
+    mc_samples: int = 20_000,
+    samples: int = CANDIDATE_SAMPLES,
+    world: WorldEffects = NO_EFFECTS,
 ) -> OracleResult:
     """The oracle (see the module docstring): enumeration when the space is small, structured search otherwise."""
     start = time.perf_counter()
     size = math.prod(problem.space.size() for _ in problem.functions)
     if size <= ENUMERATION_LIMIT:
-        config, pctl, n = _enumerate(problem, samples, mc_samples)
+        config, pctl, n = _enumerate(problem, samples, mc_samples, world)
         method = "enumeration"
     else:
-        config, pctl, n = _structured(problem, samples, mc_samples)
+        config, pctl, n = _structured(problem, samples, mc_samples, world)
         method = "pareto+branch-and-bound"
-    cost = math.inf if config is None else expected_cost_usd(problem, config, samples)
+    cost = math.inf if config is None else expected_cost_usd(problem, config, samples, world)
     return OracleResult(config, pctl, cost, method, n, time.perf_counter() - start)

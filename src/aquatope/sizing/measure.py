@@ -4,27 +4,59 @@
 out by pre-warming as many containers per function as one request invokes it (``set_pool(min_warm=calls)``) and
 waiting until they are ready, then sends ``k`` requests strictly one after another (each submitted when the
 previous one has finished) and reads latencies and busy container time from the Platform's records. The same code
-runs on the simulator and on a real Platform; evaluations are sequential, so one never disturbs another.
+runs on the simulator and on a real Platform.
 
-``disturbance_prob`` simulates a measurement that goes wrong (a noisy neighbour): with that probability every
-latency of the evaluation is multiplied by ``disturbance_factor``. Sizers must cope with such outliers.
+*Shared platforms.* The Measurer reads only its own workflow's request records (by workflow name) and its own
+functions' container records, so other workflows and tenants may run on the same platform (e.g. shadow requests of
+a renamed copy of a workflow next to live traffic). Requests are counted from the records present when the
+measurement starts, so records of earlier measurements or of other workflows never enter it.
+
+*Resumable.* :meth:`Measurer.steps` is the measurement as a generator: it yields the platform time it needs the
+platform to be advanced to, the caller calls ``platform.advance(t)`` (and may do other work on the platform in
+between, e.g. a controller's pre-warming ticks) and resumes it; its return value is the :class:`Measurement`.
+:meth:`Measurer.measure` drives it to the end.
+
+*Disturbances* (``disturbance_prob`` > 0) inject bad measurements. With ``disturbance_run`` None each evaluation
+is disturbed by an independent coin; given a run length they come the way a noisy neighbour makes them, in runs:
+a two-state Markov chain over consecutive evaluations whose long-run share of disturbed evaluations is
+``disturbance_prob`` and whose disturbed runs last ``disturbance_run`` evaluations on average (geometric). A disturbed
+evaluation has every latency multiplied by ``disturbance_factor``. :attr:`Measurer.disturbed` records which
+evaluations were disturbed (ground truth for tests and benchmarks; sizers never see it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
+from typing import TypeVar
 
 import numpy as np
 
-from aquatope.platform import Platform, PoolTarget
+from aquatope.platform import ContainerRecord, Platform, PoolTarget, RequestRecord
 from aquatope.resources import ResourceConfig
 from aquatope.sizing.base import Measurement, SizingProblem, WorkflowConfig
 
 WARM_KEEP_ALIVE_S = 3600.0
+READY_LIMIT_S = 600.0
+"""How long a measurement waits for its warm containers before giving up (a cold start of minutes is a fault)."""
+READY_POLL_S = 1.0
+
+Steps = Generator[float, None, Measurement]
+T = TypeVar("T")
+
+
+def drive(platform: Platform, gen: Generator[float, None, T]) -> T:
+    """Run a generator of platform times to its end, advancing ``platform`` to each; its return value."""
+    try:
+        while True:
+            platform.advance(next(gen))
+    except StopIteration as done:
+        result: T = done.value
+        return result
 
 
 class Measurer:
-    """Measures configurations of ``problem.workflow`` on ``platform`` (deployed once, at the defaults)."""
+    """Measures configurations of ``problem.workflow`` on ``platform`` (deployed once, at the defaults, unless
+    ``deploy=False``: the caller deployed it)."""
 
     def __init__(
         self,
@@ -34,77 +66,133 @@ class Measurer:
         disturbance_prob: float = 0.0,
         disturbance_factor: float = 2.5,
         seed: int = 0,
+        *,
+        disturbance_run: float | None = None,
+        deploy: bool = True,
     ) -> None:
         if k < 2:
             raise ValueError("measuring needs at least 2 requests per configuration")
+        if not 0.0 <= disturbance_prob <= 1.0 or (disturbance_run is not None and disturbance_run < 1.0):
+            raise ValueError("disturbance_prob must be in [0, 1] and disturbance_run >= 1 evaluation")
         self.platform = platform
         self.problem = problem
         self.k = k
         self.disturbance_prob = disturbance_prob
         self.disturbance_factor = disturbance_factor
+        self.disturbance_run = disturbance_run
         self.rng = np.random.default_rng(seed)
         self.calls = problem.workflow.invocations_per_request()
+        self.functions = frozenset(self.calls)
         self.evaluations = 0
-        platform.deploy(problem.workflow)
+        self.disturbed: list[bool] = []
+        if deploy:
+            platform.deploy(problem.workflow)
 
+    # ---- the measurement as a generator ----------------------------------------------------------------------
     def measure(self, config: Mapping[str, ResourceConfig]) -> Measurement:
         """Measure ``config`` with ``k`` warm requests (see the module docstring)."""
+        return drive(self.platform, self.steps(config))
+
+    def steps(self, config: Mapping[str, ResourceConfig]) -> Steps:
+        """The measurement of ``config`` as a generator of platform times to advance to (module docstring)."""
         wf = self.problem.workflow
         for name in wf.function_names:
             self.platform.set_resources(name, config[name])
             self.platform.set_pool(name, PoolTarget(min_warm=self.calls[name], keep_alive_s=WARM_KEEP_ALIVE_S))
-        self._wait_warm(config)
-        busy_before = self._busy_usd()
-        done_before = len(self.platform.request_records())
+        yield from self._wait_warm(config)
+        busy_before = self._busy_s()
+        seen = len(self._own_requests())
+        records: list[RequestRecord] = []
         for _ in range(self.k):
-            self._one_request(done_before)
-            done_before += 1
-        records = self.platform.request_records()[-self.k :]
+            record = yield from self._one_request(seen)
+            records.append(record)
+            seen += 1
+        return self._measurement(config, records, self._busy_s(), busy_before)
+
+    def _measurement(
+        self,
+        config: Mapping[str, ResourceConfig],
+        records: list[RequestRecord],
+        busy_after: dict[str, float],
+        busy_before: dict[str, float],
+    ) -> Measurement:
+        wf = self.problem.workflow
         latency = np.array([np.nan if r.failed else r.latency_ms for r in records])
         stages = {s.name: np.array([r.stage_latency_ms.get(s.name, np.nan) for r in records]) for s in wf.stages}
-        if self.disturbance_prob > 0 and self.rng.random() < self.disturbance_prob:
-            latency = latency * self.disturbance_factor
-            stages = {n: v * self.disturbance_factor for n, v in stages.items()}
-        busy_usd = self._busy_usd() - busy_before
-        fees = self.problem.pricing.requests_cost_usd(sum(self.calls.values()))
+        factor = self.disturbance_factor if self._disturb() else 1.0
+        latency, stages = latency * factor, {n: v * factor for n, v in stages.items()}
+        busy = {f: max(0.0, busy_after.get(f, 0.0) - busy_before.get(f, 0.0)) / self.k for f in self.calls}
+        pricing = self.problem.pricing
+        fees = pricing.requests_cost_usd(sum(self.calls.values()))
+        compute = sum(pricing.container_cost_usd(config[f], busy[f]) for f in self.calls)
         self.evaluations += 1
         return Measurement(
             config=dict(config),
             latency_ms=latency,
             stage_latency_ms=stages,
-            cost_per_request_usd=busy_usd / self.k + fees,
+            cost_per_request_usd=compute + fees,
             quantile=self.problem.quantile,
             qos_ms=self.problem.qos_ms,
+            busy_s=busy,
         )
+
+    def _disturb(self) -> bool:
+        """The next state of the disturbance chain (module docstring), recorded in :attr:`disturbed`."""
+        p, run = self.disturbance_prob, self.disturbance_run
+        was = bool(self.disturbed and self.disturbed[-1])
+        if p <= 0.0 or p >= 1.0:
+            now = p >= 1.0
+        elif run is None:
+            now = bool(self.rng.random() < p)
+        else:
+            leave = 1.0 / run
+            enter = min(1.0, p * leave / (1.0 - p))
+            u = self.rng.random()
+            now = bool(u >= leave) if was else bool(u < enter)
+        self.disturbed.append(now)
+        return now
+
+    # ---- platform interaction --------------------------------------------------------------------------------
+    def _own_requests(self) -> list[RequestRecord]:
+        name = self.problem.workflow.name
+        return [r for r in self.platform.request_records() if r.workflow == name]
+
+    def _own_containers(self) -> list[ContainerRecord]:
+        return [c for c in self.platform.container_records() if c.function in self.functions]
 
     def _step_s(self) -> float:
         return max(0.01, self.problem.qos_ms / 1000.0 / 4.0)
 
-    def _wait_warm(self, config: Mapping[str, ResourceConfig], limit_s: float = 600.0) -> None:
+    def _wait_warm(self, config: Mapping[str, ResourceConfig]) -> Generator[float, None, None]:
         start = self.platform.now_s
-        while self.platform.now_s - start < limit_s:
+        while self.platform.now_s - start < READY_LIMIT_S:
             now = self.platform.now_s
             ready: dict[str, int] = {}
-            for c in self.platform.container_records():
+            for c in self._own_containers():
                 if c.end_s >= now and c.ready_s <= now and c.config == config.get(c.function):
                     ready[c.function] = ready.get(c.function, 0) + 1
             if all(ready.get(f, 0) >= n for f, n in self.calls.items()):
                 return
-            self.platform.advance(now + 1.0)
-        raise RuntimeError(f"containers did not become ready within {limit_s} s")
+            yield now + READY_POLL_S
+        raise RuntimeError(f"containers did not become ready within {READY_LIMIT_S:g} s")
 
-    def _one_request(self, done_before: int, limit_factor: float = 100.0) -> None:
+    def _one_request(self, seen: int, limit_factor: float = 100.0) -> Generator[float, None, RequestRecord]:
         wf = self.problem.workflow
         self.platform.submit(wf.name, np.array([self.platform.now_s]))
         deadline = self.platform.now_s + limit_factor * self.problem.qos_ms / 1000.0 + 60.0
-        while len(self.platform.request_records()) <= done_before:
+        while True:
+            own = self._own_requests()
+            if len(own) > seen:
+                return own[seen]
             if self.platform.now_s >= deadline:
                 raise RuntimeError("a measurement request did not finish in time")
-            self.platform.advance(self.platform.now_s + self._step_s())
+            yield self.platform.now_s + self._step_s()
 
-    def _busy_usd(self) -> float:
-        pricing = self.problem.pricing
-        return sum(pricing.container_cost_usd(c.config, c.busy_s) for c in self.platform.container_records())
+    def _busy_s(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for c in self._own_containers():
+            out[c.function] = out.get(c.function, 0.0) + c.busy_s
+        return out
 
 
 def measure_many(measurer: Measurer, configs: list[WorkflowConfig]) -> list[Measurement]:

@@ -1,0 +1,202 @@
+"""The answer rule every measured sizer shares: which measured configuration is the answer, and how sure we are.
+
+A configuration's QoS percentile is judged from *all* its measurements pooled, with a margin derived from the
+measured noise (not a fixed number of standard errors of a sample quantile, which on 10-20 requests of a p95 is
+dominated by one or two stragglers). The model behind it, on log latencies:
+
+    log latency of request i of configuration c  =  loc(c) + e_i
+
+``loc(c)`` is the configuration's mean log latency, estimated from its own requests; the shape of ``e`` (a
+multiplicative noise: lognormal jitter, stragglers, a noisy neighbour's heavy tail) is taken to be the same for
+every configuration of the workflow and is estimated from the residuals of every measurement in the history
+(each request's log latency minus the mean of the other requests of its evaluation).
+Then
+
+    upper(c) = loc(c) + tail + Z * sqrt(sd**2 / n(c) + se_tail**2 + se_verify**2)
+
+with ``tail`` the QoS quantile of the pooled residuals, ``sd`` their standard deviation, ``n(c)`` the requests of
+``c``, ``se_tail`` the standard error of that quantile (normal approximation, ``sd * sqrt(q (1 - q) / N) /
+phi(z_q)`` over the ``N`` pooled residuals), ``se_verify`` the same for a verification of
+:data:`VERIFY_REQUESTS` requests, and ``Z`` the one-sided normal quantile at :data:`ANSWER_CONFIDENCE`: an answer
+should pass a fresh measurement of that many requests with that probability, not only have a true percentile
+under the target (an answer whose true p95 equals the target fails half of such checks, and half of the
+one-minute windows of that many requests in production).
+``c`` meets the QoS when ``exp(upper(c)) <= target`` and none of its requests failed. The answer is the
+configuration that meets it with the lowest objective (:meth:`SizingProblem.objective_usd`, averaged over its
+measurements), as its latest kept measurement; None when nothing does.
+
+*Disturbed measurements.* A noisy neighbour only ever slows a function down. When a configuration has several
+measurements, one whose median log latency exceeds the reference's (the faster of two; the median one of three or
+more) by more than :data:`DISPUTE_Z` standard errors of the difference is taken as disturbed: it is kept in the
+history but not pooled (:func:`disturbed`; medians and a robust spread, so that one heavy-tailed request does not
+make a clean measurement look disturbed). A genuine step change in performance within one sizing run would be
+hidden by this rule; re-tunes start a fresh run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+
+from aquatope.sizing.base import ConfigKey, History, Measurement, SizingProblem, WorkflowConfig, config_key
+
+ANSWER_CONFIDENCE = 0.95
+"""One-sided confidence that an answer's true percentile meets the target: the share of answers that must meet
+the QoS when measured again (issue #13's target, >= 95%), not a value tuned on results."""
+ANSWER_Z = float(norm.ppf(ANSWER_CONFIDENCE))
+VERIFY_REQUESTS = 200
+"""Requests of the re-measurement an answer must pass (``experiments.tuning.FRESH_SAMPLES``, what
+``aquatope tune --compare`` and ``bench/tune_eval.py`` verify answers with)."""
+DISPUTE_Z = 3.29
+"""Two measurements of one configuration disagree beyond noise at 3.29 standard errors (a two-sided 0.1% false
+alarm per pair: over a 20-evaluation run a false dispute stays below about 2%)."""
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """The shape of the log-latency noise pooled over a history: its QoS-quantile ``tail``, its ``sd``, the number
+    of pooled residuals and the standard error of ``tail``."""
+
+    tail: float
+    sd: float
+    pooled: int
+    se_tail: float
+    quantile: float
+
+    @property
+    def se_verify(self) -> float:
+        return quantile_se(self.sd, self.quantile, VERIFY_REQUESTS)
+
+    def margin(self, n: int | np.ndarray) -> np.ndarray:
+        """Log margin above ``loc + tail`` for a configuration measured with ``n`` requests (elementwise)."""
+        n_arr = np.maximum(np.asarray(n, dtype=float), 1.0)
+        return ANSWER_Z * np.sqrt(self.sd**2 / n_arr + self.se_tail**2 + self.se_verify**2)
+
+    def upper(self, loc: float, n: int) -> float:
+        """Judged log percentile of a configuration with mean log latency ``loc`` over ``n`` requests."""
+        return loc + self.tail + float(self.margin(n))
+
+    def threshold(self, log_qos: float, n: int | np.ndarray) -> np.ndarray:
+        """The largest mean log latency that passes the rule with ``n`` requests (elementwise)."""
+        return log_qos - self.tail - self.margin(n)
+
+
+def quantile_se(sd: float, q: float, n: int) -> float:
+    """Standard error of the ``q``-quantile of ``n`` samples of spread ``sd`` (normal approximation)."""
+    return sd * math.sqrt(q * (1.0 - q) / max(n, 1)) / float(norm.pdf(norm.ppf(q)))
+
+
+def log_samples(m: Measurement) -> np.ndarray:
+    """Log latencies of the requests of ``m`` that did not fail."""
+    lat = m.latency_ms[np.isfinite(m.latency_ms)]
+    return np.log(np.maximum(lat, 1e-6))
+
+
+def residuals(m: Measurement) -> np.ndarray:
+    """Each request's log latency minus the mean of the *other* requests of its measurement (empty for a failed or
+    one-request measurement). Leaving the request out keeps a straggler from pulling its own centre up, which
+    shrank the tail by about 0.01 in log on 10-request measurements; the extra spread of the centre (variance
+    sd**2 / (k - 1)) errs on the safe side."""
+    x = log_samples(m)
+    if m.failed or x.size < 2:
+        return np.empty(0)
+    return x - (x.sum() - x) / (x.size - 1)
+
+
+def noise_model(measurements: Sequence[Measurement], quantile: float) -> NoiseModel | None:
+    """The pooled noise shape of ``measurements`` (None when none has two requests that did not fail)."""
+    pooled = [r for m in measurements if (r := residuals(m)).size]
+    if not pooled:
+        return None
+    e = np.concatenate(pooled)
+    sd = float(e.std(ddof=1)) if e.size > 1 else 0.0
+    return NoiseModel(float(np.quantile(e, quantile)), sd, int(e.size), quantile_se(sd, quantile, e.size), quantile)
+
+
+def disturbed(ms: Sequence[Measurement], spread: float) -> list[bool]:
+    """Per measurement of one configuration: disturbed, i.e. its median log latency exceeds the reference's by
+    more than DISPUTE_Z standard errors of the difference of two medians (``1.2533 * spread * sqrt(1/k1 + 1/k2)``,
+    ``spread`` a robust scale of the pooled residuals). The reference is the fastest measurement when there are
+    two (a neighbour slows down, it does not speed up) and the median one when there are more (a majority: a
+    measurement that was fast by luck does not outvote two that agree). Failed measurements are never disturbed."""
+    if len(ms) < 2 or spread <= 0:
+        return [False] * len(ms)
+    meds = [float(np.median(log_samples(m))) if m.failed == 0 and m.k else math.inf for m in ms]
+    order = np.argsort(meds)
+    ref = int(order[0]) if len(ms) == 2 else int(order[(len(ms) - 1) // 2])
+    out = []
+    for i, m in enumerate(ms):
+        se = 1.2533 * spread * math.sqrt(1.0 / max(m.k, 1) + 1.0 / max(ms[ref].k, 1))
+        out.append(m.failed == 0 and meds[i] - meds[ref] > DISPUTE_Z * se)
+    return out
+
+
+def robust_spread(measurements: Sequence[Measurement]) -> float:
+    """1.4826 x the median absolute deviation of the pooled residuals: the spread of the bulk of the noise, which
+    one heavy-tailed request in ten does not inflate (0 with too few residuals)."""
+    pooled = [r for m in measurements if (r := residuals(m)).size]
+    if not pooled:
+        return 0.0
+    e = np.concatenate(pooled)
+    return float(1.4826 * np.median(np.abs(e - np.median(e))))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One configuration judged on its kept measurements (``kept``; ``dropped``: disturbed ones)."""
+
+    config: WorkflowConfig
+    kept: tuple[Measurement, ...]
+    dropped: tuple[Measurement, ...]
+    requests: int
+    failed: bool
+    loc: float
+    upper_ms: float
+    objective_usd: float
+    feasible: bool
+
+    @property
+    def latest(self) -> Measurement:
+        return self.kept[-1]
+
+
+def group(history: History) -> dict[ConfigKey, list[Measurement]]:
+    """Measurements per configuration, in the order observed."""
+    groups: dict[ConfigKey, list[Measurement]] = {}
+    for m in history.items:
+        groups.setdefault(config_key(m.config), []).append(m)
+    return groups
+
+
+def judge_all(problem: SizingProblem, history: History) -> dict[ConfigKey, Judgement]:
+    """Every measured configuration judged by the rule (module docstring)."""
+    groups = group(history)
+    spread = robust_spread(history.items)
+    flags = {key: disturbed(ms, spread) for key, ms in groups.items()}
+    clean = [m for key, ms in groups.items() for m, bad in zip(ms, flags[key], strict=True) if not bad]
+    noise = noise_model(clean, problem.quantile)
+    return {key: _judge(problem, ms, flags[key], noise) for key, ms in groups.items()}
+
+
+def _judge(problem: SizingProblem, ms: list[Measurement], bad: list[bool], noise: NoiseModel | None) -> Judgement:
+    kept = tuple(m for m, b in zip(ms, bad, strict=True) if not b)
+    dropped = tuple(m for m, b in zip(ms, bad, strict=True) if b)
+    failed = any(m.failed for m in kept)
+    requests = sum(m.k for m in kept)
+    weights = np.array([m.k for m in kept], dtype=float)
+    objective = float(np.average([problem.objective_usd(m) for m in kept], weights=weights))
+    if failed or noise is None:
+        return Judgement(kept[-1].config, kept, dropped, requests, failed, math.inf, math.inf, objective, False)
+    loc = float(np.concatenate([log_samples(m) for m in kept]).mean())
+    upper = math.exp(noise.upper(loc, requests))
+    return Judgement(kept[-1].config, kept, dropped, requests, False, loc, upper, objective, upper <= problem.qos_ms)
+
+
+def answer(problem: SizingProblem, history: History) -> Measurement | None:
+    """The answer: the configuration judged feasible with the lowest objective, as its latest kept measurement."""
+    feasible = [j for j in judge_all(problem, history).values() if j.feasible]
+    return min(feasible, key=lambda j: j.objective_usd).latest if feasible else None

@@ -1,0 +1,76 @@
+"""The shared answer rule: pooled noise shape, margin from the measured noise, disturbed measurements dropped."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sizing_cases import three_problem
+
+from aquatope.resources import ResourceConfig
+from aquatope.sizing.answer import DISPUTE_Z, answer, judge_all, noise_model
+from aquatope.sizing.base import History, Measurement, config_key
+
+P = three_problem()
+
+
+def config(cpu: float) -> dict[str, ResourceConfig]:
+    return {f: ResourceConfig(cpu, 512) for f in P.functions}
+
+
+def measurement(cpu: float, median_ms: float, k: int = 20, seed: int = 0, factor: float = 1.0) -> Measurement:
+    rng = np.random.default_rng(seed)
+    lat = median_ms * np.exp(rng.normal(0.0, 0.1, k)) * factor
+    stages = {s.name: lat / 3 for s in P.workflow.stages}
+    busy = {f: median_ms / 3000.0 for f in P.functions}
+    cost = P.cost_per_request_usd(config(cpu), busy)
+    return Measurement(config(cpu), lat, stages, cost, P.quantile, P.qos_ms, busy)
+
+
+def history(*ms: Measurement) -> History:
+    h = History()
+    for m in ms:
+        h.add(m, "design")
+    return h
+
+
+def test_margin_shrinks_with_samples_and_comes_from_the_measured_spread() -> None:
+    nm = noise_model([measurement(1.0, 400.0, seed=s) for s in range(5)], 0.95)
+    assert nm is not None and nm.sd == pytest.approx(0.1, rel=0.25)
+    assert nm.tail == pytest.approx(1.645 * 0.1, rel=0.3)  # the pooled residuals' p95
+    assert float(nm.margin(10)) > float(nm.margin(40)) > 0
+    wide = noise_model([measurement(1.0, 400.0, seed=s, k=20) for s in range(5)], 0.95)
+    assert wide is not None
+
+
+def test_clearly_fast_is_feasible_near_the_target_is_not() -> None:
+    fast, edge = measurement(2.0, 400.0, seed=1), measurement(1.0, 640.0, seed=2)  # p95 ~ 470 and ~ 750 vs 700
+    judged = judge_all(P, history(fast, edge))
+    assert judged[config_key(fast.config)].feasible
+    assert not judged[config_key(edge.config)].feasible
+    assert answer(P, history(fast, edge)) is fast
+
+
+def test_the_answer_is_the_cheapest_feasible_by_objective() -> None:
+    cheap, dear = measurement(1.0, 300.0, seed=3), measurement(3.0, 300.0, seed=4)
+    assert cheap.cost_per_request_usd < dear.cost_per_request_usd
+    assert answer(P, history(dear, cheap)) is cheap
+
+
+def test_a_disturbed_measurement_is_dropped_when_a_clean_one_disagrees() -> None:
+    clean, slow = measurement(1.0, 450.0, seed=5), measurement(1.0, 450.0, seed=6, factor=2.5)
+    judged = judge_all(P, history(clean, slow))[config_key(clean.config)]
+    assert judged.dropped == (slow,) and judged.kept == (clean,) and judged.feasible
+    # agreeing measurements are pooled, never dropped
+    again = measurement(1.0, 450.0, seed=7)
+    judged = judge_all(P, history(clean, again))[config_key(clean.config)]
+    assert not judged.dropped and judged.requests == 40
+    assert math.log(2.5) > DISPUTE_Z * 0.1 * math.sqrt(2 / 20)
+
+
+def test_failures_are_infeasible_and_nothing_feasible_gives_none() -> None:
+    m = measurement(1.0, 300.0)
+    failed = Measurement(m.config, np.full(20, np.nan), m.stage_latency_ms, 1e-9, P.quantile, P.qos_ms)
+    assert answer(P, history(failed)) is None
+    assert not judge_all(P, history(failed))[config_key(m.config)].feasible

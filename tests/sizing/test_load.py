@@ -1,0 +1,62 @@
+"""Expected containers per pool policy and the expected-total-cost objective."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sizing_cases import three_problem
+
+from aquatope.errors import InputError
+from aquatope.resources import ResourceConfig
+from aquatope.sizing.base import Measurement
+from aquatope.sizing.load import LoadProfile, expected_containers, expected_peak, objective_usd
+
+
+def test_just_in_time_holds_only_busy_containers() -> None:
+    assert expected_containers("lower-bound", 2.0, 0.5) == pytest.approx(1.0)
+    assert expected_containers("clairvoyant-jit", 0.1, 3.0) == pytest.approx(0.3)
+
+
+def test_keepalive_at_a_low_rate_is_the_chance_of_a_recent_invocation() -> None:
+    rate, d, keep = 1e-4, 0.2, 600.0
+    exact = 1.0 - math.exp(-rate * (keep + d))  # one container alive iff an invocation ended within keep-alive
+    assert expected_containers(f"keepalive:{keep:g}", rate, d) == pytest.approx(exact, rel=0.02)
+
+
+def test_peak_of_independent_looks_grows_with_the_window_and_never_below_busy() -> None:
+    assert expected_peak(2.0, 1.0) == pytest.approx(2.0, rel=1e-6)  # one look: the Poisson mean
+    assert expected_peak(2.0, 100.0) > expected_peak(2.0, 10.0) > 2.0
+    for pool in ("keepalive:600", "aquatope:q=0.9", "provisioned:q=0.5", "oracle", "hybrid-histogram", "reactive"):
+        held = [expected_containers(pool, r, 0.5) for r in (0.01, 0.1, 1.0, 10.0)]
+        assert all(h >= 0.5 * r - 1e-9 for h, r in zip(held, (0.01, 0.1, 1.0, 10.0), strict=True))
+        assert held == sorted(held), pool
+
+
+def test_unknown_pool_and_bad_load_are_refused() -> None:
+    with pytest.raises(InputError, match="unknown pool"):
+        LoadProfile(1.0, "magic")
+    with pytest.raises(InputError, match="mean_rps"):
+        LoadProfile(0.0)
+
+
+def _measure(problem_cpu: float, latency_ms: float) -> tuple[Measurement, object]:
+    p = three_problem()
+    config = {f: ResourceConfig(problem_cpu, 512) for f in p.functions}
+    busy = {f: latency_ms / 3000.0 for f in p.functions}
+    lat = np.full(10, latency_ms)
+    m = Measurement(config, lat, {s.name: lat / 3 for s in p.workflow.stages}, p.cost_per_request_usd(config, busy),
+                    p.quantile, p.qos_ms, busy)  # fmt: skip
+    return m, p
+
+
+def test_at_a_low_rate_the_smaller_configuration_wins_the_expected_total_cost() -> None:
+    small, p = _measure(0.5, 900.0)  # half the vCPU, 2.25x slower: dearer per request of busy time ...
+    big, _ = _measure(1.0, 400.0)
+    assert small.cost_per_request_usd > big.cost_per_request_usd
+    low = p.__class__(p.workflow, p.space, p.pricing, p.budget, p.seed, LoadProfile(0.01, "keepalive:600"))
+    # ... and at 0.01 requests/s idle keep-alive time dominates: the big one holds as many containers, each dearer
+    assert objective_usd(low, small) < 0.6 * objective_usd(low, big)
+    assert objective_usd(low, small) > 10 * small.cost_per_request_usd
+    assert objective_usd(p, small) == small.cost_per_request_usd  # no load: the measured cost
