@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from aquatope.controller import Controller, ControllerConfig
+from aquatope.errors import InputError
 from aquatope.experiments.protocol import Protocol, Workload, make_workload
 from aquatope.experiments.simulate import replay_arrivals, world_figures
 from aquatope.experiments.systems import (
@@ -50,6 +51,7 @@ from aquatope.scenarios import Scenario, load_scenario
 from aquatope.scenarios.world import World, build_world
 from aquatope.sim import Simulator
 from aquatope.sizing.base import SizingProblem
+from aquatope.sizing.load import LoadProfile
 from aquatope.traces import InvocationTrace
 from aquatope.workflow import Workflow, load_workflow
 
@@ -171,7 +173,8 @@ def tuned(
     measures in production), and the live simulator after it. Runs that differ only in their pool's knob share it:
     it happens before the pool acts, so the task sizes once, keeps a copy of the simulator after the sizing, and
     hands each run its own deep copy (the same state a fresh run would reach)."""
-    key = f"tuned|{spec.pair}|{system.sizer}|{factor:g}"
+    load = problem.load.to_dict() if problem.load is not None else None
+    key = f"tuned|{spec.pair}|{system.sizer}|{factor:g}|{load}"  # the objective depends on the pool's load model
     scenario = load_scenario(spec.scenario)
     if cache is not None and key in cache:
         outcome, snapshot, deployed = cache[key]
@@ -208,6 +211,22 @@ def settled_world(
     return workload, world, live
 
 
+def load_profile(workload: Workload, pool: str) -> LoadProfile | None:
+    """The load a sizer's objective prices idle keep-warm time at (expected total cost, :mod:`aquatope.sizing.load`):
+    the workflow's mean request rate over the training days (what the platform has seen) and the system's pool
+    (parameters the load model does not know, e.g. a reactive target, fall back to the pool's defaults). The same
+    for every sizer of a run, so every sizer optimises the same objective."""
+    rate = float(workload.training.mean()) / 60.0 if workload.training.size else 0.0
+    if not (math.isfinite(rate) and rate > 0):
+        return None
+    for spec in (pool, pool.partition(":")[0]):
+        try:
+            return LoadProfile(rate, spec)
+        except InputError:
+            continue
+    return None
+
+
 def run_one(
     spec: RunSpec,
     inputs: StudyInputs,
@@ -223,7 +242,7 @@ def run_one(
     workload, world, live = settled_world(spec, inputs, sizing_cache)
     wf = workload.workflow
     problem = make_problem(wf, "decoupled", inputs.budgets.tuning_budget, seed)
-    problem = SizingProblem(wf, problem.space, world.config.prices, problem.budget, seed)
+    problem = SizingProblem(wf, problem.space, world.config.prices, problem.budget, seed, load_profile(workload, pool))
     factor = spec.knob if system.reference and spec.knob is not None else 1.0
     resizer, live = tuned(spec, system, factor, inputs, sizing_cache, world, live, problem)
     if forecaster is None and system.forecaster is not None:

@@ -198,7 +198,7 @@ class OracleResizer:
         if target_factor != 1.0:
             tighter = QoS(wf.qos.latency_ms * target_factor, wf.qos.percentile)
             wf = dataclasses.replace(wf, qos=tighter)
-        self.problem = SizingProblem(wf, problem.space, problem.pricing, problem.budget, problem.seed)
+        self.problem = SizingProblem(wf, problem.space, problem.pricing, problem.budget, problem.seed, problem.load)
         self.budgets = budgets
         self.target_factor = target_factor
         self._answer: SizingOutcome | None = None
@@ -275,7 +275,7 @@ class MeasurementPlace:
         p = self.problem
         deploy = not self._deployed
         self._deployed = True
-        return self.live, SizingProblem(self.shadow, p.space, p.pricing, p.budget, p.seed), deploy
+        return self.live, SizingProblem(self.shadow, p.space, p.pricing, p.budget, p.seed, p.load), deploy
 
     def cost(self, platform: Platform) -> float:
         """The cost of this attempt's measurements: everything on a staging simulator; on the live platform the
@@ -312,7 +312,7 @@ class MeasuredResizer:
         platform, problem, deploy = self.place.prepare(seed + 17)
         sizer = make_sizer(self.method, problem, seed)
         if deploy or self._measurer is None or not self.place.production:
-            self._measurer = Measurer(platform, problem, k=self.budgets.samples_per_config, seed=seed)
+            self._measurer = Measurer(platform, problem, k=self.budgets.samples_per_config, seed=seed, deploy=deploy)
         budget = max(self.budgets.tuning_budget, getattr(sizer, "required_evaluations", 0))
         with warnings.catch_warnings():  # GP fitting warnings (tiny noise, restarts) are expected at small budgets
             warnings.simplefilter("ignore")
