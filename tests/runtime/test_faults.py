@@ -29,7 +29,7 @@ def _busy_pid(p: RayPlatform) -> int:
         found[:] = [c.pid for c in p.live_containers() if c.state == "busy" and c.pid]
         return bool(found)
 
-    wait_until(busy, "an invocation to start", 30.0)
+    wait_until(busy, "an invocation to start", 180.0)
     return found[0]
 
 
@@ -45,8 +45,8 @@ def test_a_handler_that_never_returns_times_out_and_its_container_is_replaced() 
         (rec,) = p.request_records()
         assert rec.failed and rec.error is not None
         assert "stuck[0]: timed out after 1 s" in rec.error and "replaced" in rec.error
-        wait_until(lambda: not pid_alive(hung), "the stuck container's process to end", 15.0)
-        wait_until(lambda: any(c.state == "idle" for c in p.live_containers()), "a replacement container", 30.0)
+        wait_until(lambda: not pid_alive(hung), "the stuck container's process to end", 60.0)
+        wait_until(lambda: any(c.state == "idle" for c in p.live_containers()), "a replacement container", 180.0)
         p.submit(wf.name, np.array([p.now_s]), inputs=[{"hang": False}])
         p.advance(math.inf)
         ok = p.request_records()[-1]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from ray_support import WORKLOADS, inline_workflow
+from ray_support import WORKLOADS, inline_workflow, wait_until
 
 from aquatope.errors import InputError
 from aquatope.platform import Platform, PoolTarget
@@ -80,9 +79,7 @@ def test_pool_target_of_two_keeps_two_actors(platform: RayPlatform) -> None:
     wf = inline_workflow("rt-pool", {"pooled": {"handler": "rt_handlers:noop", "cpu": 0.1, "memory_mb": 128}})
     platform.deploy(wf)
     platform.set_pool("pooled", PoolTarget(min_warm=2, keep_alive_s=0.1))
-    deadline = time.monotonic() + 20
-    while sum(1 for c in platform.live_containers() if c.state == "idle") < 2 and time.monotonic() < deadline:
-        platform.advance(platform.now_s + 0.1)
+    wait_until(lambda: sum(c.state == "idle" for c in platform.live_containers()) == 2, "two idle containers", 120)
     platform.advance(platform.now_s + 0.5)  # far past the keep-alive: the floor holds
     live = platform.live_containers()
     assert len(live) == 2 and all(c.state == "idle" for c in live)

@@ -29,7 +29,9 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.platform import RequestRecord
+from aquatope.runtime.capacity import MIB, ClusterCapacity
 from aquatope.runtime.executor import Dispatcher, RequestOutcome, RequestRunner, WorkflowPlan
+from aquatope.runtime.functions import BoundFunction, bind
 from aquatope.runtime.lag import LagMonitor, LagReport, ReplayLagError
 from aquatope.runtime.loop import LoopThread
 from aquatope.runtime.records import request_record
@@ -48,12 +50,15 @@ class ReplayPlatform:
         drain_timeout_s: float,
         max_lag_s: float | None,
         thread_name: str,
+        capacity_source: Callable[[], list[dict[str, Any]]],
     ) -> None:
         if not (time_scale > 0 and math.isfinite(time_scale)):
             raise InputError(f"must be a finite number > 0, got {time_scale}", field="time_scale")
         if max_lag_s is not None and not (max_lag_s > 0):
             raise InputError(f"must be > 0 seconds, got {max_lag_s}", field="max_lag_s")
         self.time_scale = float(time_scale)
+        self._bound: dict[str, BoundFunction] = {}
+        self._capacity = ClusterCapacity(capacity_source)
         self.late_tolerance_s = late_tolerance_s
         self.keep_outputs = keep_outputs
         self.drain_timeout_s = drain_timeout_s
@@ -145,6 +150,29 @@ class ReplayPlatform:
     def lag_report(self) -> LagReport:
         """How far the replay lagged the trace clock so far (:mod:`aquatope.runtime.lag`)."""
         return self._lt.call(self._lag.report)
+
+    def bind(self, function: str, handler: Callable[..., Any], init: Callable[[], Any] | None = None) -> None:
+        """Bind Python callables to ``function`` before ``deploy`` (overrides the YAML's ``handler``/``init``)."""
+        self._bound[function] = bind(function, handler, init)
+
+    def node_capacity(self) -> tuple[float, float]:
+        """(CPUs, memory MB) of the cluster's largest node: what one container can get at most."""
+        cpu, mem = self._capacity.largest_node()
+        return cpu, mem / MIB
+
+    def cluster_capacity(self) -> tuple[float, float]:
+        """(CPUs, memory MB) of the whole cluster."""
+        cpu, mem = self._capacity.cluster()
+        return cpu, mem / MIB
+
+    def shutdown(self) -> None:  # pragma: no cover - every platform has its own
+        raise NotImplementedError
+
+    def __enter__(self) -> ReplayPlatform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
 
     # ----------------------------------------------------------------- for subclasses
     def _add_runner(self, workflow: Workflow, dispatcher: Dispatcher) -> None:

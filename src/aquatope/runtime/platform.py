@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,11 +31,11 @@ from aquatope.errors import InputError
 from aquatope.platform import ContainerRecord, FunctionObservation, PoolTarget
 from aquatope.resources import Pricing, ResourceConfig
 from aquatope.runtime.base import ReplayPlatform
-from aquatope.runtime.capacity import MIB, ClusterCapacity
+from aquatope.runtime.capacity import MIB
 from aquatope.runtime.connect import connect
 from aquatope.runtime.container import ContainerActor
 from aquatope.runtime.dispatch import PoolDispatcher
-from aquatope.runtime.functions import BoundFunction, bind, bind_workflow
+from aquatope.runtime.functions import BoundFunction, bind_workflow
 from aquatope.runtime.limits import detect_cpu_mode, sweep_stale
 from aquatope.runtime.pool import Container, FunctionPool
 from aquatope.runtime.records import container_record
@@ -87,12 +87,9 @@ class RayPlatform(ReplayPlatform):
         self.health_period_s = health_period_s
         self._actor_cls = ray.remote(ContainerActor)
         self._token = uuid.uuid4().hex[:8]
-        self._capacity = ClusterCapacity(ray.nodes)
         self._pools: dict[str, FunctionPool] = {}
-        self._bound: dict[str, BoundFunction] = {}
         self._containers: list[Container] = []
         self._next_cid = 0
-        self._room = Room(self._capacity, self._containers, self._pools, self.wall)
         self._dispatcher = PoolDispatcher(self._pools, {}, self._kill, max_retries)
         super().__init__(
             time_scale=time_scale,
@@ -101,7 +98,9 @@ class RayPlatform(ReplayPlatform):
             drain_timeout_s=drain_timeout_s,
             max_lag_s=max_lag_s,
             thread_name="aquatope-ray-platform",
+            capacity_source=ray.nodes,
         )
+        self._room = Room(self._capacity, self._containers, self._pools, self.wall)
         self._health: asyncio.Task[None] | None = self._call(self._start_health)
 
     @property
@@ -114,10 +113,6 @@ class RayPlatform(ReplayPlatform):
         return self._token
 
     # ----------------------------------------------------------------- Platform API
-    def bind(self, function: str, handler: Callable[..., Any], init: Callable[[], Any] | None = None) -> None:
-        """Bind Python callables to ``function`` before ``deploy`` (overrides the YAML's ``handler``/``init``)."""
-        self._bound[function] = bind(function, handler, init)
-
     def deploy(self, workflow: Workflow, configs: Mapping[str, ResourceConfig] | None = None) -> None:
         if workflow.name in self._runners:
             raise InputError(f"workflow {workflow.name!r} is already deployed", field="workflow")
@@ -176,16 +171,6 @@ class RayPlatform(ReplayPlatform):
         mem = sorted({str(c.info["memory_mode"]) for c in self._containers if c.info.get("memory_mode")})
         return {"cpu": cpu or [detect_cpu_mode()], "memory": mem or ["rlimit"]}
 
-    def node_capacity(self) -> tuple[float, float]:
-        """(CPUs, memory MB) of the cluster's largest node: what one container can get at most."""
-        cpu, mem = self._capacity.largest_node()
-        return cpu, mem / MIB
-
-    def cluster_capacity(self) -> tuple[float, float]:
-        """(CPUs, memory MB) of the whole cluster."""
-        cpu, mem = self._capacity.cluster()
-        return cpu, mem / MIB
-
     def node_usage(self) -> dict[str, dict[str, float]]:
         """Per alive node id: CPUs and memory MB it offers and what this platform's live containers reserve."""
 
@@ -232,12 +217,6 @@ class RayPlatform(ReplayPlatform):
             sweep_stale()
         if self.owns_ray and self._ray.is_initialized():
             self._ray.shutdown()
-
-    def __enter__(self) -> RayPlatform:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
 
     # ----------------------------------------------------------------- PoolHost (called on the loop thread)
     def new_container_id(self) -> int:
