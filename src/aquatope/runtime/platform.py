@@ -171,6 +171,10 @@ class RayPlatform(ReplayPlatform):
         mem = sorted({str(c.info["memory_mode"]) for c in self._containers if c.info.get("memory_mode")})
         return {"cpu": cpu or [detect_cpu_mode()], "memory": mem or ["rlimit"]}
 
+    def starts_waiting(self) -> int:
+        """Container starts waiting for room (no node fits them now)."""
+        return self._call(self._starts_waiting)
+
     def node_usage(self) -> dict[str, dict[str, float]]:
         """Per alive node id: CPUs and memory MB it offers and what this platform's live containers reserve."""
 

@@ -83,3 +83,11 @@ def nap(payload: Any) -> int:
     """Sleeps 0.3 s (a short I/O-bound function)."""
     time.sleep(0.3)
     return os.getpid()
+
+
+def where(payload: Any) -> dict[str, Any]:
+    """Sleeps ``sleep_ms``; returns the pid and the Ray node it ran on."""
+    import ray
+
+    time.sleep(float(payload.get("sleep_ms", 0)) / 1000.0 if isinstance(payload, dict) else 0.0)
+    return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
