@@ -100,3 +100,82 @@ def test_history_shape_is_checked() -> None:
     wf = chain("tiny", [("a", 50.0)])
     with pytest.raises(Exception, match="history"):
         Controller(Simulator(), wf, LastCountPolicy(), history=np.zeros((2, 3)))
+
+
+class SubTickSpy:
+    """A policy that wants a 20 s interval and records what each call observed (invocations of function a)."""
+
+    name = "spy"
+    needs_forecast = False
+    needs_future = False
+    interval_s = 20.0
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, int]] = []
+
+    def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]:
+        obs = context.observed.get("a")
+        self.seen.append((context.now_s, obs.invocations if obs else -1))
+        return PoolDecision({f: PoolTarget(0, 600.0) for f in context.functions}), None
+
+
+def test_sub_ticked_policy_sees_only_the_interval_since_its_last_call() -> None:
+    wf = chain("tiny", [("a", 100.0)], qos_ms=5000.0)
+    sim = Simulator(seed=0)
+    spy = SubTickSpy()
+    ctl = Controller(sim, wf, spy, config=ControllerConfig(lead_s=0.0, retune=None))
+    ctl.start()
+    sim.submit("tiny", np.array([5.0, 25.0, 26.0, 45.0, 65.0]))
+    ctl.run(2)
+    # calls at 0 (nothing yet), 20, 40, then the minute tick at 60 sees (40, 60] only, not the whole minute
+    assert spy.seen[:5] == [(0.0, -1), (20.0, 1), (40.0, 2), (60.0, 1), (80.0, 1)]
+    assert ctl.history[0].tolist() == [4.0]  # the history still counts the whole minute
+
+
+class BrokenForecaster:
+    """Raises on every prediction (a model failure the loop must survive and count)."""
+
+    def fit(self, history: np.ndarray) -> BrokenForecaster:
+        return self
+
+    def predict(self, history: np.ndarray, horizon: int) -> Any:
+        raise ValueError("weights are NaN")
+
+
+class NoPerfModel:
+    """A perf model that refuses to be read: the controller must work from observed durations only."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AssertionError(f"the controller read the perf model ({name})")
+
+
+def test_a_failing_forecaster_is_recorded_and_its_fallback_ticks_counted() -> None:
+    from aquatope.prewarm import SafePolicy, make_policy
+
+    wf = chain("tiny", [("a", 100.0)], qos_ms=5000.0)
+    sim = Simulator(seed=0)
+    ctl = Controller(
+        sim, wf, SafePolicy(make_policy("aquatope")), forecaster=BrokenForecaster(), history=np.ones((1, 30))
+    )  # type: ignore[arg-type]
+    ctl.start()
+    sim.submit("tiny", np.array([5.0, 70.0]))
+    ticks = ctl.run(3)
+    assert len(ctl.forecast_failures) == 3 and "ValueError: weights are NaN" in ctl.forecast_failures[0]
+    assert ctl.fallback_ticks == 3 and all(t.fallback and not t.forecast_ok for t in ticks)
+
+
+def test_policies_see_observed_durations_never_the_perf_models() -> None:
+    wf = chain("tiny", [("a", 250.0)], qos_ms=5000.0)
+    sim = Simulator(seed=0)
+    sim.deploy(wf)  # the platform runs the real model; the controller's copy of the workflow has none
+    blind = wf.__class__(
+        wf.name, wf.qos, {"a": wf.functions["a"].__class__("a", NoPerfModel(), wf.functions["a"].resources)}, wf.stages
+    )  # type: ignore[arg-type]
+    ctl = Controller(sim, blind, LastCountPolicy(), config=ControllerConfig(retune=None))
+    ctl.t0_s = 0.0
+    assert ctl.stats == {}  # nothing observed yet: the policy uses its documented default
+    sim.submit("tiny", np.array([5.0, 10.0, 15.0]))
+    ctl.run(2)
+    assert ctl.stats["a"].mean_duration_s == pytest.approx(0.25)  # what the platform reported

@@ -28,6 +28,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def clean_json(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None and numpy scalars by Python ones (valid JSON)."""
+    return _clean(value)
+
+
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically; refuse a path whose directory does not exist."""
     path = check_output_path(path)

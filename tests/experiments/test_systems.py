@@ -1,64 +1,116 @@
+"""Systems: named ones, POOL+SIZER, references, measurement places and measured outcomes."""
+
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sim_cases import chain
 
 from aquatope.errors import InputError
 from aquatope.experiments.systems import (
-    SYSTEM_NAMES,
-    SYSTEMS,
+    DEFAULT_SYSTEMS,
+    JIT_POOL,
+    NAMED,
     Budgets,
-    DefaultResizer,
-    MeasuredResizer,
+    MeasurementPlace,
+    OracleResizer,
     make_pool_policy,
-    make_resizer,
+    measured_outcome,
     parse_systems,
+    system_spec,
 )
 from aquatope.experiments.tuning import make_problem
-from aquatope.sim import SimConfig
+from aquatope.platform import PoolTarget
+from aquatope.resources import ResourceConfig
+from aquatope.sim import Simulator
+from aquatope.sizing.base import Measurement
+from aquatope.sizing.loop import SizingResult
+from aquatope.workflow import load_workflow
 
 
-def test_named_systems_combine_prewarm_and_sizing() -> None:
-    assert SYSTEM_NAMES == ("openwhisk", "hist-powertune", "cherrypick", "aquatope", "oracle")
-    table = {s.name: (s.prewarm, s.sizing, s.forecaster) for s in SYSTEMS.values()}
-    assert table["openwhisk"] == ("keepalive:600", "default", None)
-    assert table["hist-powertune"] == ("hybrid-histogram", "grid", None)
-    assert table["cherrypick"] == ("keepalive:600", "cherrypick", None)
-    assert table["aquatope"] == ("aquatope:q=0.9", "aquatope-bo", "bayes-lstm")
-    assert table["oracle"] == ("oracle", "exhaustive", None)
-    assert make_pool_policy(SYSTEMS["oracle"]).needs_future
+def test_named_systems_pair_a_pool_with_a_sizer() -> None:
+    table = {n: (s.pool, s.sizer) for n, s in NAMED.items()}
+    assert table["openwhisk"] == ("keepalive:600", "defaults")
+    assert table["aquatope"] == ("aquatope", "aquatope-bo")
+    assert table["lower-bound"] == (JIT_POOL, "exhaustive")
+    assert NAMED["aquatope"].forecaster == "bayes-lstm" and NAMED["openwhisk"].forecaster is None
+    assert NAMED["lower-bound"].reference and NAMED["clairvoyant-interval"].reference
+    assert not NAMED["aquatope"].reference and NAMED["aquatope"].measured
+    assert parse_systems("all") == DEFAULT_SYSTEMS
+    assert make_pool_policy(NAMED["clairvoyant-interval"]).needs_future
 
 
-def test_parse_systems() -> None:
-    assert parse_systems("all") == SYSTEM_NAMES
-    assert parse_systems("oracle, openwhisk") == ("oracle", "openwhisk")
-    with pytest.raises(InputError, match="unknown system"):
-        parse_systems("openwhisk,lambda")
-    with pytest.raises(InputError, match="duplicate"):
-        parse_systems("oracle,oracle")
+def test_pool_plus_sizer_combinations() -> None:
+    spec = system_spec("reactive:target=0.5+aquatope-bo")
+    assert (spec.pool, spec.sizer, spec.forecaster) == ("reactive:target=0.5", "aquatope-bo", None)
+    assert system_spec("aquatope:q=0.7+defaults").forecaster == "bayes-lstm"
+    assert parse_systems("openwhisk, keepalive:60+cherrypick") == ("openwhisk", "keepalive:60+cherrypick")
 
 
-def test_resizers_report_evaluations_and_cost() -> None:
-    wf = chain("tiny", [("a", 100.0), ("b", 50.0)], qos_ms=1000.0)
-    problem = make_problem(wf, "decoupled", 3, 0)
-    budgets = Budgets(tuning_budget=3, samples_per_config=3)
-    default = make_resizer(SYSTEMS["openwhisk"], problem, budgets, SimConfig(), 0)
-    assert isinstance(default, DefaultResizer)
-    out = default(0)
-    assert out.config == wf.default_configs() and out.evaluations == 0 and out.cost_usd == 0.0
-    measured = MeasuredResizer(problem, "random", budgets, SimConfig(), seed=0)
-    first = measured(0)
-    assert first.evaluations == 3 and first.cost_usd > 0
-    assert first.config is None or set(first.config) == {"a", "b"}
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("nope", "unknown system"),
+        ("keepalive:60+nope", "unknown sizer"),
+        ("warmish+defaults", "bad pool policy"),
+        ("openwhisk,openwhisk", "duplicate"),
+        (",", "no system"),
+    ],
+)
+def test_bad_systems_are_refused(text: str, match: str) -> None:
+    with pytest.raises(InputError, match=match) as info:
+        parse_systems(text)
+    assert info.value.field in ("--systems", "--policies")
 
 
-def test_ablations_pair_one_aquatope_half_with_the_oracle_half_and_are_not_in_all() -> None:
-    pre, size = SYSTEMS["aquatope-prewarm"], SYSTEMS["aquatope-sizing"]
-    assert (pre.prewarm, pre.sizing, pre.forecaster) == ("aquatope:q=0.9", "exhaustive", "bayes-lstm")
-    assert (size.prewarm, size.sizing, size.forecaster) == ("oracle", "aquatope-bo", None)
-    assert parse_systems("aquatope,aquatope-prewarm,aquatope-sizing") == (
-        "aquatope",
-        "aquatope-prewarm",
-        "aquatope-sizing",
-    )
-    assert "aquatope-prewarm" not in parse_systems("all")
+def test_budgets_are_validated() -> None:
+    with pytest.raises(InputError):
+        Budgets(tuning_budget=0)
+    with pytest.raises(InputError):
+        Budgets(start="somewhere")
+
+
+def test_the_reference_sizes_for_a_tightened_target() -> None:
+    problem = make_problem(load_workflow("ml-pipeline"), "decoupled", 10, 0)
+    loose = OracleResizer(problem, Budgets(oracle_mc_samples=400, oracle_candidate_samples=50))(0)
+    tight = OracleResizer(problem, Budgets(oracle_mc_samples=400, oracle_candidate_samples=50), 0.6)(0)
+    assert loose.config is not None and tight.config is not None
+    assert sum(c.cpu for c in tight.config.values()) > sum(c.cpu for c in loose.config.values())
+    assert "0.6 x the target" in tight.note
+
+
+def _measurement(config: dict[str, ResourceConfig]) -> Measurement:
+    stages = {"a": np.array([100.0, 120.0, np.nan]), "b": np.array([50.0, 70.0, 60.0])}
+    return Measurement(config, np.array([200.0, 210.0, 220.0]), stages, 1e-6, 0.95, 1000.0)
+
+
+def test_measured_outcome_maps_shadow_names_back_and_reports_measured_durations() -> None:
+    wf = chain("c", [("a", 100.0), ("b", 50.0)])
+    shadow = {f"shadow-{f}": c for f, c in wf.default_configs().items()}
+    best = _measurement(shadow)
+    out = measured_outcome("x", SizingResult("m", (best,), best), 0.25, wf, {"shadow-a": "a", "shadow-b": "b"})
+    assert out.config == wf.default_configs() and out.cost_usd == 0.25 and out.evaluations == 1
+    assert out.durations_s == pytest.approx({"a": 0.11, "b": 0.06})
+    empty = measured_outcome("x", SizingResult("m", (best,), None), 0.25, wf)
+    assert empty.config is None and "nothing feasible" in empty.note
+
+
+def test_production_place_measures_a_shadow_copy_and_charges_its_containers_once() -> None:
+    wf = chain("c", [("a", 100.0)])
+    problem = make_problem(wf, "decoupled", 5, 0)
+    live = Simulator()
+    live.deploy(wf)
+    place = MeasurementPlace(problem, live=live)
+    platform, shadow_problem, deploy = place.prepare(1)
+    assert platform is live and deploy and shadow_problem.workflow.name == "shadow-c"
+    live.deploy(shadow_problem.workflow)
+    live.set_pool("shadow-a", PoolTarget(min_warm=1, keep_alive_s=600.0))
+    live.set_pool("a", PoolTarget(min_warm=1, keep_alive_s=600.0))  # the live workflow's container is not charged
+    live.advance(100.0)
+    first = place.cost(live)
+    per_second = problem.pricing.usd_per_second(wf.functions["a"].resources)
+    assert first == pytest.approx(100.0 * per_second)
+    live.advance(200.0)
+    assert place.cost(live) == pytest.approx(0.0)  # released after the first attempt: nothing more to charge
+    assert place.prepare(2)[2] is False  # deployed once
+    assert place.rename() == {"shadow-a": "a"}

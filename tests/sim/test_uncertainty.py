@@ -136,15 +136,16 @@ def test_transfer_delay_from_payload_size_and_latency() -> None:
     }
     stages = (Stage("a", "a"), Stage("b", "b"), Stage("c", "c", ("a", "b")))
     wf = Workflow("fanin", QoS(10_000), fns, stages)
-    sim = Simulator(SimConfig(transfer_ms=40.0, transfer_mb_per_s=50.0), record_events=True)
+    config = SimConfig(transfer_ms=10.0, transfer_inline_mb=0.25, transfer_storage_ms=30.0, transfer_mb_per_s=50.0)
+    sim = Simulator(config, record_events=True)
     sim.deploy(wf)
     for name in fns:
         sim.set_pool(name, WARM)
     sim.advance(5.0)
     sim.submit("fanin", np.array([10.0]))
     sim.advance(math.inf)
-    # a's 10 MB arrive 40 ms + 10 / 50 s = 240 ms after it ends (10.34); b's nothing 40 ms after it (10.34): c starts
-    # when the later input is there
+    # a's 10 MB go through object storage: 10 ms hop + 30 ms + 10 / 50 s = 240 ms after a ends (10.34); b's small
+    # payload goes inline: 10 ms after b ends (10.31); c starts when the later input is there
     (rec,) = sim.request_records()
     assert rec.latency_ms == pytest.approx(340.0 + 50.0)
     assert rec.stage_latency_ms["c"] == pytest.approx(50.0)

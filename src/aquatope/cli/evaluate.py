@@ -1,23 +1,29 @@
-"""``aquatope evaluate``: every workflow under every named system on a trace; tables, results.json, report, plots."""
+"""``aquatope evaluate`` (a reduced study, ~10 min on 2 cores) and ``aquatope study`` (the full design): systems x
+workflows x seeds x windows in scenarios, on Ray or serially; verdicts, tables, results.json, report.md and plots."""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aquatope.errors import InputError
-from aquatope.experiments.evaluate import MAIN_WORKFLOWS, EvaluateConfig, evaluate
-from aquatope.experiments.report import system_row, write_outputs
+from aquatope.experiments.evaluate import MAIN_WORKFLOWS, EvaluateConfig, evaluate, full_study_config
+from aquatope.experiments.protocol import Protocol
+from aquatope.experiments.report import SYSTEM_HEAD, ratio, system_cells, write_outputs
 from aquatope.experiments.systems import Budgets, parse_systems
+from aquatope.scenarios import load_scenario
 from aquatope.traces import load_trace
 from aquatope.workflow.catalog import builtin_workflow_names
 
 console = Console()
+err = Console(stderr=True)
 DEFAULT_TRACE = str(Path(__file__).resolve().parent.parent / "data" / "azure2019-sample-250")
 
 
@@ -34,82 +40,165 @@ def parse_workflows(text: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def evaluate_command(
-    workflows: Annotated[str, typer.Option(help="'all' (the six main workflows) or a comma-separated list.")] = "all",
-    trace: Annotated[str, typer.Option(help="Trace directory or CSV, or a synthetic spec.")] = DEFAULT_TRACE,
-    functions_per_workflow: Annotated[int, typer.Option(help="Trace functions summed per workflow (K).")] = 3,
-    systems: Annotated[
-        str,
-        typer.Option(
-            help="'all' (openwhisk, hist-powertune, cherrypick, aquatope, oracle) or a comma-separated list; "
-            "also the ablations aquatope-prewarm (aquatope pool + oracle sizing) and aquatope-sizing (the reverse)."
-        ),
-    ] = "all",
-    hours: Annotated[float, typer.Option(help="Hours replayed (the end of the trace; the rest trains).")] = 2.0,
-    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1; figures are averaged.")] = 1,
-    budget: Annotated[int, typer.Option(help="Measured right-sizing budget (evaluations).")] = 20,
-    max_rps: Annotated[float, typer.Option(help="Cap on each workflow's mean request rate (req/s).")] = 2.0,
-    out: Annotated[Path, typer.Option(help="Directory for results.json, report.md and plots.")] = Path("evaluate-out"),
-) -> None:
-    """Right-size and pre-warm each workflow under each system, replay the trace, compare QoS and cost."""
+def parse_list(text: str, field: str) -> tuple[str, ...]:
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not items or len(set(items)) != len(items):
+        raise InputError(f"expected a comma-separated list of distinct names, got {text!r}", field=field)
+    return items
+
+
+def progress_printer() -> Callable[[int, int, str], None]:
+    """Progress on stderr with an estimate of the time left: a live line in a terminal, plain lines otherwise
+    (at most one every 10 s)."""
+    began = time.monotonic()
+    state: dict[str, float] = {"last": -1e9, "start_done": -1.0}
+
+    def show(done: int, total: int, what: str) -> None:
+        now = time.monotonic()
+        if state["start_done"] < 0:
+            state["start_done"] = done
+        ran = done - int(state["start_done"])
+        left = total - done
+        eta = f"~{(now - began) / ran * left / 60:.0f} min left" if ran > 0 and left else ""
+        line = f"{done}/{total} runs {eta}  {what}"
+        if sys.stderr.isatty():
+            err.print(line[:120], end="\r", highlight=False, markup=False)
+        elif now - float(state["last"]) >= 10 or done == total:
+            print(line, file=sys.stderr, flush=True)
+            state["last"] = now
+
+    return show
+
+
+def _run(config: EvaluateConfig, trace: str, out: Path, ray_address: str) -> None:
     if out.exists() and not out.is_dir():
         raise InputError("is not a directory", source=out)
-    config = EvaluateConfig(
-        workflows=parse_workflows(workflows),
-        systems=parse_systems(systems),
-        functions_per_workflow=functions_per_workflow,
-        hours=hours,
-        seeds=seeds,
-        max_rps=max_rps,
-        budgets=Budgets(tuning_budget=budget),
-    )
     tr = load_trace(trace, seed=0)
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as progress:
-        task = progress.add_task("evaluating", total=1.0)
-        results = evaluate(tr, config, lambda what, f: progress.update(task, completed=f, description=what))
-    console.print(mapping_table(results))
-    console.print(workflow_table(results))
-    console.print(summary_table(results))
-    paths = write_outputs(results, out)
-    console.print(f"written: {', '.join(str(p) for p in paths)}")
-
-
-def mapping_table(results: dict[str, Any]) -> Table:
-    table = Table(title="arrivals: trace functions per workflow (summed, then scaled)")
-    for col in ("workflow", "trace functions (class)", "scale", "req/s"):
-        table.add_column(col)
-    for wf, m in results["setup"]["mapping"].items():
-        fns = ", ".join(f"{f[:10]} ({c})" for f, c in zip(m["trace_functions"], m["classes"], strict=True))
-        table.add_row(wf, fns, f"{m['scale']:.3g}", f"{m['mean_rps']:.2f}")
-    return table
-
-
-def workflow_table(results: dict[str, Any]) -> Table:
-    table = Table(title="workflow x system")
-    for col in ("workflow", "system", "QoS viol.", "p99 / target ms", "cost USD", "cold starts", "evals"):
-        table.add_column(col, justify="left" if col in ("workflow", "system") else "right")
-    for wf, per in results["per_workflow"].items():
-        for s, m in per.items():
-            table.add_row(*system_row(wf, s, m))
-    return table
-
-
-def summary_table(results: dict[str, Any]) -> Table:
-    table = Table(title="per system (ratios: geometric means over workflows)")
-    cols = ("system", "mean viol.", "cost USD", "viol./aquatope", "cost/aquatope", "viol./oracle", "cost/oracle")
-    for col in cols:
-        table.add_column(col, justify="left" if col == "system" else "right")
-    for s, m in results["systems"].items():
-        table.add_row(
-            s,
-            f"{m['qos_violation_rate']:.2%}",
-            f"{m['cost_usd']:.4f}",
-            *(f"{m.get(k, float('nan')):.2f}" for k in cols_keys()),
+    config.protocol.check(tr)
+    address = None if ray_address == "none" else ray_address
+    results = evaluate(tr, config, out, ray_address=address, progress=progress_printer())
+    if sys.stderr.isatty():
+        err.print()
+    for name, sc in results["scenarios"].items():
+        console.print(system_table(name, sc))
+        if "claims" in sc:
+            console.print(verdict_table(name, sc["claims"]))
+    if "advantage_trend" in results:
+        t = results["advantage_trend"]
+        console.print(
+            "advantage (best other / aquatope at iso-QoS 1%): "
+            + ", ".join(f"{k} {ratio(v)}" for k, v in t["advantage"].items())
+            + f" — {t['verdict']}",
+            highlight=False,
         )
+    for line in results["errors"][:10]:
+        console.print(f"run failed: {line}", highlight=False, markup=False)
+    paths = write_outputs(results, out)
+    console.print(f"written: {', '.join(str(p) for p in paths)} (runs: {out / 'runs.jsonl'})", highlight=False)
+
+
+def system_table(scenario: str, sc: dict[str, Any]) -> Table:
+    table = Table(title=f"{scenario}: per system (means over workflows and pairs)")
+    cols = [c for c in SYSTEM_HEAD if "CI" not in c]
+    for col in cols:
+        if col == "system":
+            table.add_column(col, overflow="fold", max_width=22)
+        else:
+            table.add_column(col, justify="right", no_wrap=True)
+    for s, m in sc["systems"].items():
+        cells = system_cells(s, m)
+        table.add_row(*(c for c, h in zip(cells, SYSTEM_HEAD, strict=True) if "CI" not in h))
     return table
 
 
-def cols_keys() -> tuple[str, ...]:
-    return ("violations_vs_aquatope", "cost_vs_aquatope", "violations_vs_oracle", "cost_vs_oracle")
+def verdict_table(scenario: str, claims: dict[str, Any]) -> Table:
+    table = Table(title=f"{scenario}: claims")
+    for col in ("claim", "figure", "95% CI", "verdict"):
+        table.add_column(col)
+    for level, c in claims.get("iso_qos", {}).items():
+        band = c["ratio_ci95"]
+        shown = "—" if None in band else f"[{band[0]:.2f}, {band[1]:.2f}]"
+        table.add_row(f"cost ratio at iso-QoS {level} (<= 0.7)", ratio(c["ratio"]), shown, c["verdict"])
+    eq = claims.get("equal_cost", {})
+    if "ratio" in eq:
+        band = eq["ratio_ci95"]
+        shown = "—" if None in band else f"[{band[0]:.2f}, {band[1]:.2f}]"
+        table.add_row(f"fewer window viol. vs {eq['baseline']} (>= 5)", ratio(eq["ratio"]), shown, eq["verdict"])
+    elif eq:
+        table.add_row("fewer window viol. at equal cost", eq.get("reason", ""), "—", eq["verdict"])
+    return table
+
+
+SystemsOpt = Annotated[str, typer.Option(help="'all' (the named systems), or names and POOL+SIZER combinations.")]
+TraceOpt = Annotated[str, typer.Option(help="Trace directory or CSV (Azure format), or a synthetic spec.")]
+RayOpt = Annotated[str, typer.Option(help="'local' (a local Ray on all cores), an address (auto, ray://...), or none.")]
+
+
+def evaluate_command(
+    scenarios: Annotated[str, typer.Option(help="Scenario names or files, comma-separated.")] = "shared",
+    systems: SystemsOpt = "all",
+    workflows: Annotated[str, typer.Option(help="'all' (the six main workflows) or a comma-separated list.")] = "all",
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1.")] = 3,
+    windows: Annotated[str, typer.Option(help="Replay windows: peak, quiet or both.")] = "peak",
+    hours: Annotated[float, typer.Option(help="Length of each replay window (hours).")] = 1.0,
+    pareto: Annotated[
+        bool, typer.Option("--pareto", help="Sweep each system's knob (Pareto fronts, iso-QoS).")
+    ] = False,
+    budget: Annotated[int, typer.Option(min=1, help="Measured right-sizing budget (evaluations).")] = 20,
+    start: Annotated[str, typer.Option(help="Measured sizers' start: design (shared) or random (cold).")] = "design",
+    max_rps: Annotated[float, typer.Option(help="Cap on each workflow's mean training request rate (req/s).")] = 2.0,
+    train_hours: Annotated[
+        float, typer.Option(help="Hours at the trace's start that train (the rest is held out).")
+    ] = 16.0,
+    trace: TraceOpt = DEFAULT_TRACE,
+    ray_address: RayOpt = "local",
+    out: Annotated[
+        Path, typer.Option(help="Directory: runs.jsonl (resumable), results.json, report.md, plots.")
+    ] = Path("evaluate-out"),
+) -> None:
+    """A reduced study (shared scenario, named systems, 3 seeds, one 1-hour window; ~10 min on 2 cores)."""
+    config = EvaluateConfig(
+        scenarios=tuple(load_scenario(s).source or s for s in parse_list(scenarios, "--scenarios")),
+        systems=parse_systems(systems),
+        workflows=parse_workflows(workflows),
+        seeds=seeds,
+        protocol=_protocol(windows, hours, max_rps, train_hours),
+        budgets=Budgets(tuning_budget=budget, start=start),
+        pareto=pareto,
+    )
+    _run(config, trace, out, ray_address)
+
+
+def _minutes(hours: float, field: str) -> int:
+    if not (hours > 0 and hours <= 24 * 14 and abs(hours * 60 - round(hours * 60)) < 1e-9):
+        raise InputError(
+            f"must be a whole number of minutes, more than 0 and at most two weeks, got {hours}", field=field
+        )
+    return round(hours * 60)
+
+
+def _protocol(windows: str, hours: float, max_rps: float, train_hours: float) -> Protocol:
+    train = _minutes(train_hours, "--train-hours")
+    lead = min(Protocol.settle_minutes + Protocol.warmup_minutes, train)  # short traces: shorter settling
+    settle = min(Protocol.settle_minutes, lead)
+    return Protocol(
+        train_minutes=train,
+        window_minutes=_minutes(hours, "--hours"),
+        windows=parse_list(windows, "--windows"),
+        max_rps=max_rps,
+        settle_minutes=settle,
+        warmup_minutes=min(Protocol.warmup_minutes, lead - settle),
+    )
+
+
+def study_command(
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1.")] = 5,
+    trace: TraceOpt = DEFAULT_TRACE,
+    ray_address: RayOpt = "local",
+    out: Annotated[
+        Path, typer.Option(help="Directory: runs.jsonl (resumable), results.json, report.md, plots.")
+    ] = Path("study-out"),
+) -> None:
+    """The full study: every named scenario, the named systems and ablations, peak and quiet 2-hour windows, each
+    knob swept. Hours to days on 2 cores (run it on a Ray cluster); interrupt and run again to resume."""
+    _run(full_study_config(seeds=seeds), trace, out, ray_address)

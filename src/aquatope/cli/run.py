@@ -21,7 +21,9 @@ notes = Console(stderr=True, soft_wrap=True)
 def run_command(
     workflow: Annotated[str, typer.Option(help="Workflow YAML whose functions have a handler (module:function).")],
     trace: Annotated[str, typer.Option(help="Trace directory or CSV, or a synthetic spec: synthetic:poisson:rate=20")],
-    system: Annotated[str, typer.Option(help="openwhisk, aquatope, hist-powertune or cherrypick.")] = "openwhisk",
+    system: Annotated[
+        str, typer.Option(help="A named system (openwhisk, knative, aquatope, ...) or POOL+SIZER.")
+    ] = "openwhisk",
     platform: Annotated[
         str, typer.Option(help="ray (one actor per container) or ray-serve (one Serve deployment per function).")
     ] = "ray",
@@ -163,7 +165,7 @@ def summary_table(result: Any) -> Table:
     )
     rows = [
         *metrics_rows(m),
-        ("cost: total (+ right-sizing)", f"${m.cost_usd['total']:,.4f} (+ ${result.tuning_cost_usd:,.4f})"),
+        ("cost: total (of which right-sizing)", f"${m.cost_usd['total']:,.4f} (${m.cost_usd['tuning']:,.4f})"),
         ("lag behind the trace clock: max / p95 (s)", f"{lag['max_lag_s']:,.1f} / {lag['p95_lag_s']:,.1f}"),
         (
             "arrivals fired late: p95 / max (ms)",

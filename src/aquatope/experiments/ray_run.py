@@ -38,21 +38,23 @@ import numpy as np
 from aquatope.controller import Controller, ControllerConfig
 from aquatope.errors import InputError
 from aquatope.experiments.ray_sizing import PLATFORMS, RayOptions, RayResizer, ray_space, tune_on_ray
+from aquatope.experiments.simulate import pick_function
 from aquatope.experiments.systems import (
-    SYSTEMS,
+    NAMED,
     Budgets,
     DefaultResizer,
     MeasuredResizer,
+    MeasurementPlace,
+    SystemSpec,
     make_pool_policy,
     make_system_forecaster,
+    system_spec,
 )
-from aquatope.platform import ContainerRecord, RequestRecord
+from aquatope.metrics import RunMetrics, metrics_from_records
 from aquatope.resources import Pricing, ResourceSpace
 from aquatope.runtime.lag import ReplayLagError
 from aquatope.runtime.plan import ReplayEstimate, estimate_replay
-from aquatope.sim import SimConfig
-from aquatope.sim.metrics import RunMetrics, compute_metrics
-from aquatope.sim.run import pick_function
+from aquatope.sim import SimConfig, Simulator
 from aquatope.sizing.base import SizingProblem
 from aquatope.traces import InvocationTrace, expand_arrivals
 from aquatope.workflow import Workflow
@@ -71,8 +73,9 @@ __all__ = [
     "tune_on_ray",
 ]
 
-RUN_SYSTEMS = tuple(s for s in SYSTEMS if s != "oracle")
-"""Systems ``aquatope run`` supports (the oracle needs the future, which a real run does not have)."""
+RUN_SYSTEMS = tuple(s for s, spec in NAMED.items() if not spec.reference)
+"""Named systems ``aquatope run`` supports (also ``POOL+SIZER``); references need the future or the perf models'
+truth, which a real run does not have."""
 RUN_BUDGETS = Budgets(
     tuning_budget=12,
     samples_per_config=10,
@@ -161,10 +164,7 @@ class RunSpec:
     pricing: str = "cloud-run"
 
     def __post_init__(self) -> None:
-        if self.system not in RUN_SYSTEMS:
-            raise InputError(
-                f"unknown system {self.system!r}; choose one of {', '.join(RUN_SYSTEMS)}", field="--system"
-            )
+        run_system_spec(self.system)
         if not (self.speedup > 0 and math.isfinite(self.speedup)):
             raise InputError(f"must be a finite number > 0, got {self.speedup}", field="--speedup")
         if self.tune_on not in ("sim", "ray"):
@@ -175,6 +175,18 @@ class RunSpec:
             raise InputError(f"must be > 0 seconds, got {self.max_lag_s}", field="--max-lag")
         if self.warmup_intervals < 0:
             raise InputError(f"must be >= 0, got {self.warmup_intervals}", field="warmup_intervals")
+
+
+def run_system_spec(name: str) -> SystemSpec:
+    """A system ``aquatope run`` can run: named (not a reference) or ``POOL+SIZER``."""
+    if name not in NAMED and "+" not in name:
+        raise InputError(
+            f"unknown system {name!r}; use one of {', '.join(RUN_SYSTEMS)} or POOL+SIZER", field="--system"
+        )
+    spec = system_spec(name)
+    if spec.reference:
+        raise InputError(f"{name!r} is a reference that needs the future or the perf models' truth", field="--system")
+    return spec
 
 
 def plan_replay(workflow: Workflow, trace: InvocationTrace, spec: RunSpec, ray: RayOptions) -> ReplayEstimate:
@@ -202,39 +214,6 @@ def run_on_ray(
     row = pick_function(trace, spec.function)
     train, replay = split_trace(trace, row, spec.minutes, spec.start_minute, spec.scale, spec.seed)
     return _Run(workflow, trace, row, train, replay, spec, ray, budgets, progress, notify).execute()
-
-
-def run_metrics(
-    requests: list[RequestRecord],
-    containers: list[ContainerRecord],
-    qos_ms: float,
-    invocations: int,
-    cold_starts: int,
-    pricing: Pricing,
-    horizon_s: float,
-) -> RunMetrics:
-    """The simulator's figures (:func:`aquatope.sim.metrics.compute_metrics`) from a platform's records."""
-    lat = np.array([r.latency_ms for r in requests], dtype=float)
-    failed = np.array([r.failed for r in requests], dtype=bool)
-    columns = {
-        "fid": np.zeros(len(containers), dtype=np.int64),
-        "start": np.array([c.start_s for c in containers], dtype=float),
-        "ready": np.array([min(c.ready_s, c.end_s) for c in containers], dtype=float),
-        "end": np.array([c.end_s for c in containers], dtype=float),
-        "busy": np.array([c.busy_s for c in containers], dtype=float),
-        "cpu": np.array([c.config.cpu for c in containers], dtype=float),
-        "memory_gb": np.array([c.config.memory_gb for c in containers], dtype=float),
-    }
-    return compute_metrics(
-        latency_ms=lat,
-        failed=failed,
-        targets_ms=np.full(lat.size, qos_ms),
-        invocations=invocations,
-        cold_starts=cold_starts,
-        containers=columns,
-        pricing=pricing,
-        horizon_s=horizon_s,
-    )
 
 
 Progress = Callable[[str, float], None]
@@ -272,7 +251,7 @@ class _Run:
         platform = self.ray.make(self.spec.speedup, self.prices, self.limit_s if self.spec.on_lag == "stop" else None)
         try:
             controller = self._controller(platform)
-            self.progress("right-sizing" if SYSTEMS[self.spec.system].sizing != "default" else "deploying", 0.0)
+            self.progress("right-sizing" if run_system_spec(self.spec.system).measured else "deploying", 0.0)
             controller.start()
             n_ticks = self._submit(controller, platform)
             controller.run(n_ticks, progress=lambda f: self.progress("replaying", f))
@@ -290,7 +269,7 @@ class _Run:
             platform.shutdown()
 
     def _controller(self, platform: Any) -> Controller:
-        system = SYSTEMS[self.spec.system]
+        system = run_system_spec(self.spec.system)
         calls = self.wf.invocations_per_request()
         history = np.stack([self.train * calls[f] for f in self.wf.function_names])
         forecaster = make_system_forecaster(system, self.budgets, self.spec.seed)
@@ -311,13 +290,15 @@ class _Run:
         )
 
     def _resizer(self) -> Any:
-        system, spec = SYSTEMS[self.spec.system], self.spec
-        if system.sizing == "default":
+        system, spec = run_system_spec(self.spec.system), self.spec
+        if not system.measured:
             return DefaultResizer(self.wf)
         problem = SizingProblem(self.wf, ResourceSpace.decoupled(), self.prices, self.budgets.tuning_budget, spec.seed)
         if spec.tune_on == "ray":
-            return RayResizer(problem, system.sizing, self.budgets, spec.seed, self.ray)
-        return MeasuredResizer(problem, system.sizing, self.budgets, SimConfig(pricing=spec.pricing), spec.seed)
+            return RayResizer(problem, system.sizer, self.budgets, spec.seed, self.ray)
+        sim = SimConfig(pricing=spec.pricing)
+        place = MeasurementPlace(problem, staging=lambda seed: Simulator(sim, seed=seed))
+        return MeasuredResizer(problem, system.sizer, self.budgets, place, spec.seed)
 
     def _submit(self, controller: Controller, platform: Any) -> int:
         """Submit the replay's arrivals (after the warm-up) and say what it needs; returns the ticks to run."""
@@ -332,10 +313,18 @@ class _Run:
     def _result(self, controller: Controller, platform: Any, horizon_s: float, note: str | None = None) -> RayRunResult:
         requests, containers = platform.request_records(), platform.container_records()
         obs = platform.observe()  # what the controller has not counted yet (an interrupted run)
-        invocations = controller.invocations + sum(o.invocations for o in obs.values())
-        cold = controller.cold_starts + sum(o.cold_starts for o in obs.values())
-        qos = self.wf.qos.latency_ms
-        metrics = run_metrics(requests, containers, qos, invocations, cold, self.prices, horizon_s)
+        metrics = metrics_from_records(
+            requests,
+            containers,
+            target_ms=self.wf.qos.latency_ms,
+            quantile=self.wf.qos.quantile,
+            invocations=controller.invocations + sum(o.invocations for o in obs.values()),
+            cold_starts=controller.cold_starts + sum(o.cold_starts for o in obs.values()),
+            pricing=self.prices,
+            horizon_s=horizon_s,
+            tuning_usd=controller.tuning_cost_usd,
+            t0_s=controller.t0_s,
+        )
         errors: dict[str, int] = {}
         for r in requests:
             if r.error:
@@ -365,13 +354,13 @@ class _Run:
         return RunInterrupted(note, self._result(controller, platform, horizon, note))
 
     def _setup(self, controller: Controller) -> dict[str, Any]:
-        spec, system = self.spec, SYSTEMS[self.spec.system]
+        spec, system = self.spec, run_system_spec(self.spec.system)
         return {
             "mode": self.ray.platform,
             "workflow": self.wf.name,
             **{k: v for k, v in asdict(spec).items() if k not in ("minutes", "start_minute")},
-            "prewarm": system.prewarm,
-            "sizing": system.sizing if system.sizing == "default" else f"{system.sizing} on {spec.tune_on}",
+            "prewarm": system.pool,
+            "sizing": f"{system.sizer} on {spec.tune_on}" if system.measured else system.sizer,
             "trace": self.trace.source,
             "trace_function": self.trace.function_ids[self.row] if self.trace.function_ids else str(self.row),
             "minutes": int(self.replay.size),

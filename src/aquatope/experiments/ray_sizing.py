@@ -134,4 +134,4 @@ class RayResizer:
             cost = measurement_cost_usd(staging.container_records(), problem.pricing)
         finally:
             staging.shutdown()
-        return measured_outcome(f"{self.method} on {self.ray.platform}", result, cost)
+        return measured_outcome(f"{self.method} on {self.ray.platform}", result, cost, wf)

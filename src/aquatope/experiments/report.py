@@ -1,176 +1,189 @@
-"""Writing an evaluation's outputs: ``results.json``, ``report.md`` and three plots, each written atomically."""
+"""An evaluation's outputs: ``results.json``, ``report.md`` (hypotheses, set-up, verdicts, tables) and the plots
+(:mod:`aquatope.experiments.plots`), written as a set: into a temporary directory first, then moved into place, so
+that they appear together or not at all."""
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from aquatope.errors import InputError
+from aquatope.jsonio import write_json_atomic
 
-from aquatope.jsonio import save_figure_atomic, write_json_atomic
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+OUTPUTS = ("results.json", "report.md")
 
 
-def _fmt_row(cells: list[str]) -> str:
+def pct(x: Any) -> str:
+    return "—" if not _finite(x) else f"{x:.1%}"
+
+
+def usd(x: Any) -> str:
+    return "—" if not _finite(x) else f"{x:.2f}"
+
+
+def ratio(x: Any) -> str:
+    if not _finite(x):
+        return "—"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.2f}"
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def ci(v: Any) -> str:
+    """``[lo, hi]`` as text (— when unknown)."""
+    if not isinstance(v, list) or None in v:
+        return "—"
+    lo, hi = v
+    return f"[{lo:.3g}, {hi:.3g}]"
+
+
+def row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def markdown_report(results: dict[str, Any]) -> str:
-    """Set-up, the workflow x system table, the per-system summary, and the trace-function mapping."""
-    setup = results["setup"]
-    systems = list(results["systems"])
-    lines = [
-        "# Aquatope end-to-end evaluation",
-        "",
-        f"Trace: `{setup['trace']}`; seeds: {setup['seeds']}; replay: last {setup['config']['hours']} h of the trace; "
-        f"{setup['config']['functions_per_workflow']} trace functions per workflow; rate cap "
-        f"{setup['config']['max_rps']} req/s and {setup['config']['cluster_share']:.0%} of the cluster's vCPU.",
-        f"Budgets: {setup['budgets']}. Wall time {setup['wall_s']:.0f} s.",
-        "",
-        "## Per workflow",
-        "",
-        _fmt_row(["workflow", "system", "QoS viol.", "p99 ms / target", "cost USD", "cold starts", "tuning evals"]),
-        _fmt_row(["---"] * 7),
+SYSTEM_HEAD = ["system", "win.viol", "95% CI", "req.viol", "p95/tgt", "cost $", "95% CI", "cost/LB", "cold"]
+
+
+def system_cells(name: str, m: dict[str, Any]) -> list[str]:
+    """One system's row (shared by the report and the terminal table)."""
+    return [
+        name,
+        pct(m["window_violation_rate"]),
+        ci(m.get("window_violation_rate_ci95")),
+        pct(m["qos_violation_rate"]),
+        ratio(m.get("p95_over_target")),
+        usd(m["cost_usd"]),
+        ci(m.get("cost_usd_ci95")),
+        ratio(m.get("cost_over_lower_bound")),
+        pct(m["cold_start_rate"]),
     ]
-    for wf, per in results["per_workflow"].items():
-        for s in systems:
-            m = per[s]
-            lines.append(_fmt_row(system_row(wf, s, m)))
-    lines += ["", "## Per system (geometric means of ratios over workflows)", ""]
-    head = ["system", "mean QoS viol.", "total cost USD", "viol. / aquatope", "cost / aquatope"]
-    head += ["viol. / oracle", "cost / oracle", "workflows meeting QoS"]
-    lines += [_fmt_row(head), _fmt_row(["---"] * len(head))]
-    for s, m in results["systems"].items():
-        lines.append(
-            _fmt_row(
-                [
-                    s,
-                    f"{m['qos_violation_rate']:.2%}",
-                    f"{m['cost_usd']:.4f}",
-                    f"{m.get('violations_vs_aquatope', float('nan')):.2f}",
-                    f"{m.get('cost_vs_aquatope', float('nan')):.2f}",
-                    f"{m.get('violations_vs_oracle', float('nan')):.2f}",
-                    f"{m.get('cost_vs_oracle', float('nan')):.2f}",
-                    str(m["workflows_meeting_qos"]),
-                ]
-            )
+
+
+def _claims_lines(claims: dict[str, Any]) -> list[str]:
+    out = [row(["claim", "figure", "95% CI", "target", "verdict"]), row(["---"] * 5)]
+    for level, c in claims.get("iso_qos", {}).items():
+        fig = f"{ratio(c['ratio'])} (aquatope {usd(c['aquatope_cost_usd'])} vs {c['best_other']} {usd(c['best_other_cost_usd'])})"
+        out.append(
+            row([f"cost at iso-QoS ({level} window viol.)", fig, ci(c["ratio_ci95"]), c["target"], c["verdict"]])
         )
-    lines += ["", "## Arrivals (trace functions per workflow)", ""]
-    for wf, m in setup["mapping"].items():
-        pairs = ", ".join(f"{fid[:12]} ({c})" for fid, c in zip(m["trace_functions"], m["classes"], strict=True))
-        lines.append(f"- **{wf}**: {pairs}; scale {m['scale']:.3g}, {m['mean_rps']:.2f} req/s")
+    eq = claims.get("equal_cost")
+    if eq:
+        if "baseline" in eq:
+            fig = f"{ratio(eq['ratio'])} (vs {eq['baseline']} at ${eq['baseline_cost_usd']:.2f})"
+            out.append(
+                row(["fewer window violations at equal cost", fig, ci(eq["ratio_ci95"]), eq["target"], eq["verdict"]])
+            )
+        else:
+            out.append(row(["fewer window violations at equal cost", eq.get("reason", ""), "—", ">= 5", eq["verdict"]]))
+    return out
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    """Hypotheses, set-up, verdicts, per-system and per-workflow tables, Pareto and iso-QoS, failures."""
+    setup = results["setup"]
+    p = setup["protocol"]
+    lines = [
+        "# Aquatope evaluation",
+        "",
+        "## Hypotheses",
+        "",
+        "1. At iso-QoS (window SLO violations <= 1%, and <= 5%), Aquatope costs at least 30% less than the best "
+        "other system.",
+        "2. At the cost of the cheapest baseline that meets QoS, Aquatope has at least 5x fewer window violations.",
+        "3. Aquatope's advantage grows from `calm` to `shared` to `noisy`.",
+        "",
+        "Each is judged on a 95% paired bootstrap interval over (seed, window) pairs: PASS when the whole interval "
+        "meets the target, FAIL when none of it does, INCONCLUSIVE otherwise.",
+        "",
+        "## Set-up",
+        "",
+        f"- Trace `{setup['trace']}`: the first {p['train_minutes']} minutes train (forecasters, traffic classes, "
+        f"scale factors, cluster sizes); replay windows of {p['window_minutes']} min ({', '.join(f'{k} at minute {v}' for k, v in setup['windows'].items())}), "
+        f"after {p['settle_minutes']} min of tenants settling and {p['warmup_minutes']} min of right-sizing.",
+        f"- {p['functions_per_workflow']} trace functions per workflow (one per class in turn, drawn per seed); "
+        f"rate cap {p['max_rps']} req/s on the training mean.",
+        f"- Seeds {setup['seeds']}; budgets {setup['budgets']}.",
+        f"- Scenarios: {', '.join(setup['scenarios'])}. Systems (pool + sizer): "
+        + "; ".join(f"{n} = {s['pool']} + {s['sizer']}" for n, s in setup["systems"].items())
+        + ".",
+        f"- {setup['runs']} runs ({setup['failed_runs']} failed), {setup['run_wall_s'] / 60:.0f} min of run time, "
+        f"{setup['wall_s'] / 60:.1f} min of wall time.",
+        "",
+    ]
+    trend = results.get("advantage_trend")
+    for name, sc in results["scenarios"].items():
+        lines += [f"## Scenario `{name}`", ""]
+        if "claims" in sc:
+            lines += ["### Verdicts", "", *_claims_lines(sc["claims"]), ""]
+        lines += ["### Per system (default knob)", "", row(SYSTEM_HEAD), row(["---"] * len(SYSTEM_HEAD))]
+        lines += [row(system_cells(s, m)) for s, m in sc["systems"].items()]
+        lines += [
+            "",
+            "Cost split (USD): "
+            + "; ".join(
+                f"{s}: " + ", ".join(f"{k} {usd(v)}" for k, v in m["cost_split_usd"].items())
+                for s, m in sc["systems"].items()
+            ),
+            "",
+        ]
+        lines += ["### Per workflow", "", row(["workflow", *SYSTEM_HEAD]), row(["---"] * (len(SYSTEM_HEAD) + 1))]
+        for w, per in sc["per_workflow"].items():
+            lines += [row([w, *system_cells(s, m)]) for s, m in per.items() if "@" not in s]
+        lines += ["", "### Cost at iso-QoS (USD, least cost with window violations within the level)", ""]
+        lines += [row(["system", "1%", "5%", "Pareto points"]), row(["---"] * 4)]
+        for s, levels in sc["iso_qos"].items():
+            lines.append(row([s, usd(levels["1%"]), usd(levels["5%"]), str(len(sc["pareto"].get(s, [])))]))
+        lines.append("")
+    if trend:
+        adv = ", ".join(f"{k}: {ratio(v)}" for k, v in trend["advantage"].items())
+        lines += [
+            "## Advantage across scenarios",
+            "",
+            f"Best other's iso-QoS cost over Aquatope's: {adv} — {trend['verdict']}.",
+            "",
+        ]
+    lines += ["## Failures", ""]
+    lines += [f"- run error: {e}" for e in results.get("errors", [])] or ["- no run failed"]
+    lines += [f"- QoS missed: {m}" for m in results.get("qos_misses", [])]
     lines.append("")
     return "\n".join(lines)
 
 
-def _save(fig: Any, path: Path) -> None:
-    save_figure_atomic(fig, path, dpi=110)
-
-
-def draw_plots(results: dict[str, Any], series: dict[str, Any], out: Path) -> list[Path]:
-    """cost_vs_violations.png, latency_cdf.png, warm_containers.png (first workflow) in ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    paths = [out / "cost_vs_violations.png", out / "latency_cdf.png", out / "warm_containers.png"]
-    _cost_vs_violations(results, paths[0])
-    _latency_cdfs(results, series, paths[1])
-    _warm_containers(results, series, paths[2])
-    return paths
-
-
-def _workflow_grid(n: int) -> tuple[Any, Any]:
-    """A figure with one panel per workflow, three per row."""
-    import matplotlib.pyplot as plt
-
-    cols = min(3, n)
-    rows = (n + cols - 1) // cols
-    return plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-
-
-def _finish(fig: Any, legend_ax: Any, path: Path) -> None:
-    legend_ax.legend(fontsize=7)
-    fig.tight_layout()
-    _save(fig, path)
-
-
-def _cost_vs_violations(results: dict[str, Any], path: Path) -> None:
-    fig, axes = _workflow_grid(len(results["per_workflow"]))
-    for ax, (wf, by_system) in zip(axes.flat, results["per_workflow"].items(), strict=False):
-        for s in results["systems"]:
-            ax.scatter(by_system[s]["cost_usd"], by_system[s]["qos_violation_rate"], label=s)
-        ax.set_title(wf)
-        ax.set_xlabel("cost (USD)")
-        ax.set_ylabel("QoS violation rate")
-        ax.grid(alpha=0.3)
-    _finish(fig, axes.flat[0], path)
-
-
-def _latency_cdfs(results: dict[str, Any], series: dict[str, Any], path: Path) -> None:
-    systems = list(results["systems"])
-    fig, axes = _workflow_grid(len(results["per_workflow"]))
-    for ax, wf in zip(axes.flat, results["per_workflow"], strict=False):
-        for s in systems:
-            lat = np.sort(np.asarray(series[wf]["latency_ms"][s], dtype=float))
-            if lat.size:
-                ax.plot(lat, np.arange(1, lat.size + 1) / lat.size, label=s)
-        ax.axvline(results["per_workflow"][wf][systems[0]]["qos_ms"], color="k", ls="--", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_title(wf)
-        ax.set_xlabel("latency (ms)")
-        ax.grid(alpha=0.3)
-    _finish(fig, axes.flat[0], path)
-
-
-def _warm_containers(results: dict[str, Any], series: dict[str, Any], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    wf = next(iter(results["per_workflow"]))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for s in results["systems"]:
-        ax.step(np.arange(len(series[wf]["warm"][s])), series[wf]["warm"][s], where="post", label=s)
-    ax.set_xlabel("minute")
-    ax.set_ylabel("containers alive")
-    twin = ax.twinx()
-    arrivals = series[wf]["requests_per_minute"]
-    twin.bar(np.arange(len(arrivals)), arrivals, color="grey", alpha=0.3)
-    twin.set_ylabel("requests per minute")
-    ax.set_title(f"{wf}: warm containers against arrivals")
-    _finish(fig, ax, path)
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_outputs(results: dict[str, Any], out: Path, plots: bool = True) -> list[Path]:
-    """results.json (without the plot series), report.md and the plots, each atomically, in directory ``out``."""
+    """results.json, report.md and the plots in directory ``out``, as a set (module docstring)."""
+    from aquatope.experiments.plots import draw_plots
+
     out.mkdir(parents=True, exist_ok=True)
-    series = results.get("_series", {})
     public = {k: v for k, v in results.items() if not k.startswith("_")}
-    paths = [write_json_atomic(out / "results.json", public)]
-    _write_text_atomic(out / "report.md", markdown_report(public))
-    paths.append(out / "report.md")
-    if plots and series:
-        paths += draw_plots(public, series, out)
-    return paths
-
-
-def system_row(workflow: str, system: str, m: dict[str, Any]) -> list[str]:
-    """One workflow x system row of figures, as text (shared by the report and the CLI table)."""
-    return [
-        workflow,
-        system,
-        f"{m['qos_violation_rate']:.2%}",
-        f"{m['p99_latency_ms']:,.0f} / {m['qos_ms']:,.0f}",
-        f"{m['cost_usd']:.4f}",
-        f"{m['cold_start_rate']:.2%}",
-        f"{m['tuning_evaluations']:.0f}",
-    ]
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".outputs-", dir=out))
+    except OSError as exc:
+        raise InputError(f"cannot write here: {exc.strerror or exc}", source=out) from None
+    try:
+        write_json_atomic(tmp / "results.json", public)
+        (tmp / "report.md").write_text(markdown_report(public), encoding="utf-8")
+        names = list(OUTPUTS)
+        if plots:
+            names += [p.name for p in draw_plots(public, results.get("_records", []), tmp)]
+        mode = 0o666 & ~_umask()
+        for name in names:
+            os.chmod(tmp / name, mode)
+        for name in names:
+            os.replace(tmp / name, out / name)
+    except OSError as exc:
+        raise InputError(f"cannot write the results: {exc.strerror or exc}", source=out) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / n for n in names]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -168,7 +168,7 @@ class ReplayPlatform:
     def shutdown(self) -> None:  # pragma: no cover - every platform has its own
         raise NotImplementedError
 
-    def __enter__(self) -> ReplayPlatform:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,7 @@ the ``calm`` value)::
     tenants:    {functions: all|N, scale, keep_alive_s}      # other trace functions on the same invokers
     interference: {cpu, memory}      # contention slopes (CPU-bound, memory-bandwidth-bound)
     cold_start_storm: b              # cold start x (1 + b x containers already starting on the invoker)
-    transfer:   {latency_ms, mb_per_s}
+    transfer:   {latency_ms, inline_mb, storage_ms, mb_per_s}
     drift:      {steps: [{at, function, factor}], diurnal: {amplitude, period_h, peak_h}}
     noise:      {neighbours: {rate_per_h, duration_s, cpu_share}, heavy_tail: {prob, alpha}}
     measurement: {where: staging|production}
@@ -111,6 +111,8 @@ class Scenario:
     interference_memory: float = 0.0
     cold_start_storm: float = 0.0
     transfer_latency_ms: float = 0.0
+    transfer_inline_mb: float = 0.25
+    transfer_storage_ms: float = 0.0
     transfer_mb_per_s: float = 0.0
     steps: tuple[StepSpec, ...] = ()
     diurnal_amplitude: float = 0.0
@@ -171,6 +173,8 @@ class Scenario:
             invoker_memory_mb=self.cluster.invoker_memory_mb,
             cpu_overcommit=self.cluster.cpu_overcommit,
             transfer_ms=self.transfer_latency_ms,
+            transfer_inline_mb=self.transfer_inline_mb,
+            transfer_storage_ms=self.transfer_storage_ms,
             transfer_mb_per_s=self.transfer_mb_per_s,
             interference=self.interference_cpu,
             interference_memory=self.interference_memory,
@@ -213,7 +217,12 @@ class Scenario:
             },
             "interference": {"cpu": self.interference_cpu, "memory": self.interference_memory},
             "cold_start_storm": self.cold_start_storm,
-            "transfer": {"latency_ms": self.transfer_latency_ms, "mb_per_s": self.transfer_mb_per_s},
+            "transfer": {
+                "latency_ms": self.transfer_latency_ms,
+                "inline_mb": self.transfer_inline_mb,
+                "storage_ms": self.transfer_storage_ms,
+                "mb_per_s": self.transfer_mb_per_s,
+            },
             "drift": {
                 "steps": [dataclasses.asdict(s) for s in self.steps],
                 "diurnal": {

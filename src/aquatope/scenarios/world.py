@@ -33,7 +33,7 @@ from aquatope.traces.arrivals import ArrivalMode
 from aquatope.workflow import Workflow
 
 TENANT_PREFIX = "tenant-"
-_LEVELS = np.linspace(0.005, 0.995, 100)
+_LEVELS = (np.arange(40) + 0.5) / 40  # midpoints of 40 equal-probability bins
 
 
 def mean_latency_s(perf: PerfModel, config: ResourceConfig) -> float:
@@ -118,14 +118,23 @@ def select_tenants(
     sub = trace.select(rows).scale(spec.scale, seed=seed + 0x7E4A)
     fset = single_function_workflows(sub)
     workflows = tuple(wf.renamed(TENANT_PREFIX) for wf in fset.workflows)
-    busy = np.array(
+    return Tenants(workflows, np.asarray(sub.counts), busy_vcpu_s(workflows), spec.keep_alive_s, tuple(rows))
+
+
+def busy_vcpu_s(single_function: Sequence[Workflow]) -> np.ndarray:
+    """Computing vCPU-seconds of one invocation of each one-stage workflow, shape ``(n,)``."""
+    return np.array(
         [
             mean_latency_s(f.perf, f.resources) * f.resources.cpu * cpu_share(f.perf, f.resources)
-            for wf in workflows
+            for wf in single_function
             for f in wf.functions.values()
         ]
     )
-    return Tenants(workflows, np.asarray(sub.counts), busy, spec.keep_alive_s, tuple(rows))
+
+
+def functions_busy_per_minute(single_function: Sequence[Workflow], counts: np.ndarray) -> np.ndarray:
+    """Computing vCPU per minute of one-stage workflows given their per-minute counts ``(n, minutes)``."""
+    return (np.asarray(counts, dtype=float) * busy_vcpu_s(single_function)[:, None]).sum(axis=0) / 60.0
 
 
 def auto_invokers(scenario: Scenario, busy_per_minute: np.ndarray) -> int:

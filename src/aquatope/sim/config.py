@@ -56,8 +56,10 @@ class SimConfig:
     **Cold-start storms.** A container that starts while ``n`` others are starting on its invoker takes
     ``1 + cold_start_storm * n`` times its sampled cold start.
 
-    **Transfers.** Every DAG edge delays the next stage by ``transfer_ms`` plus the producing function's
-    ``output_mb`` over ``transfer_mb_per_s`` (0: payload size costs nothing).
+    **Transfers.** Every DAG edge delays the next stage by ``transfer_ms`` (passing control: one hop through the
+    platform). A payload (the producing function's ``output_mb``) up to ``transfer_inline_mb`` travels inline with
+    it; a larger one goes through object storage: ``transfer_storage_ms`` more (a PUT and a GET) plus the payload over
+    ``transfer_mb_per_s`` (0: size costs nothing).
 
     **Drift.** ``slowdowns``: scheduled step changes of one function's execution time; ``diurnal_amplitude``:
     every execution time is multiplied by ``1 + A cos(2 pi (t - diurnal_peak_s) / diurnal_period_s)``.
@@ -77,6 +79,8 @@ class SimConfig:
     invoker_memory_mb: int = 262144
     cpu_overcommit: float = 1.0
     transfer_ms: float = 0.0
+    transfer_inline_mb: float = 0.25
+    transfer_storage_ms: float = 0.0
     transfer_mb_per_s: float = 0.0
     interference: float = 0.0
     interference_memory: float = 0.0
@@ -140,6 +144,8 @@ _BOUNDS: tuple[tuple[str, float, float, bool], ...] = (
     ("invoker_memory_mb", 0.0, 16 * 1024 * 1024, True),
     ("cpu_overcommit", 1.0, 64.0, False),
     ("transfer_ms", 0.0, 60_000.0, False),
+    ("transfer_inline_mb", 0.0, 1e6, False),
+    ("transfer_storage_ms", 0.0, 60_000.0, False),
     ("transfer_mb_per_s", 0.0, 1e6, False),
     ("interference", 0.0, 10.0, False),
     ("interference_memory", 0.0, 10.0, False),

@@ -13,7 +13,8 @@ container finishing, or a starting one becoming ready) serves the head of the qu
 cold start* when the container that served it became ready after the invocation arrived.
 
 **Keep-alive.** An idle container is evicted once idle for ``keep_alive_s`` (its end time is exactly then),
-unless that would leave the function fewer than ``min_warm`` live containers. A container that goes away for
+unless that would leave the function fewer than ``min_warm`` live containers; a container kept by the floor (or by
+a longer keep-alive) goes when a new pool target stops keeping it, at that moment, never retroactively. A container that goes away for
 another reason (killed by an out-of-memory failure, retired after ``set_resources``) is replaced at once when the
 function would otherwise fall below ``min_warm``; containers evicted to make room under cluster pressure are not.
 Evictions are applied lazily, whenever the function's state is looked at, with the exact expiry time; the results
@@ -29,6 +30,11 @@ invocations computing on one invoker and noisy neighbours (:mod:`aquatope.sim.co
 transfer delays on DAG edges (:mod:`aquatope.sim.flow`), scheduled step slowdowns and a diurnal factor on execution
 times, and heavy tails. An invocation's execution time is its perf model's sample times the drift factors in
 force when it starts; under contention its compute share then stretches with its invoker's load while it runs.
+
+**Clairvoyant just-in-time containers** (``set_instant``, a reference, not a policy: it needs the future). An
+invocation of such a function that finds no idle container gets one that started exactly a cold start earlier, so
+it never waits; the container's start is not charged (``start_s = ready_s =`` the invocation's time) and it goes as
+soon as it is idle (keep-alive 0, no floor). Its cost is its busy time: the floor every real pool pays.
 
 **Tenants.** ``deploy_background`` deploys other tenants' workflows on the same invokers: their containers are
 placed and evicted like ours and their invocations compute on the same cores, but, as on a real platform, they are
@@ -176,11 +182,20 @@ class Simulator(RequestFlow, ContainerLifecycle):
                 fn.idle.remove(cid)
                 self._evict(cid, self._now)
 
+    def set_instant(self, function: str) -> None:
+        """Serve ``function`` with clairvoyant just-in-time containers from now on (module docstring)."""
+        fn = self._fn(function)
+        fn.instant = True
+        fn.min_warm, fn.keep_alive_s = 0, 0.0
+
     def set_pool(self, function: str, target: PoolTarget) -> None:
         fn = self._fn(function)
+        if fn.instant:
+            return  # just-in-time containers ignore pool targets
         self._expire(fn, self._now)
         fn.min_warm, fn.keep_alive_s = target.min_warm, float(target.keep_alive_s)
-        self._expire(fn, self._now)
+        # what is idle now was kept until now (by the old floor or keep-alive): it goes now at the earliest
+        self._expire(fn, self._now, not_before=self._now)
         while fn.live < fn.min_warm:
             self._start_container(fn, self._now)
 
@@ -359,6 +374,8 @@ class Simulator(RequestFlow, ContainerLifecycle):
             self._expire(fn, t)
         if idle:
             self._serve(fn, idle.pop(), inv, t)
+            return
+        if fn.instant and self._start_instant(fn, inv, t):
             return
         fn.waiting.append(inv)
         if len(fn.waiting) > fn.n_starting:

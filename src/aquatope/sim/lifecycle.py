@@ -63,6 +63,24 @@ class ContainerLifecycle:
             self._log(t, "container-start", fn.name, cid, None)
         self._push(t + cold_s, READY, READY, cid, None, None)
 
+    def _start_instant(self, fn: FnState, inv: tuple[Any, ...], t: float) -> bool:
+        """A clairvoyant just-in-time container, ready at ``t`` and serving ``inv`` at once (False: no room, the
+        invocation queues like any other)."""
+        invoker = self.cluster.place(fn.config)
+        if invoker < 0:
+            invoker = self._make_room(fn, t)
+        if invoker < 0:
+            return False
+        fn.live += 1
+        cid = self.c.add(fn.fid, fn.config, invoker, t, t)
+        if self.events is not None:
+            self._log(t, "container-instant", fn.name, cid, None)
+        self._serve(fn, cid, inv, t)
+        return True
+
+    def _serve(self, fn: FnState, cid: int, inv: tuple[Any, ...], t: float) -> None:
+        raise AssertionError("provided by the engine")
+
     def _make_room(self, fn: FnState, t: float) -> int:
         """Evict idle containers of other functions, least recently used first, until ``fn`` fits."""
         self.expire_all()
@@ -85,12 +103,14 @@ class ContainerLifecycle:
                     best, best_t = cid, self.c.idle_since[cid]
         return best
 
-    def _expire(self, fn: FnState, t: float) -> None:
-        """Evict idle containers of ``fn`` whose keep-alive ran out before ``t`` (oldest first, down to min_warm)."""
+    def _expire(self, fn: FnState, t: float, not_before: float = -INF) -> None:
+        """Evict idle containers of ``fn`` whose keep-alive ran out before ``t`` (oldest first, down to min_warm),
+        each at its expiry, or at ``not_before`` if it was kept until then (by a floor or a keep-alive since
+        lowered: see ``Simulator.set_pool``)."""
         idle, since, ka = fn.idle, self.c.idle_since, fn.keep_alive_s
         while idle and fn.live > fn.min_warm and since[idle[0]] + ka < t:
             cid = idle.popleft()
-            self._evict(cid, since[cid] + ka)
+            self._evict(cid, max(since[cid] + ka, not_before))
 
     def _evict(self, cid: int, t: float, drain: bool = True) -> None:
         fn = self._fns[self.c.fid[cid]]

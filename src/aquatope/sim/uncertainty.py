@@ -20,12 +20,17 @@ def diurnal_factor(config: SimConfig, t: float) -> float:
 
 
 def out_delays_s(workflow: Workflow, config: SimConfig) -> dict[str, float]:
-    """Per function, the delay its output adds on every outgoing DAG edge (s): a round trip through object
-    storage (``transfer_ms``) plus the payload (``output_mb``) over the bandwidth (``transfer_mb_per_s``)."""
+    """Per function, the delay its output adds on every outgoing DAG edge (s): one hop (``transfer_ms``), and for a
+    payload (``output_mb``) above ``transfer_inline_mb`` a trip through object storage (``transfer_storage_ms``
+    plus the payload over ``transfer_mb_per_s``)."""
     out = {}
     for name, spec in workflow.functions.items():
-        size_s = spec.output_mb / config.transfer_mb_per_s if config.transfer_mb_per_s > 0 else 0.0
-        out[name] = config.transfer_ms / 1000.0 + size_s
+        delay_s = config.transfer_ms / 1000.0
+        if spec.output_mb > config.transfer_inline_mb:
+            delay_s += config.transfer_storage_ms / 1000.0
+            if config.transfer_mb_per_s > 0:
+                delay_s += spec.output_mb / config.transfer_mb_per_s
+        out[name] = delay_s
     return out
 
 

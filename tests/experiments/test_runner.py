@@ -1,0 +1,82 @@
+"""One run end to end on a tiny case: the lower bound is below every system, by a cost computed by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aquatope.experiments.protocol import Protocol, training_classes
+from aquatope.experiments.runner import RunSpec, StudyInputs, run_one
+from aquatope.experiments.systems import Budgets
+from aquatope.resources import Pricing, ResourceConfig
+from aquatope.traces import InvocationTrace
+
+YAML = """
+name: tiny
+qos: {latency_ms: 1000, percentile: 95}
+functions:
+  f:
+    resources: {cpu: 1.0, memory_mb: 512}
+    perf: {model: parametric, serial_ms: 100, parallel_ms: 0, max_parallelism: 1, io_ms: 0,
+           working_set_mb: 128, min_memory_mb: 128, cv: 0.0, cold_start_ms: 1000, cold_start_cv: 0.0}
+stages:
+  f: {}
+"""
+
+
+def _inputs(tmp_path: Path) -> tuple[StudyInputs, str]:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(YAML)
+    counts = np.zeros((2, 40), dtype=np.int64)
+    counts[0, ::3] = 4  # a few requests every third minute: idle gaps a keep-alive pays for
+    counts[1] = 1
+    trace = InvocationTrace(("f0", "f1"), counts, source="tiny")
+    p = Protocol(train_minutes=20, window_minutes=10, warmup_minutes=0, settle_minutes=0, functions_per_workflow=1)
+    budgets = Budgets(oracle_mc_samples=200, oracle_candidate_samples=20)
+    return StudyInputs(trace, p, budgets, classes=tuple(training_classes(trace, p))), str(path)
+
+
+def test_the_lower_bound_costs_only_the_busy_time_and_is_below_every_system(tmp_path: Path) -> None:
+    inputs, wf = _inputs(tmp_path)
+    runs = {
+        s: run_one(RunSpec("calm", s, wf, 0, "peak"), inputs)
+        for s in ("lower-bound", "openwhisk", "knative", "keepalive:30+defaults", "clairvoyant-interval")
+    }
+    lb = runs["lower-bound"]
+    m = lb["metrics"]
+    config = ResourceConfig.from_dict(lb["configs"]["f"])
+    # by hand: every request runs 100 ms / min(cpu, 1) on a container that lives exactly that long
+    busy_s = 0.1 / min(config.cpu, 1.0)
+    prices = Pricing.cloud_run()
+    assert m["cost_usd"]["execution"] == pytest.approx(m["requests"] * busy_s * prices.usd_per_second(config))
+    assert m["cost_usd"]["idle"] == pytest.approx(0.0, abs=1e-12)
+    assert m["cost_usd"]["total"] == pytest.approx(m["cost_usd"]["execution"] + prices.requests_cost_usd(m["requests"]))
+    assert m["cold_start_rate"] == 0.0 and m["qos_violation_rate"] == 0.0
+    for name, r in runs.items():
+        assert r["metrics"]["requests"] == m["requests"], name  # the same arrivals for every system
+        if name != "lower-bound":
+            assert r["metrics"]["cost_usd"]["total"] > m["cost_usd"]["total"], name
+
+
+def test_a_run_records_what_decided(tmp_path: Path) -> None:
+    inputs, wf = _inputs(tmp_path)
+    r = run_one(RunSpec("calm", "openwhisk", wf, 0, "peak"), inputs)
+    assert r["sizings"] == [{"note": "defaults", "source": "defaults", "evaluations": 0, "cost_usd": 0.0}]
+    assert r["fallback_ticks"] == 0 and r["forecast_failures"] == [] and r["late_start_s"] == 0.0
+    assert r["workload"]["window"] == "peak" and len(r["series"]["warm"]) == 10
+    assert r["world"]["tenants"]["functions"] == 0
+
+
+def test_a_run_from_a_tasks_shared_state_equals_a_fresh_run(tmp_path: Path) -> None:
+    inputs, wf = _inputs(tmp_path)
+    cache: dict[str, object] = {}
+    shared = [
+        run_one(RunSpec("shared", "keepalive:30+random", wf, 0, "peak", k), inputs, sizing_cache=cache)
+        for k in (60.0, 30.0)
+    ]
+    fresh = run_one(RunSpec("shared", "keepalive:30+random", wf, 0, "peak", 30.0), inputs)
+    assert any(k.startswith("tuned|") for k in cache) and any(k.startswith("settled|") for k in cache)
+    assert shared[1]["metrics"] == fresh["metrics"] and shared[1]["configs"] == fresh["configs"]
+    assert shared[0]["sizings"] == shared[1]["sizings"]  # sized once per task
