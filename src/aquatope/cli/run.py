@@ -61,7 +61,13 @@ def run_command(
         str | None,
         typer.Option(envvar="RAY_ADDRESS", help="Existing Ray cluster (auto, host:6379, ray://head:10001)."),
     ] = None,
-    num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray (default: all).")] = None,
+    num_cpus: Annotated[
+        int | None,
+        typer.Option(min=1, help="CPUs of the local Ray (default: the cores); more overcommits CPU limits."),
+    ] = None,
+    start_slots: Annotated[
+        int | None, typer.Option(min=1, help="Containers starting at once per node (default: its CPUs).")
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of arrivals, forecaster and sizer.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to this file.")] = None,
 ) -> None:
@@ -72,7 +78,7 @@ def run_command(
         notes.print("note: --time-scale is now called --speedup", markup=False)
         speedup = time_scale
     spec = RunSpec(system, minutes, start_minute, speedup, function, scale, seed, tune_on, on_lag, max_lag)
-    ray = RayOptions(address=ray_address, num_cpus=num_cpus, platform=platform)
+    ray = RayOptions(address=ray_address, num_cpus=num_cpus, platform=platform, start_slots=start_slots)
     if json_out is not None:
         check_output_path(json_out)
     if ray_address:

@@ -216,8 +216,27 @@ def run_on_ray(
     return _Run(workflow, trace, row, train, replay, spec, ray, budgets, progress, notify).execute()
 
 
+def run_on_platform(
+    workflow: Workflow,
+    trace: InvocationTrace,
+    spec: RunSpec,
+    make_platform: PlatformFactory,
+    mode: str,
+    *,
+    budgets: Budgets = RUN_BUDGETS,
+) -> RayRunResult:
+    """The same run on another platform (``make_platform``, e.g. a simulator: ``bench/sim_vs_ray.py``), labelled
+    ``mode``; systems that right-size on Ray need :func:`run_on_ray`."""
+    row = pick_function(trace, spec.function)
+    train, replay = split_trace(trace, row, spec.minutes, spec.start_minute, spec.scale, spec.seed)
+    run = _Run(workflow, trace, row, train, replay, spec, RayOptions(), budgets, None, None, make_platform, mode)
+    return run.execute()
+
+
 Progress = Callable[[str, float], None]
 Notify = Callable[[str], None]
+PlatformFactory = Callable[[float, Pricing, "float | None"], Any]
+"""``(speedup, pricing, lag limit or None) -> platform``: what a run replays on."""
 
 
 class _Run:
@@ -235,9 +254,13 @@ class _Run:
         budgets: Budgets,
         progress: Progress | None,
         notify: Notify | None,
+        make_platform: PlatformFactory | None = None,
+        mode: str | None = None,
     ) -> None:
         self.wf, self.trace, self.row, self.train, self.replay = workflow, trace, row, train, replay
         self.spec, self.ray, self.budgets = spec, ray, budgets
+        self.make_platform = make_platform or ray.make
+        self.mode = mode or ray.platform
         self.progress = progress or (lambda what, fraction: None)
         self.notify = notify or (lambda line: None)
         self.prices = Pricing.named(spec.pricing)
@@ -248,7 +271,9 @@ class _Run:
 
     def execute(self) -> RayRunResult:
         controller = None
-        platform = self.ray.make(self.spec.speedup, self.prices, self.limit_s if self.spec.on_lag == "stop" else None)
+        platform = self.make_platform(
+            self.spec.speedup, self.prices, self.limit_s if self.spec.on_lag == "stop" else None
+        )
         try:
             controller = self._controller(platform)
             self.progress("right-sizing" if run_system_spec(self.spec.system).measured else "deploying", 0.0)
@@ -302,9 +327,10 @@ class _Run:
 
     def _submit(self, controller: Controller, platform: Any) -> int:
         """Submit the replay's arrivals (after the warm-up) and say what it needs; returns the ticks to run."""
-        cpu, _ = platform.cluster_capacity()
-        self.estimate = estimate_replay(self.wf, controller.configs, self.replay, self.spec.speedup, cpu)
-        self.notify(f"replay: {self.estimate.summary()}")
+        if hasattr(platform, "cluster_capacity"):  # a real platform (the simulator has no wall clock to keep up with)
+            cpu, _ = platform.cluster_capacity()
+            self.estimate = estimate_replay(self.wf, controller.configs, self.replay, self.spec.speedup, cpu)
+            self.notify(f"replay: {self.estimate.summary()}")
         rng = np.random.default_rng(self.spec.seed)
         offset = controller.t0_s + self.spec.warmup_intervals * self.interval
         platform.submit(self.wf.name, offset + expand_arrivals(self.replay, mode="poisson", rng=rng))
@@ -329,14 +355,17 @@ class _Run:
         for r in requests:
             if r.error:
                 errors[r.error] = errors.get(r.error, 0) + 1
-        lag = platform.lag_report().to_dict()
+        lag: dict[str, Any] = {"max_lag_s": 0.0, "p95_lag_s": 0.0, "arrival_delay_ms": {"p95": 0.0, "max": 0.0}}
+        if hasattr(platform, "lag_report"):
+            lag = platform.lag_report().to_dict()
         lag["limit_s"] = self.limit_s
         lag["over_limit"] = lag["max_lag_s"] > self.limit_s
         estimate = self.estimate.to_dict() if self.estimate is not None else {}
         wall = time.perf_counter() - self.began
         setup = self._setup(controller)
         tuning = controller.tuning_cost_usd
-        return RayRunResult(metrics, wall, tuning, platform.enforcement(), errors, lag, estimate, setup, note)
+        enforcement = platform.enforcement() if hasattr(platform, "enforcement") else {"cpu": [], "memory": []}
+        return RayRunResult(metrics, wall, tuning, enforcement, errors, lag, estimate, setup, note)
 
     def _interrupted(self, controller: Controller | None, platform: Any) -> RunInterrupted:
         if controller is None or self.estimate is None:
@@ -356,7 +385,7 @@ class _Run:
     def _setup(self, controller: Controller) -> dict[str, Any]:
         spec, system = self.spec, run_system_spec(self.spec.system)
         return {
-            "mode": self.ray.platform,
+            "mode": self.mode,
             "workflow": self.wf.name,
             **{k: v for k, v in asdict(spec).items() if k not in ("minutes", "start_minute")},
             "prewarm": system.pool,

@@ -29,12 +29,14 @@ PLATFORMS = ("ray", "ray-serve")
 @dataclass(frozen=True)
 class RayOptions:
     """How to reach Ray and which real platform to run: ``address`` None starts a local Ray with ``num_cpus``
-    (unless one runs already); ``platform`` is ``ray`` (container actors) or ``ray-serve`` (Serve deployments)."""
+    (unless one runs already); ``platform`` is ``ray`` (container actors) or ``ray-serve`` (Serve deployments);
+    ``start_slots``: containers starting at once per node (RayPlatform; default its CPUs)."""
 
     address: str | None = None
     num_cpus: int | None = None
     cpu_mode: str = "auto"
     platform: str = "ray"
+    start_slots: int | None = None
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:
@@ -61,6 +63,7 @@ class RayOptions:
             pricing=pricing,
             cpu_mode=self.cpu_mode,
             max_lag_s=max_lag_s,
+            start_slots=self.start_slots,
         )
 
     def cluster_cpu(self) -> float:

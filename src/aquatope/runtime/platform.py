@@ -13,8 +13,14 @@ otherwise the cluster at ``address`` (or the ``RAY_ADDRESS`` environment variabl
 answers (``auto``, ``head:6379``, ``ray://head:10001``; on Kubernetes a KubeRay ``RayCluster``'s head service).
 Nothing assumes one machine: code ships with the actors, payloads move through the object store, room is counted
 per node, and every ``health_period_s`` the platform reads the cluster's nodes: containers on a node that left are
-treated as dead (their invocations are retried on other containers, the pools refill elsewhere). ``shutdown()``
+treated as dead (their invocations are retried on other containers, the pools refill elsewhere). ``start_slots``
+bounds the containers starting at once per node (default: its CPUs; :mod:`aquatope.runtime.room`). ``shutdown()``
 kills every container actor it started and, if it started Ray, stops it.
+
+**Overcommitting CPU.** A local Ray started with more ``num_cpus`` than the machine has cores lets containers
+reserve more CPU than exists, as Kubernetes CPU limits and OpenWhisk's CPU shares do: each container's quota still
+caps it, and containers that mostly wait (short executions between requests) share the cores. Then set
+``start_slots`` to the real cores.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ class RayPlatform(ReplayPlatform):
         drain_timeout_s: float = 600.0,
         max_lag_s: float | None = None,
         health_period_s: float = 2.0,
+        start_slots: int | None = None,
         ray_init_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         if cpu_mode not in ("auto", "cgroup-v1", "cgroup-v2", "threads"):
@@ -100,7 +107,7 @@ class RayPlatform(ReplayPlatform):
             thread_name="aquatope-ray-platform",
             capacity_source=ray.nodes,
         )
-        self._room = Room(self._capacity, self._containers, self._pools, self.wall)
+        self._room = Room(self._capacity, self._containers, self._pools, self.wall, start_slots)
         self._health: asyncio.Task[None] | None = self._call(self._start_health)
 
     @property

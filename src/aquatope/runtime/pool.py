@@ -14,12 +14,12 @@ another reason (died, out of memory, retired after ``set_resources``) is replace
 ``min_warm``. A start that fails (the function's ``init`` raised) fails the invocation at the head of the queue
 with that error, and the floor is not refilled until a start succeeds or a new target is set (no restart loop).
 
-**Room.** The platform counts the CPU and memory its live containers reserve against the cluster's. A start that
-does not fit first evicts idle containers of *other* functions, least recently used first; if it still does not
-fit, it waits in the platform's FIFO start queue (no actor exists yet; its invocation's wait counts in its
-latency) and is retried whenever a container goes away or goes idle. A queued start that no waiting invocation
-needs any more (another container served it) is cancelled, as in the simulator. Bounding starts by room this way
-also keeps a burst from launching more worker processes than the machines can start at once.
+**Room.** The platform counts the CPU and memory its live containers reserve per node, and the containers starting
+on each (:mod:`aquatope.runtime.room`). A start that does not fit first evicts idle containers of *other*
+functions, least recently used first; if it still does not fit, or every node already starts as many containers as
+it can at once, it waits in the platform's FIFO start queue (no actor exists yet; its invocation's wait counts in
+its latency) and is retried whenever a container goes away, goes idle or becomes ready. A queued start that no
+waiting invocation needs any more (another container served it) is cancelled, as in the simulator.
 """
 
 from __future__ import annotations
@@ -235,6 +235,7 @@ class FunctionPool:
         c.ready_w = self.host.wall()
         c.state = "ready"
         self.release(c)
+        self.host.on_idle()  # a start slot is free again
 
     @property
     def alive(self) -> int:
