@@ -1,17 +1,22 @@
-"""Ray runtime figures: platform overhead per warm no-op stage, cold vs warm latency, and openwhisk vs aquatope on
-a compressed trace with real cold starts.
+"""Per-stage overhead of the two real platforms (container actors vs Ray Serve), Ray's CPU per invocation, and cold
+vs warm requests of the example workflows.
 
-    python bench/ray_overhead.py                   # everything (~3-4 minutes on 2 cores)
-    python bench/ray_overhead.py --skip-systems    # only overhead and cold vs warm (~30 s)
+    python bench/ray_overhead.py                  # both platforms, CPU per invocation, cold vs warm (~6-10 min)
+    python bench/ray_overhead.py --platforms ray  # RayPlatform only (~3 min)
 
-1. **Overhead.** A chain of 5 no-op stages, every container warm; requests one after another. Per stage: the
-   stage latency the platform records (dispatch, actor call, status back) minus nothing (the handler returns its
-   input). Target: median < 5 ms.
-2. **Cold vs warm.** The example workflows' first request (every container cold: worker process, imports, init)
-   against the median of the next ones (warm).
-3. **Systems.** ``aquatope run``'s protocol (:func:`aquatope.experiments.ray_run.run_on_ray`) on the text pipeline under
-   a bursty synthetic trace, 5 trace minutes compressed by ``--time-scale`` (default 10: 30 wall seconds), for the
-   openwhisk and aquatope systems: cold-start rate, p99 latency, cost.
+Everything runs on one local Ray (``--num-cpus``, default 2), one platform after the other, so the two see the same
+machine; the figures are medians over sequential requests (no two requests at once).
+
+1. **Overhead per stage.** A chain of 5 no-op stages (the handler returns its input), every container warm (a pool
+   of one per function, waited for), ``--requests`` requests one after another. Per stage: the stage latency the
+   platform records (dispatch, the call to a container or a replica, the result back), median and p95; the first
+   20 requests are left out (warming). RayPlatform's target: median < 5 ms.
+2. **CPU per invocation** (RayPlatform): the CPU time of the whole process tree (the driver, Ray's raylet and GCS,
+   the workers) during warm replays of the text pipeline at 5 and 20 requests per second, 10 s each; the slope
+   between the two is the CPU per request, the intercept Ray's idle CPU. ``aquatope.runtime.plan`` uses them
+   (``DISPATCH_CPU_S``, ``RAY_BASELINE_CPU``).
+3. **Cold vs warm**: each example workflow's first request (every container cold: worker process, imports, init)
+   against the median of the next 20.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from aquatope.platform import PoolTarget
-from aquatope.runtime.platform import RayPlatform
 from aquatope.workflow import load_workflow, workflow_from_dict
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -46,7 +51,19 @@ def noop(payload: object) -> object:
     return payload
 
 
-def overhead(p: RayPlatform, stages: int = 5, requests: int = 200) -> None:
+def wait_warm(p, n: int, timeout_s: float = 600.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``n`` containers are ready and idle (from the platform's records)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = p.now_s
+        ready = [c for c in p.container_records() if c.ready_s <= now and c.end_s >= now]
+        if len(ready) >= n:
+            return
+        p.advance(now + 0.2)
+    sys.exit(f"{n} containers did not become ready within {timeout_s} s")
+
+
+def overhead(p, label: str, stages: int, requests: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     funcs = {f"noop{i}": {"resources": {"cpu": 0.2, "memory_mb": 256}, "perf": NOOP_PERF} for i in range(stages)}
     chain = {f"noop{i}": ({"after": [f"noop{i - 1}"]} if i else {}) for i in range(stages)}
     wf = workflow_from_dict(
@@ -57,77 +74,120 @@ def overhead(p: RayPlatform, stages: int = 5, requests: int = 200) -> None:
     p.deploy(wf)
     for name in funcs:
         p.set_pool(name, PoolTarget(1, 3600))
-    deadline = time.monotonic() + 60
-    while sum(c.state == "idle" for c in p.live_containers()) < stages and time.monotonic() < deadline:
-        p.advance(p.now_s + 0.1)
+    wait_warm(p, stages)
     for _ in range(requests):
         p.submit(wf.name, np.array([p.now_s]))
         p.advance(math.inf)
-    recs = [r for r in p.request_records() if r.workflow == wf.name][20:]  # skip the first (warming) requests
+    recs = [r for r in p.request_records() if r.workflow == wf.name][20:]
     per_stage = [v for r in recs for v in r.stage_latency_ms.values()]
     e2e = [r.latency_ms for r in recs]
-    print(f"== overhead: {stages} warm no-op stages, {len(recs)} sequential requests")
+    out = {
+        "stage_p50_ms": statistics.median(per_stage),
+        "stage_p95_ms": float(np.percentile(per_stage, 95)),
+        "e2e_p50_ms": statistics.median(e2e),
+    }
     print(
-        f"   per stage: median {statistics.median(per_stage):.2f} ms, p95 {np.percentile(per_stage, 95):.2f} ms"
-        f"  (target < 5 ms median)"
+        f"== {label}: {stages} warm no-op stages, {len(recs)} sequential requests: per stage median "
+        f"{out['stage_p50_ms']:.2f} ms, p95 {out['stage_p95_ms']:.2f} ms; end to end median {out['e2e_p50_ms']:.2f} ms",
+        flush=True,
     )
-    print(f"   end to end: median {statistics.median(e2e):.2f} ms ({statistics.median(e2e) / stages:.2f} ms per stage)")
+    return out
 
 
-def cold_vs_warm(p: RayPlatform, name: str, warm_requests: int = 20) -> None:
+def tree_cpu_s() -> float:
+    """CPU seconds used so far by this process and every process below it (Ray's daemons and workers)."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def cpu_per_invocation(p) -> None:  # type: ignore[no-untyped-def]
+    wf = load_workflow(EXAMPLES / "text-pipeline.yaml")
+    p.deploy(wf)
+    calls = wf.invocations_per_request()
+    for f, n in calls.items():
+        p.set_pool(f, PoolTarget(n, 3600))
+    wait_warm(p, sum(calls.values()))
+    points = []
+    for rate in (5.0, 20.0):
+        n = int(rate * 10)
+        cpu0, wall0 = tree_cpu_s(), time.monotonic()
+        p.submit(wf.name, p.now_s + 0.5 + np.arange(n) / rate)
+        p.advance(math.inf)
+        points.append((rate, (tree_cpu_s() - cpu0) / (time.monotonic() - wall0)))
+    (r1, c1), (r2, c2) = points
+    per_request = (c2 - c1) / (r2 - r1)
+    per_invocation = per_request / sum(calls.values())
+    print(
+        f"== CPU (RayPlatform, text pipeline warm): {c1:.2f} CPUs at {r1:g} requests/s, {c2:.2f} at {r2:g}: "
+        f"{per_request * 1000:.1f} ms per request, {per_invocation * 1000:.2f} ms per invocation; "
+        f"idle Ray {c1 - r1 * per_request:.2f} CPUs",
+        flush=True,
+    )
+
+
+def cold_vs_warm(p, name: str, warm_requests: int = 20) -> None:  # type: ignore[no-untyped-def]
     wf = load_workflow(EXAMPLES / f"{name}.yaml")
     p.deploy(wf)
-    p.submit(wf.name, np.array([p.now_s]))
-    p.advance(math.inf)
-    for _ in range(warm_requests):
+    for _ in range(warm_requests + 1):
         p.submit(wf.name, np.array([p.now_s]))
         p.advance(math.inf)
     recs = [r for r in p.request_records() if r.workflow == wf.name]
     cold, warm = recs[0], recs[1:]
-    warm_ms = statistics.median(r.latency_ms for r in warm)
     starts = [c.ready_s - c.start_s for c in p.container_records() if c.function in wf.functions]
     print(
-        f"== {name}: cold request {cold.latency_ms:,.0f} ms ({cold.cold_starts} cold starts), "
-        f"warm median {warm_ms:,.1f} ms; container start median {statistics.median(starts):.2f} s, "
-        f"max {max(starts):.2f} s"
+        f"== {name}: cold request {cold.latency_ms:,.0f} ms ({cold.cold_starts} cold starts), warm median "
+        f"{statistics.median(r.latency_ms for r in warm):,.1f} ms; container start median "
+        f"{statistics.median(starts):.2f} s, max {max(starts):.2f} s",
+        flush=True,
     )
-
-
-def systems(time_scale: float, trace_spec: str) -> None:
-    from aquatope.experiments.ray_run import RayOptions, run_on_ray
-    from aquatope.traces import load_trace
-
-    wf = load_workflow(EXAMPLES / "text-pipeline.yaml")
-    trace = load_trace(trace_spec, seed=0)
-    print(f"== systems: text-pipeline, last 5 minutes of {trace_spec}, time scale {time_scale:g}")
-    print(f"   {'system':<10} {'requests':>8} {'cold-start rate':>15} {'p99 ms':>9} {'QoS viol.':>9} {'cost $':>9}")
-    for system in ("openwhisk", "aquatope"):
-        r = run_on_ray(wf, trace, system=system, minutes=5, time_scale=time_scale, ray=RayOptions(num_cpus=2))
-        m = r.metrics
-        cost = m.cost_usd["total"] + r.tuning_cost_usd
-        print(
-            f"   {system:<10} {m.requests:>8} {m.cold_start_rate:>15.2%} {m.latency_ms['p99']:>9,.0f} "
-            f"{m.qos_violation_rate:>9.2%} {cost:>9.4f}   (wall {r.wall_s:.0f} s, {r.enforcement['cpu']})"
-        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-systems", action="store_true")
-    parser.add_argument("--time-scale", type=float, default=10.0)
-    parser.add_argument("--trace", default="synthetic:bursty:rate=4,minutes=240")
+    parser.add_argument("--platforms", default="ray,ray-serve")
+    parser.add_argument("--num-cpus", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    p = RayPlatform(num_cpus=2)
+    import ray
+
+    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+    results = {}
     try:
-        print(f"enforcement here: {p.enforcement()}")
-        overhead(p)
-        for name in ("text-pipeline", "image-pipeline"):
-            cold_vs_warm(p, name)
-        print(f"enforcement reported by the containers: {p.enforcement()}")
+        for kind in args.platforms.split(","):
+            if kind == "ray":
+                from aquatope.runtime.platform import RayPlatform
+
+                p = RayPlatform()
+            else:
+                from aquatope.runtime.serve import ServePlatform
+
+                p = ServePlatform()
+            try:
+                results[kind] = overhead(p, kind, 5, args.requests)
+                if kind == "ray":
+                    cpu_per_invocation(p)
+                    for name in ("text-pipeline", "image-pipeline"):
+                        cold_vs_warm(p, name)
+                    print(f"enforcement reported by the containers: {p.enforcement()}")
+            finally:
+                p.shutdown()
     finally:
-        p.shutdown()
-    if not args.skip_systems:
-        systems(args.time_scale, args.trace)
+        ray.shutdown()
+    if len(results) == 2:
+        a, b = results["ray"], results["ray-serve"]
+        print(
+            f"== Serve / actors: per stage median {b['stage_p50_ms'] / a['stage_p50_ms']:.1f}x "
+            f"({b['stage_p50_ms']:.2f} vs {a['stage_p50_ms']:.2f} ms), p95 {b['stage_p95_ms'] / a['stage_p95_ms']:.1f}x"
+        )
 
 
 if __name__ == "__main__":

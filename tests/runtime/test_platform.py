@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import signal
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
-from ray_support import WORKLOADS, inline_workflow
+from ray_support import WORKLOADS, inline_workflow, wait_until
 
 from aquatope.errors import InputError
 from aquatope.platform import Platform, PoolTarget
@@ -46,6 +44,10 @@ def test_measured_cold_start_exceeds_a_warm_invocation(platform: RayPlatform) ->
     platform.deploy(wf)
     _run(platform, wf.name, [{"sleep_ms": 20}])
     _run(platform, wf.name, [{"sleep_ms": 20}])
+    obs = platform.observe()["first"]
+    assert (obs.invocations, obs.cold_starts, obs.completed, obs.peak_concurrency) == (2, 1, 2, 1)
+    assert 0.04 <= obs.busy_s < 1.0  # two executions of 20 ms plus Ray's dispatch
+    assert obs.inflight_s >= obs.busy_s + 0.4  # in progress includes the wait for the 0.4 s cold start
     cold, warm = platform.request_records()
     assert not cold.failed and not warm.failed
     assert cold.cold_starts == 2 and warm.cold_starts == 0
@@ -77,9 +79,7 @@ def test_pool_target_of_two_keeps_two_actors(platform: RayPlatform) -> None:
     wf = inline_workflow("rt-pool", {"pooled": {"handler": "rt_handlers:noop", "cpu": 0.1, "memory_mb": 128}})
     platform.deploy(wf)
     platform.set_pool("pooled", PoolTarget(min_warm=2, keep_alive_s=0.1))
-    deadline = time.monotonic() + 20
-    while sum(1 for c in platform.live_containers() if c.state == "idle") < 2 and time.monotonic() < deadline:
-        platform.advance(platform.now_s + 0.1)
+    wait_until(lambda: sum(c.state == "idle" for c in platform.live_containers()) == 2, "two idle containers", 120)
     platform.advance(platform.now_s + 0.5)  # far past the keep-alive: the floor holds
     live = platform.live_containers()
     assert len(live) == 2 and all(c.state == "idle" for c in live)
@@ -130,27 +130,21 @@ def test_running_out_of_memory_fails_the_invocation_clearly(platform: RayPlatfor
     assert platform.live_containers() == []  # the container that ran out of memory is retired
 
 
-def test_an_actor_killed_mid_run_is_replaced_and_the_request_retried(platform: RayPlatform) -> None:
-    wf = inline_workflow("rt-kill", {"victim": {"handler": "rt_handlers:pid_sleep", "cpu": 0.1, "memory_mb": 128}})
-    platform.deploy(wf)
-    platform.submit(wf.name, np.array([platform.now_s]), inputs=[{"sleep_ms": 1500}])
-    deadline = time.monotonic() + 20
-    busy = []
-    while not busy and time.monotonic() < deadline:
-        platform.advance(platform.now_s + 0.05)
-        busy = [c for c in platform.live_containers() if c.state == "busy" and c.pid]
-    assert busy, "the invocation never started"
-    os.kill(busy[0].pid, signal.SIGKILL)
-    platform.advance(math.inf)
-    (rec,) = platform.request_records()
-    assert not rec.failed, rec.error
-    assert platform.outputs(rec.request_id)["victim"] != busy[0].pid  # served by the replacement
-    first, second = platform.container_records()
-    assert first.end_s < second.end_s and second.invocations == 1
+def _cfs_quota(pid: int) -> tuple[int, int]:
+    """(quota, period) in microseconds of the cgroup-v1 cpu controller that process ``pid`` is in."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            group = Path("/sys/fs/cgroup/cpu") / path.lstrip("/")
+            return int((group / "cpu.cfs_quota_us").read_text()), int((group / "cpu.cfs_period_us").read_text())
+    raise AssertionError(f"no cpu cgroup for pid {pid}")
 
 
-def test_cpu_quota_slows_a_cpu_bound_function_in_proportion() -> None:
-    p = RayPlatform()
+def test_a_cpu_quota_caps_what_a_container_may_use() -> None:
+    """A 0.25 vCPU container sits in a cgroup with a quota of 25% of the period and never gets more than about a
+    quarter of a CPU, however idle the machine is (the ratio of the two stages' latencies, 4 on an idle machine,
+    depends on the machine's load, so it is a benchmark's figure, not a test's)."""
+    p = RayPlatform(keep_outputs=True)
     try:
         wf = inline_workflow(
             "rt-quota",
@@ -158,16 +152,17 @@ def test_cpu_quota_slows_a_cpu_bound_function_in_proportion() -> None:
                 "full": {"handler": "rt_handlers:burn", "cpu": 1.0, "memory_mb": 256},
                 "quarter": {"handler": "rt_handlers:burn", "cpu": 0.25, "memory_mb": 256},
             },
-            stages={"full": {}, "quarter": {"after": ["full"]}},  # one after the other: no competition between them
+            stages={"full": {}, "quarter": {"after": ["full"]}},
         )
         p.deploy(wf)
         _run(p, wf.name, [{"n": 200_000}])  # warm both containers up
-        if "threads" in p.enforcement()["cpu"]:
-            pytest.skip("cgroup CPU quotas are not writable here: CPU is limited by thread pools only")
-        _run(p, wf.name, [{"n": 8_000_000}])
+        if "cgroup-v1" not in p.enforcement()["cpu"]:
+            pytest.skip("cgroup-v1 CPU quotas are not writable here")
+        _run(p, wf.name, [{"n": 4_000_000}])
         rec = p.request_records()[-1]
-        ratio = rec.stage_latency_ms["quarter"] / rec.stage_latency_ms["full"]
-        assert 2.5 < ratio < 6.0, ratio  # 4 in proportion; CFS accounting and other load blur it
+        out = p.outputs(rec.request_id)["quarter"]
+        assert _cfs_quota(out["pid"]) == (25_000, 100_000)
+        assert out["cpu_s"] / out["seconds"] < 0.25 * 1.3, out  # CFS lets a period's quota run a little over
     finally:
         p.shutdown()
 

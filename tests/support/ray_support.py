@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +40,13 @@ def inline_workflow(
     qos_ms: float = 5000.0,
 ) -> Workflow:
     """A workflow whose handlers live in ``tests/runtime/workloads/rt_handlers.py``; each function is
-    ``{handler, init?, cpu?, memory_mb?}``; stages default to one stage per function, in a chain."""
+    ``{handler, init?, timeout_s?, cpu?, memory_mb?}``; stages default to one stage per function, in a chain."""
     funcs = {
         f: {
             "resources": {"cpu": spec.get("cpu", 0.2), "memory_mb": spec.get("memory_mb", 256)},
             "perf": PERF,
             "handler": spec["handler"],
-            **({"init": spec["init"]} if "init" in spec else {}),
+            **{key: spec[key] for key in ("init", "timeout_s") if key in spec},
         }
         for f, spec in functions.items()
     }
@@ -53,3 +55,46 @@ def inline_workflow(
         stages = {n: ({"after": [names[i - 1]]} if i else {}) for i, n in enumerate(names)}
     data = {"name": name, "qos": {"latency_ms": qos_ms}, "functions": funcs, "stages": stages}
     return workflow_from_dict(data, base_dir=WORKLOADS, source=str(WORKLOADS / f"{name}.yaml"))
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float) -> None:
+    """Poll ``condition`` every 50 ms until it holds; AssertionError naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` now (Ray's raylet, GCS and workers below a driver), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` that still run (not zombies)."""
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out

@@ -1,35 +1,43 @@
-"""Replaying a trace on Ray under a named system (``aquatope run``), and right-sizing on real measurements.
+"""Replaying a trace on Ray under a named system (``aquatope run``), right-sized on real measurements.
 
-The run mirrors one (workflow, system) run of ``aquatope evaluate``, on a :class:`RayPlatform` instead of the
-simulator: the trace function's last ``minutes`` are replayed (the minutes before train the forecaster), the
-:class:`~aquatope.controller.Controller` right-sizes, deploys, ticks once per trace minute and drains, and the
-figures come from the platform's records with the definitions of :mod:`aquatope.metrics`.
+The run mirrors one (workflow, system) run of ``aquatope evaluate``, on a real platform (:class:`RayPlatform`, or
+:class:`ServePlatform` with ``platform="ray-serve"``) instead of the simulator: a segment of one trace function is
+replayed (``minutes`` from ``start_minute``, by default the last ones; the minutes before train the forecaster), the
+:class:`~aquatope.controller.Controller` right-sizes, deploys, ticks once per control interval and drains, and the
+figures come from the platform's records with the simulator's definitions.
 
-Time: with ``time_scale`` S a trace minute lasts 60/S wall seconds. Cold starts do not shrink, so the controller
-ticks ``lead_s`` trace seconds early (default: a wall second's worth, at most half an interval) to pre-warm
-containers before their interval starts, as it does in the simulator with its 2 s lead. The replay starts
-``warmup_intervals`` control intervals after deployment (default 1: a deployment precedes its traffic), so a
-pre-warming policy can act before the first request; every system gets the same warm-up, and its container time is
-counted in the cost.
+**Time.** ``speedup`` S (trace seconds per wall second, default 1: real time) compresses the gaps between arrivals,
+never the work, so the cluster carries S times the trace's load (:mod:`aquatope.runtime.plan` estimates it; the run
+prints the estimate first). The replay's lag behind the trace clock is tracked (:mod:`aquatope.runtime.lag`): with
+``on_lag="stop"`` a replay that falls ``max_lag_s`` behind stops with :class:`ReplayLagError`; with ``"warn"`` it
+goes on and the lag is in the results. Cold starts do not shrink, so the controller ticks ``lead_s`` trace seconds
+early (default: a wall second's worth, at most half an interval) to pre-warm containers before their interval. The
+replay starts ``warmup_intervals`` control intervals after deployment (default 1), so a pre-warming policy can act
+before the first request; every system gets the same warm-up, and its container time is counted in the cost.
 
-Right-sizing (systems that measure): ``tune_on="sim"`` measures on a staging simulator over the workflow's
-performance models (seconds); ``tune_on="ray"`` measures the real functions on a staging RayPlatform on the same
-cluster at time scale 1 (minutes), in a space clamped to what the cluster's largest node offers.
+**Right-sizing** (systems that measure): ``tune_on="ray"`` (the default) measures the real functions on a staging
+platform on the same cluster at speed-up 1, in a space clamped so that every configuration a measurement keeps warm
+fits at once; its container cost is added to the run's. ``tune_on="sim"`` measures on a staging simulator over the
+workflow's performance models (seconds, but the sizes were then never measured on what runs them). Re-tunes measure
+where the first tuning did.
+
+**Interrupts.** Ctrl-C during the replay raises :class:`RunInterrupted`, which accounts for every request (finished,
+failed, in flight, not yet arrived) and carries the partial figures; the platform is shut down either way.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from aquatope.controller import Controller, ControllerConfig, SizingOutcome
+from aquatope.controller import Controller, ControllerConfig
 from aquatope.errors import InputError
+from aquatope.experiments.ray_sizing import PLATFORMS, RayOptions, RayResizer, ray_space, tune_on_ray
 from aquatope.experiments.simulate import pick_function
 from aquatope.experiments.systems import (
     NAMED,
@@ -37,278 +45,358 @@ from aquatope.experiments.systems import (
     DefaultResizer,
     MeasuredResizer,
     MeasurementPlace,
+    SystemSpec,
     make_pool_policy,
     make_system_forecaster,
-    measured_outcome,
-    measurement_cost_usd,
     system_spec,
 )
-from aquatope.metrics import RequestColumns, RunMetrics, compute_metrics, container_columns
-from aquatope.platform import ContainerRecord, RequestRecord
+from aquatope.metrics import RunMetrics, metrics_from_records
 from aquatope.resources import Pricing, ResourceSpace
-from aquatope.runtime.platform import RayPlatform
+from aquatope.runtime.lag import ReplayLagError
+from aquatope.runtime.plan import ReplayEstimate, estimate_replay
 from aquatope.sim import SimConfig, Simulator
 from aquatope.sizing.base import SizingProblem
-from aquatope.sizing.loop import ProgressFn, SizingResult, run_sizer
-from aquatope.sizing.measure import Measurer
-from aquatope.sizing.registry import make_sizer
 from aquatope.traces import InvocationTrace, expand_arrivals
 from aquatope.workflow import Workflow
 
-RUN_SYSTEMS = tuple(s for s, spec in NAMED.items() if not spec.reference)
-"""Systems ``aquatope run`` supports (the oracle needs the future, which a real run does not have)."""
+__all__ = [
+    "PLATFORMS",
+    "RUN_SYSTEMS",
+    "RayOptions",
+    "RayResizer",
+    "RayRunResult",
+    "RunInterrupted",
+    "RunSpec",
+    "plan_replay",
+    "ray_space",
+    "run_on_ray",
+    "tune_on_ray",
+]
 
+RUN_SYSTEMS = tuple(s for s, spec in NAMED.items() if not spec.reference)
+"""Named systems ``aquatope run`` supports (also ``POOL+SIZER``); references need the future or the perf models'
+truth, which a real run does not have."""
 RUN_BUDGETS = Budgets(
     tuning_budget=12,
     samples_per_config=10,
     forecaster_params={"n_windows": 1500, "epochs": 3, "mc_passes": 16},
 )
-"""Smaller than ``aquatope evaluate``'s, so that a run starts within a minute on a laptop."""
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    """How to reach Ray: ``address`` None starts a local Ray with ``num_cpus`` (unless one runs already)."""
-
-    address: str | None = None
-    num_cpus: int | None = None
-    cpu_mode: str = "auto"
-
-    def platform(self, time_scale: float, pricing: Pricing) -> RayPlatform:
-        return RayPlatform(
-            time_scale=time_scale, address=self.address, num_cpus=self.num_cpus, pricing=pricing, cpu_mode=self.cpu_mode
-        )
+"""Smaller than ``aquatope evaluate``'s, so that a run starts within minutes on a laptop."""
+DEFAULT_MAX_LAG_S = 60.0
+"""A replay that has a request in flight for longer than this (wall seconds; at least 10 times the workflow's QoS
+target) cannot keep up: 60 s is OpenWhisk's default action time limit, the longest a request should wait anyway."""
 
 
 @dataclass(frozen=True)
 class RayRunResult:
-    """Figures of a run (the simulator's), how long it took, how limits were enforced, and its full setup."""
+    """Figures of a run (the simulator's), how long it took, its lag, how limits were enforced, and its setup."""
 
     metrics: RunMetrics
     wall_s: float
     tuning_cost_usd: float
     enforcement: dict[str, list[str]]
     errors: dict[str, int]
+    lag: dict[str, Any] = field(default_factory=dict)
+    estimate: dict[str, Any] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
+    interrupted: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = self.metrics.to_dict()
-        out["wall_s"] = self.wall_s
-        out["tuning_cost_usd"] = self.tuning_cost_usd
-        out["enforcement"] = self.enforcement
-        out["errors"] = self.errors
-        out["setup"] = self.setup
+        out.update(wall_s=self.wall_s, tuning_cost_usd=self.tuning_cost_usd, enforcement=self.enforcement)
+        out.update(errors=self.errors, lag=self.lag, estimate=self.estimate, setup=self.setup)
+        out["interrupted"] = self.interrupted
         return out
 
 
-def ray_space(platform: RayPlatform, base: str = "decoupled", workflow: Workflow | None = None) -> ResourceSpace:
-    """The decoupled (or coupled) space clamped to the largest node of the platform's cluster and, given
-    ``workflow``, to an even share of the cluster for each container a measurement keeps warm (one per invocation
-    of a request), so that every measured configuration can be deployed warm at once."""
-    node_cpu, node_mem_mb = platform.node_capacity()
-    if workflow is not None:
-        total_cpu, total_mem_mb = platform.cluster_capacity()
-        containers = sum(workflow.invocations_per_request().values())
-        node_cpu = min(node_cpu, total_cpu / containers)
-        node_mem_mb = min(node_mem_mb, total_mem_mb / containers)
-    if base == "coupled":
-        sizes = [m for m in ResourceSpace.coupled().memory_values_mb if m <= node_mem_mb and m / 1769.0 <= node_cpu]
-        return ResourceSpace.coupled(memory_sizes_mb=sizes or [128])
-    if base != "decoupled":
-        raise InputError(f"unknown resource space {base!r}; choose decoupled or coupled", field="--space")
-    cpu_high = max(0.1, min(8.0, math.floor(node_cpu * 10) / 10))
-    mem_high = max(128, min(10240, int(node_mem_mb // 64 * 64)))
-    return ResourceSpace.decoupled(cpu_range=(0.1, cpu_high, 0.1), memory_range_mb=(128, mem_high, 64))
+class RunInterrupted(Exception):
+    """Ctrl-C during a run: ``message`` accounts for every request; ``result`` has the figures so far (or None)."""
+
+    def __init__(self, message: str, result: RayRunResult | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
 
 
-def tune_on_ray(
-    problem: SizingProblem, method: str, platform: RayPlatform, samples_per_config: int, progress: ProgressFn | None
-) -> SizingResult:
-    """Run one measured sizer on ``platform`` (time scale 1): every measurement is real requests."""
-    if platform.time_scale != 1.0:
-        raise InputError("right-sizing measures real latencies: use a platform with time_scale=1", field="time_scale")
-    sizer = make_sizer(method, problem, problem.seed)
-    measurer = Measurer(platform, problem, k=samples_per_config, seed=problem.seed)
-    budget = max(problem.budget, getattr(sizer, "required_evaluations", 0))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_sizer(sizer, measurer, budget, progress)
-
-
-class RayResizer:
-    """A measured sizer run on a staging RayPlatform (time scale 1) on the same cluster; its cost returned."""
-
-    def __init__(self, problem: SizingProblem, method: str, budgets: Budgets, seed: int, ray: RayOptions) -> None:
-        self.problem = problem
-        self.method = method
-        self.budgets = budgets
-        self.seed = seed
-        self.ray = ray
-
-    def __call__(self, attempt: int) -> SizingOutcome:
-        staging = self.ray.platform(1.0, self.problem.pricing)
-        try:
-            problem = SizingProblem(
-                self.problem.workflow,
-                ray_space(staging),
-                self.problem.pricing,
-                self.problem.budget,
-                self.seed + attempt,
-            )
-            result = tune_on_ray(problem, self.method, staging, self.budgets.samples_per_config, None)
-            cost = measurement_cost_usd(staging.container_records(), problem.pricing)
-        finally:
-            staging.shutdown()
-        return measured_outcome(f"{self.method} on ray", result, cost)
-
-
-def run_metrics(
-    requests: list[RequestRecord],
-    containers: list[ContainerRecord],
-    qos_ms: float,
-    invocations: int,
-    cold_starts: int,
-    pricing: Pricing,
-    horizon_s: float,
-) -> RunMetrics:
-    """The run's figures (:func:`aquatope.metrics.compute_metrics`) from a platform's records."""
-    return compute_metrics(
-        requests=RequestColumns.from_records(requests, qos_ms),
-        invocations=invocations,
-        cold_starts=cold_starts,
-        containers=container_columns(containers),
-        pricing=pricing,
-        horizon_s=horizon_s,
-    )
-
-
-def _split(
-    trace: InvocationTrace, row: int, minutes: int | None, scale: float, seed: int
+def split_trace(
+    trace: InvocationTrace, row: int, minutes: int | None, start_minute: int | None, scale: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(training counts, replay counts) of one trace row: the replay is the last ``minutes``."""
+    """(training counts, replay counts) of one trace row: ``minutes`` from ``start_minute`` (default: the last)."""
     if not (scale > 0 and math.isfinite(scale)):
         raise InputError(f"must be a finite number > 0, got {scale}", field="--scale")
     counts = trace.select([row]).scale(scale, seed=seed).counts[0] if scale != 1.0 else trace.counts[row]
     n = counts.size if minutes is None else minutes
     if not 1 <= n <= counts.size:
         raise InputError(f"must be between 1 and the trace's {counts.size} minutes, got {n}", field="--minutes")
-    replay = counts[-n:]
+    start = counts.size - n if start_minute is None else start_minute
+    if not 0 <= start <= counts.size - n:
+        raise InputError(
+            f"must be between 0 and {counts.size - n} for {n} minutes of a {counts.size}-minute trace, got {start}",
+            field="--start-minute",
+        )
+    replay = counts[start : start + n]
     if replay.sum() == 0:
-        raise InputError(f"the trace function has no invocations in its last {n} minutes", field="--trace")
-    return counts[:-n].astype(float), replay.astype(np.int64)
+        raise InputError(f"the trace function has no invocations in minutes {start}-{start + n}", field="--trace")
+    return counts[:start].astype(float), replay.astype(np.int64)
+
+
+def max_lag_for(workflow: Workflow) -> float:
+    """The default lag limit of a replay of ``workflow`` (:data:`DEFAULT_MAX_LAG_S`)."""
+    return max(DEFAULT_MAX_LAG_S, 10.0 * workflow.qos.latency_ms / 1000.0)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: which system, which segment of which trace row, at which speed-up, sized where, judged how."""
+
+    system: str = "openwhisk"
+    minutes: int | None = None
+    start_minute: int | None = None
+    speedup: float = 1.0
+    function: str | None = None
+    scale: float = 1.0
+    seed: int = 0
+    tune_on: str = "ray"
+    on_lag: str = "stop"
+    max_lag_s: float | None = None
+    lead_s: float | None = None
+    warmup_intervals: int = 1
+    pricing: str = "cloud-run"
+
+    def __post_init__(self) -> None:
+        run_system_spec(self.system)
+        if not (self.speedup > 0 and math.isfinite(self.speedup)):
+            raise InputError(f"must be a finite number > 0, got {self.speedup}", field="--speedup")
+        if self.tune_on not in ("sim", "ray"):
+            raise InputError(f"must be sim or ray, got {self.tune_on!r}", field="--tune-on")
+        if self.on_lag not in ("stop", "warn"):
+            raise InputError(f"must be stop or warn, got {self.on_lag!r}", field="--on-lag")
+        if self.max_lag_s is not None and not self.max_lag_s > 0:
+            raise InputError(f"must be > 0 seconds, got {self.max_lag_s}", field="--max-lag")
+        if self.warmup_intervals < 0:
+            raise InputError(f"must be >= 0, got {self.warmup_intervals}", field="warmup_intervals")
+
+
+def run_system_spec(name: str) -> SystemSpec:
+    """A system ``aquatope run`` can run: named (not a reference) or ``POOL+SIZER``."""
+    if name not in NAMED and "+" not in name:
+        raise InputError(
+            f"unknown system {name!r}; use one of {', '.join(RUN_SYSTEMS)} or POOL+SIZER", field="--system"
+        )
+    spec = system_spec(name)
+    if spec.reference:
+        raise InputError(f"{name!r} is a reference that needs the future or the perf models' truth", field="--system")
+    return spec
+
+
+def plan_replay(workflow: Workflow, trace: InvocationTrace, spec: RunSpec, ray: RayOptions) -> ReplayEstimate:
+    """What the replay of ``spec`` needs against the cluster (``aquatope run --dry-run``; nothing is deployed)."""
+    row = pick_function(trace, spec.function)
+    _, replay = split_trace(trace, row, spec.minutes, spec.start_minute, spec.scale, spec.seed)
+    per_request = replay  # one request per trace invocation of the driving function
+    return estimate_replay(workflow, workflow.default_configs(), per_request, spec.speedup, ray.cluster_cpu())
 
 
 def run_on_ray(
     workflow: Workflow,
     trace: InvocationTrace,
+    spec: RunSpec | None = None,
     *,
-    system: str = "openwhisk",
-    minutes: int | None = None,
-    time_scale: float = 60.0,
-    function: str | None = None,
-    scale: float = 1.0,
-    seed: int = 0,
     ray: RayOptions | None = None,
     budgets: Budgets = RUN_BUDGETS,
-    tune_on: str = "sim",
-    lead_s: float | None = None,
-    warmup_intervals: int = 1,
-    pricing: str = "cloud-run",
-    progress: Callable[[str, float], None] | None = None,
+    progress: Progress | None = None,
+    notify: Notify | None = None,
 ) -> RayRunResult:
-    """Replay ``trace`` on Ray under ``system`` (see the module docstring); returns the run's figures."""
-    if system not in RUN_SYSTEMS:
-        raise InputError(f"unknown system {system!r}; choose one of {', '.join(RUN_SYSTEMS)}", field="--system")
-    if tune_on not in ("sim", "ray"):
-        raise InputError(f"must be sim or ray, got {tune_on!r}", field="--tune-on")
-    if warmup_intervals < 0:
-        raise InputError(f"must be >= 0, got {warmup_intervals}", field="warmup_intervals")
+    """Replay ``trace`` on Ray under ``spec.system`` (see the module docstring); returns the run's figures.
+    ``progress(what, fraction)`` follows the run; ``notify(line)`` receives one-line notes (the replay's estimate)."""
+    spec = spec or RunSpec()
     ray = ray or RayOptions()
-    spec = system_spec(system)
-    row = pick_function(trace, function)
-    train, replay = _split(trace, row, minutes, scale, seed)
-    prices = Pricing.named(pricing)
-    problem = SizingProblem(workflow, ResourceSpace.decoupled(), prices, budgets.tuning_budget, seed)
-    calls = workflow.invocations_per_request()
-    history = np.stack([train * calls[f] for f in workflow.function_names])
-    began = time.perf_counter()
-    forecaster = make_system_forecaster(spec, budgets, seed)
-    if forecaster is not None:
-        if progress:
-            progress("training the forecaster", 0.0)
-        forecaster.fit(history)
-    interval = ControllerConfig().interval_s
-    lead = min(interval / 2, max(2.0, time_scale)) if lead_s is None else lead_s
-    platform = ray.platform(time_scale, prices)
-    try:
-        resizer: Any = DefaultResizer(workflow)
-        if spec.sizer != "defaults":
-            sim = SimConfig(pricing=pricing)
-            resizer = (
-                RayResizer(problem, spec.sizer, budgets, seed, ray)
-                if tune_on == "ray"
-                else MeasuredResizer(
-                    problem,
-                    spec.sizer,
-                    budgets,
-                    MeasurementPlace(problem, staging=lambda s: Simulator(sim, seed=s)),
-                    seed,
-                )
-            )
-        controller = Controller(
+    row = pick_function(trace, spec.function)
+    train, replay = split_trace(trace, row, spec.minutes, spec.start_minute, spec.scale, spec.seed)
+    return _Run(workflow, trace, row, train, replay, spec, ray, budgets, progress, notify).execute()
+
+
+def run_on_platform(
+    workflow: Workflow,
+    trace: InvocationTrace,
+    spec: RunSpec,
+    make_platform: PlatformFactory,
+    mode: str,
+    *,
+    budgets: Budgets = RUN_BUDGETS,
+) -> RayRunResult:
+    """The same run on another platform (``make_platform``, e.g. a simulator: ``bench/sim_vs_ray.py``), labelled
+    ``mode``; systems that right-size on Ray need :func:`run_on_ray`."""
+    row = pick_function(trace, spec.function)
+    train, replay = split_trace(trace, row, spec.minutes, spec.start_minute, spec.scale, spec.seed)
+    run = _Run(workflow, trace, row, train, replay, spec, RayOptions(), budgets, None, None, make_platform, mode)
+    return run.execute()
+
+
+Progress = Callable[[str, float], None]
+Notify = Callable[[str], None]
+PlatformFactory = Callable[[float, Pricing, "float | None"], Any]
+"""``(speedup, pricing, lag limit or None) -> platform``: what a run replays on."""
+
+
+class _Run:
+    """One replay (``run_on_ray``): build the controller, right-size, replay, drain, and collect the figures."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        trace: InvocationTrace,
+        row: int,
+        train: np.ndarray,
+        replay: np.ndarray,
+        spec: RunSpec,
+        ray: RayOptions,
+        budgets: Budgets,
+        progress: Progress | None,
+        notify: Notify | None,
+        make_platform: PlatformFactory | None = None,
+        mode: str | None = None,
+    ) -> None:
+        self.wf, self.trace, self.row, self.train, self.replay = workflow, trace, row, train, replay
+        self.spec, self.ray, self.budgets = spec, ray, budgets
+        self.make_platform = make_platform or ray.make
+        self.mode = mode or ray.platform
+        self.progress = progress or (lambda what, fraction: None)
+        self.notify = notify or (lambda line: None)
+        self.prices = Pricing.named(spec.pricing)
+        self.interval = ControllerConfig().interval_s
+        self.limit_s = spec.max_lag_s if spec.max_lag_s is not None else max_lag_for(workflow)
+        self.began = time.perf_counter()
+        self.estimate: ReplayEstimate | None = None
+
+    def execute(self) -> RayRunResult:
+        controller = None
+        platform = self.make_platform(
+            self.spec.speedup, self.prices, self.limit_s if self.spec.on_lag == "stop" else None
+        )
+        try:
+            controller = self._controller(platform)
+            self.progress("right-sizing" if run_system_spec(self.spec.system).measured else "deploying", 0.0)
+            controller.start()
+            n_ticks = self._submit(controller, platform)
+            controller.run(n_ticks, progress=lambda f: self.progress("replaying", f))
+            controller.finish()
+            return self._result(controller, platform, n_ticks * self.interval)
+        except KeyboardInterrupt:
+            raise self._interrupted(controller, platform) from None
+        except ReplayLagError as exc:
+            raise InputError(
+                f"{exc}. This cluster cannot keep up at speed-up {self.spec.speedup:g}: lower --speedup or --scale, "
+                "or add nodes (aquatope run --dry-run estimates the CPU a replay needs)",
+                field="--speedup",
+            ) from None
+        finally:
+            platform.shutdown()
+
+    def _controller(self, platform: Any) -> Controller:
+        system = run_system_spec(self.spec.system)
+        calls = self.wf.invocations_per_request()
+        history = np.stack([self.train * calls[f] for f in self.wf.function_names])
+        forecaster = make_system_forecaster(system, self.budgets, self.spec.seed)
+        if forecaster is not None:
+            self.progress("training the forecaster", 0.0)
+            forecaster.fit(history)
+        lead = self.spec.lead_s
+        if lead is None:
+            lead = min(self.interval / 2, max(2.0, self.spec.speedup))
+        return Controller(
             platform,
-            workflow,
-            make_pool_policy(spec),
+            self.wf,
+            make_pool_policy(system),
             forecaster=forecaster,
-            resizer=resizer,
+            resizer=self._resizer(),
             config=ControllerConfig(lead_s=lead),
             history=history,
         )
-        if progress:
-            progress("right-sizing" if spec.sizer != "defaults" else "deploying", 0.0)
-        controller.start()
-        offset = controller.t0_s + warmup_intervals * interval
-        arrivals = offset + expand_arrivals(replay, mode="poisson", rng=np.random.default_rng(seed))
-        platform.submit(workflow.name, arrivals)
-        n_ticks = warmup_intervals + replay.size
-        controller.run(n_ticks, progress=(lambda f: progress("replaying", f)) if progress else None)
-        controller.finish()
+
+    def _resizer(self) -> Any:
+        system, spec = run_system_spec(self.spec.system), self.spec
+        if not system.measured:
+            return DefaultResizer(self.wf)
+        problem = SizingProblem(self.wf, ResourceSpace.decoupled(), self.prices, self.budgets.tuning_budget, spec.seed)
+        if spec.tune_on == "ray":
+            return RayResizer(problem, system.sizer, self.budgets, spec.seed, self.ray)
+        sim = SimConfig(pricing=spec.pricing)
+        place = MeasurementPlace(problem, staging=lambda seed: Simulator(sim, seed=seed))
+        return MeasuredResizer(problem, system.sizer, self.budgets, place, spec.seed)
+
+    def _submit(self, controller: Controller, platform: Any) -> int:
+        """Submit the replay's arrivals (after the warm-up) and say what it needs; returns the ticks to run."""
+        if hasattr(platform, "cluster_capacity"):  # a real platform (the simulator has no wall clock to keep up with)
+            cpu, _ = platform.cluster_capacity()
+            self.estimate = estimate_replay(self.wf, controller.configs, self.replay, self.spec.speedup, cpu)
+            self.notify(f"replay: {self.estimate.summary()}")
+        rng = np.random.default_rng(self.spec.seed)
+        offset = controller.t0_s + self.spec.warmup_intervals * self.interval
+        platform.submit(self.wf.name, offset + expand_arrivals(self.replay, mode="poisson", rng=rng))
+        return self.spec.warmup_intervals + int(self.replay.size)
+
+    def _result(self, controller: Controller, platform: Any, horizon_s: float, note: str | None = None) -> RayRunResult:
         requests, containers = platform.request_records(), platform.container_records()
-        metrics = run_metrics(
+        obs = platform.observe()  # what the controller has not counted yet (an interrupted run)
+        metrics = metrics_from_records(
             requests,
             containers,
-            workflow.qos.latency_ms,
-            controller.invocations,
-            controller.cold_starts,
-            prices,
-            n_ticks * interval,
+            target_ms=self.wf.qos.latency_ms,
+            quantile=self.wf.qos.quantile,
+            invocations=controller.invocations + sum(o.invocations for o in obs.values()),
+            cold_starts=controller.cold_starts + sum(o.cold_starts for o in obs.values()),
+            pricing=self.prices,
+            horizon_s=horizon_s,
+            tuning_usd=controller.tuning_cost_usd,
+            t0_s=controller.t0_s,
         )
-        enforcement = platform.enforcement()
-    finally:
-        platform.shutdown()
-    errors: dict[str, int] = {}
-    for r in requests:
-        if r.error:
-            errors[r.error] = errors.get(r.error, 0) + 1
-    setup = {
-        "mode": "ray",
-        "workflow": workflow.name,
-        "system": system,
-        "prewarm": spec.pool,
-        "sizing": spec.sizer if spec.sizer == "defaults" else f"{spec.sizer} on {tune_on}",
-        "trace": trace.source,
-        "function": trace.function_ids[row] if trace.function_ids else str(row),
-        "scale": scale,
-        "minutes": int(replay.size),
-        "train_minutes": int(train.size),
-        "time_scale": time_scale,
-        "lead_s": lead,
-        "warmup_intervals": warmup_intervals,
-        "pricing": pricing,
-        "configs": {f: c.to_dict() for f, c in controller.configs.items()},
-        "sizing_notes": [s.note for s in controller.sizings],
-        "budgets": asdict(budgets),
-        "ray_address": ray.address,
-        "seed": seed,
-    }
-    return RayRunResult(metrics, time.perf_counter() - began, controller.tuning_cost_usd, enforcement, errors, setup)
+        errors: dict[str, int] = {}
+        for r in requests:
+            if r.error:
+                errors[r.error] = errors.get(r.error, 0) + 1
+        lag: dict[str, Any] = {"max_lag_s": 0.0, "p95_lag_s": 0.0, "arrival_delay_ms": {"p95": 0.0, "max": 0.0}}
+        if hasattr(platform, "lag_report"):
+            lag = platform.lag_report().to_dict()
+        lag["limit_s"] = self.limit_s
+        lag["over_limit"] = lag["max_lag_s"] > self.limit_s
+        estimate = self.estimate.to_dict() if self.estimate is not None else {}
+        wall = time.perf_counter() - self.began
+        setup = self._setup(controller)
+        tuning = controller.tuning_cost_usd
+        enforcement = platform.enforcement() if hasattr(platform, "enforcement") else {"cpu": [], "memory": []}
+        return RayRunResult(metrics, wall, tuning, enforcement, errors, lag, estimate, setup, note)
+
+    def _interrupted(self, controller: Controller | None, platform: Any) -> RunInterrupted:
+        if controller is None or self.estimate is None:
+            return RunInterrupted("interrupted before the replay started; nothing was left running", None)
+        records = platform.request_records()
+        failed = sum(r.failed for r in records)
+        in_flight, pending = platform.in_flight(), platform.requests_pending()
+        now = max(0.0, platform.now_s - controller.t0_s - self.spec.warmup_intervals * self.interval)
+        note = (
+            f"interrupted at trace second {now:,.0f} of {self.replay.size * 60:,}: {len(records):,} requests "
+            f"finished ({failed:,} failed); {in_flight:,} in flight and {pending:,} not yet arrived were abandoned "
+            f"(of {int(self.replay.sum()):,} submitted)"
+        )
+        horizon = max(platform.now_s - controller.t0_s, 1e-9)
+        return RunInterrupted(note, self._result(controller, platform, horizon, note))
+
+    def _setup(self, controller: Controller) -> dict[str, Any]:
+        spec, system = self.spec, run_system_spec(self.spec.system)
+        return {
+            "mode": self.mode,
+            "workflow": self.wf.name,
+            **{k: v for k, v in asdict(spec).items() if k not in ("minutes", "start_minute")},
+            "prewarm": system.pool,
+            "sizing": f"{system.sizer} on {spec.tune_on}" if system.measured else system.sizer,
+            "trace": self.trace.source,
+            "trace_function": self.trace.function_ids[self.row] if self.trace.function_ids else str(self.row),
+            "minutes": int(self.replay.size),
+            "start_minute": int(self.train.size),
+            "max_lag_s": self.limit_s,
+            "configs": {f: c.to_dict() for f, c in controller.configs.items()},
+            "sizing_notes": [s.note for s in controller.sizings],
+            "budgets": asdict(self.budgets),
+            "ray_address": self.ray.address,
+        }

@@ -28,6 +28,7 @@ from aquatope.runtime.limits import (
     detect_cpu_mode,
     join_cpu_cgroup,
     limit_loaded_pools,
+    memory_figures,
     release_cgroup,
     set_thread_env,
     sweep_stale,
@@ -45,8 +46,19 @@ def _error_text(exc: BaseException) -> str:
 class ContainerActor:
     """The body of a container actor (wrapped by ``ray.remote`` in :mod:`aquatope.runtime.pool`)."""
 
-    def __init__(self, function: BoundFunction, cpu: float, memory_mb: int, name: str, cpu_mode: str = "auto") -> None:
+    def __init__(
+        self,
+        function: BoundFunction,
+        cpu: float,
+        memory_mb: int,
+        name: str,
+        cpu_mode: str = "auto",
+        baseline_memory: bool = False,
+    ) -> None:
+        """``baseline_memory``: count ``memory_mb`` from the process's resident set now, before the function's
+        init (a Serve replica's own machinery is the platform's, not the function's)."""
         began = time.perf_counter()
+        baseline = memory_figures()[1] if baseline_memory else 0
         self.function = function
         self.error: str | None = None
         self.group = None
@@ -64,7 +76,7 @@ class ContainerActor:
             if function.init is not None:
                 self.state = function.init()
             limit_loaded_pools(threads)  # init may have loaded numeric libraries
-            memory_mode = cap_memory(memory_mb)
+            memory_mode = cap_memory(memory_mb, baseline)
         except InitOutOfMemory as exc:
             self.error = str(exc)
         except MemoryError as exc:

@@ -7,9 +7,9 @@ actor to the next without passing through the driver. The request ends when ever
 at the first failed invocation (its error is recorded); copies still running for a failed request finish but are
 ignored, and copies not yet started never start.
 
-**Faults.** An actor that dies mid-invocation is replaced and the invocation retried on another container, at most
-``max_retries`` times; then the request fails with the reason. Nothing is lost silently: every request ends in a
-record, done or failed.
+How one invocation runs is the :class:`Dispatcher`'s business (:mod:`aquatope.runtime.dispatch` for pools of
+container actors, :mod:`aquatope.runtime.serve` for Ray Serve deployments): its retries after a container died, its
+time limit. Nothing is lost silently: every request ends in a record, done or failed.
 
 Latencies are real (wall) milliseconds: stage latency from the stage's start (all predecessors done) to its last
 copy's end, end-to-end from the arrival to the end of the last sink.
@@ -21,9 +21,9 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from aquatope.runtime.pool import FunctionPool, InvocationFailed
+from aquatope.runtime.pool import InvocationFailed
 from aquatope.workflow import Workflow
 
 
@@ -91,12 +91,15 @@ class RequestOutcome:
     outputs: dict[str, Any] | None = None  # sink stage -> output ref (a list of refs for a fan-out sink)
 
 
-ACTOR_DEATH_NAMES = ("ActorDiedError", "ActorUnavailableError", "RayActorError", "ActorUnschedulableError")
+class Dispatcher(Protocol):
+    """Runs one invocation of a function on the platform's containers (pools of actors, or Serve replicas)."""
 
-
-def is_actor_death(exc: BaseException) -> bool:
-    """True for Ray's errors that mean the actor (the container) itself is gone."""
-    return any(type(exc).__name__ == n or n in (c.__name__ for c in type(exc).__mro__) for n in ACTOR_DEATH_NAMES)
+    async def invoke(
+        self, req: RequestState, function: str, meta: dict[str, Any], inputs: list[Any], arrival_w: float
+    ) -> Any | None:
+        """The output (an object ref, or a value the next call accepts), None if ``req`` ended meanwhile; adds a cold
+        start to ``req.cold`` if the invocation waited on one; raises :class:`InvocationFailed` with the reason."""
+        ...
 
 
 class RequestRunner:
@@ -105,17 +108,23 @@ class RequestRunner:
     def __init__(
         self,
         plan: WorkflowPlan,
-        pools: dict[str, FunctionPool],
+        dispatcher: Dispatcher,
         wall: Callable[[], float],
         on_done: Callable[[RequestOutcome], None],
-        max_retries: int = 2,
     ) -> None:
         self.plan = plan
-        self.pools = pools
+        self.dispatcher = dispatcher
         self.wall = wall
         self.on_done = on_done
-        self.max_retries = max_retries
-        self.in_flight = 0
+        self.active: dict[int, RequestState] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.active)
+
+    def oldest_arrival_w(self) -> float:
+        """Arrival (wall s) of the oldest request in flight; ``inf`` when none is."""
+        return min((r.arrival_w for r in self.active.values()), default=math.inf)
 
     def start(self, rid: int, arrival_w: float, value: Any) -> RequestState:
         """Start request ``rid`` (arrived at wall time ``arrival_w``) with input ``value``."""
@@ -130,7 +139,7 @@ class RequestRunner:
             [s.fanout for s in stages],
             sum(1 for s in stages if s.sink),
         )
-        self.in_flight += 1
+        self.active[rid] = req
         for i, s in enumerate(stages):
             for k in range(s.fanout):
                 req.tasks.append(loop.create_task(self._run_copy(req, i, k, value)))
@@ -162,7 +171,7 @@ class RequestRunner:
             "shape": shape,
         }
         try:
-            ref = await self._invoke(req, self.pools[stage.function], meta, inputs, t_ready)
+            ref = await self.dispatcher.invoke(req, stage.function, meta, inputs, t_ready)
         except InvocationFailed as exc:
             self._finish(req, failed=True, error=f"{stage.name}[{k}]: {exc}")
             return
@@ -176,50 +185,13 @@ class RequestRunner:
             if req.sinks_left == 0:
                 self._finish(req, failed=False)
 
-    async def _invoke(
-        self, req: RequestState, pool: FunctionPool, meta: dict[str, Any], inputs: list[Any], arrival_w: float
-    ) -> Any:
-        """Run one invocation on a container of ``pool``, retrying on another one if the actor dies."""
-        pool.begin()
-        cold = False
-        failures = 0
-        meta = {**meta, "memory_mb": pool.config.memory_mb}
-        try:
-            while True:
-                c, waited_cold = await pool.acquire(arrival_w)
-                cold = cold or waited_cold
-                if req.done:
-                    pool.release(c)
-                    return None
-                status_ref, out_ref = c.handle.invoke.options(num_returns=2).remote(meta, *inputs)
-                try:
-                    status = await status_ref
-                except Exception as exc:
-                    if not is_actor_death(exc):
-                        pool.release(c)
-                        raise InvocationFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
-                    pool.lost(c)
-                    failures += 1
-                    if failures > self.max_retries:
-                        raise InvocationFailed(
-                            f"container died {failures} times (retries exhausted): {_first_line(exc)}"
-                        ) from None
-                    continue
-                pool.release(c, broken=bool(status.get("oom")))
-                if not status["ok"]:
-                    raise InvocationFailed(status["error"])
-                return out_ref
-        finally:
-            pool.end(cold)
-            req.cold += int(cold)
-
     def _finish(self, req: RequestState, failed: bool, error: str | None = None) -> None:
         if req.done:
             return
         req.done = True
         req.error = error
         req.end_w = self.wall()
-        self.in_flight -= 1
+        del self.active[req.rid]
         for row in req.outputs:
             for f in row:
                 if not f.done():
@@ -240,8 +212,3 @@ class RequestRunner:
         self.on_done(
             RequestOutcome(req.rid, self.plan.name, req.arrival_w, req.end_w, stages, req.cold, failed, error, outputs)
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -10,7 +10,9 @@ Ray's ``num_cpus`` only reserves the CPU for scheduling; it enforces nothing.
 
 **Memory.** Ray's ``memory`` resource reserves it for scheduling. After ``init`` the process's address space is
 capped with ``RLIMIT_AS`` at what it has mapped plus what remains of ``memory_mb`` beyond its resident set (a Ray
-worker maps gigabytes it never touches, so an absolute cap would break it): allocating past the budget raises
+worker maps gigabytes it never touches, so an absolute cap would break it; a Serve replica counts the budget from its
+resident set before the function's init, since Serve's own machinery, about 140 MB, is the platform's): allocating
+past the budget raises
 ``MemoryError`` in the handler, which fails that invocation with an out-of-memory error, and the container is
 retired (as the simulator kills it). An init that leaves more than ``memory_mb`` resident fails the cold start. The
 mode is ``rlimit`` (``ray`` when the limit cannot be set: scheduling only).
@@ -182,13 +184,15 @@ class InitOutOfMemory(MemoryError):
     """The container's init left more resident memory than its configuration allows."""
 
 
-def cap_memory(memory_mb: int) -> str:
-    """Cap the address space at what is mapped now plus what remains of ``memory_mb`` beyond the resident set
-    (module docstring); raises :class:`InitOutOfMemory` if the resident set already exceeds it. Returns the mode."""
+def cap_memory(memory_mb: int, baseline_bytes: int = 0) -> str:
+    """Cap the address space at what is mapped now plus what remains of ``memory_mb`` (counted from
+    ``baseline_bytes`` of resident memory) beyond the resident set (module docstring); raises
+    :class:`InitOutOfMemory` if the resident set already exceeds it. Returns the mode."""
     mapped, rss = memory_figures()
-    budget = memory_mb * 1024 * 1024
+    budget = memory_mb * 1024 * 1024 + baseline_bytes
     if rss > budget:
-        raise InitOutOfMemory(f"out of memory: init left {rss / 2**20:.0f} MB resident, the limit is {memory_mb} MB")
+        own = (rss - baseline_bytes) / 2**20
+        raise InitOutOfMemory(f"out of memory: init left {own:.0f} MB resident, the limit is {memory_mb} MB")
     if mapped == 0:
         return "ray"
     limit = mapped + budget - rss

@@ -14,12 +14,12 @@ another reason (died, out of memory, retired after ``set_resources``) is replace
 ``min_warm``. A start that fails (the function's ``init`` raised) fails the invocation at the head of the queue
 with that error, and the floor is not refilled until a start succeeds or a new target is set (no restart loop).
 
-**Room.** The platform counts the CPU and memory its live containers reserve against the cluster's. A start that
-does not fit first evicts idle containers of *other* functions, least recently used first; if it still does not
-fit, it waits in the platform's FIFO start queue (no actor exists yet; its invocation's wait counts in its
-latency) and is retried whenever a container goes away or goes idle. A queued start that no waiting invocation
-needs any more (another container served it) is cancelled, as in the simulator. Bounding starts by room this way
-also keeps a burst from launching more worker processes than the machines can start at once.
+**Room.** The platform counts the CPU and memory its live containers reserve per node, and the containers starting
+on each (:mod:`aquatope.runtime.room`). A start that does not fit first evicts idle containers of *other*
+functions, least recently used first; if it still does not fit, or every node already starts as many containers as
+it can at once, it waits in the platform's FIFO start queue (no actor exists yet; its invocation's wait counts in
+its latency) and is retried whenever a container goes away, goes idle or becomes ready. A queued start that no
+waiting invocation needs any more (another container served it) is cancelled, as in the simulator.
 """
 
 from __future__ import annotations
@@ -32,10 +32,13 @@ from typing import Any, Protocol
 
 from aquatope.platform import PoolTarget
 from aquatope.resources import ResourceConfig
+from aquatope.runtime.counters import InvocationCounters
+from aquatope.runtime.faults import first_line, is_actor_death
 from aquatope.runtime.functions import BoundFunction
 
-MIB = 1024 * 1024
 INF = math.inf
+START_DEATHS = 3
+"""Starts in a row whose actor died (its node left, its process was killed) before a start is given up as failed."""
 
 
 class InvocationFailed(Exception):
@@ -60,6 +63,7 @@ class Container:
     state: str = "starting"  # starting | idle | busy | gone
     broken: bool = False  # out of memory: never serve again
     info: dict[str, Any] = field(default_factory=dict)
+    node_id: str | None = None  # where it runs (chosen at launch, then as the container reports it)
 
 
 class PoolHost(Protocol):
@@ -67,11 +71,11 @@ class PoolHost(Protocol):
 
     def wall(self) -> float: ...
 
-    def new_actor(self, function: BoundFunction, config: ResourceConfig, cid: int) -> Any: ...
+    def new_actor(self, function: BoundFunction, config: ResourceConfig, cid: int, node_id: str) -> Any: ...
 
     def new_container_id(self) -> int: ...
 
-    def make_room(self, config: ResourceConfig, exclude: str) -> bool: ...
+    def make_room(self, config: ResourceConfig, exclude: str) -> str | None: ...
 
     def enqueue(self, pool: FunctionPool) -> None: ...
 
@@ -109,24 +113,11 @@ class FunctionPool:
         self.n_starting = 0  # containers starting, including starts queued for room
         self.n_queued = 0  # starts waiting in the platform's start queue
         self.healthy = True
-        self.in_flight = 0
-        self.invocations = 0
-        self.cold_starts = 0
-        self.peak = 0
+        self.start_deaths = 0
+        self.counters = InvocationCounters(host.wall, time_scale)
         self._timer: asyncio.TimerHandle | None = None
 
     # ----------------------------------------------------------------- invocations
-    def begin(self) -> None:
-        """An invocation arrived (counted once, whatever retries follow)."""
-        self.invocations += 1
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-
-    def end(self, cold: bool) -> None:
-        self.in_flight -= 1
-        if cold:
-            self.cold_starts += 1
-
     async def acquire(self, arrival_w: float) -> tuple[Container, bool]:
         """A container for one invocation, and whether it waited on a cold start; raises InvocationFailed when
         the start it waited for failed."""
@@ -149,35 +140,39 @@ class FunctionPool:
         c.invocations += 1
         self._reschedule()
 
-    def release(self, c: Container, broken: bool = False) -> None:
-        """``c`` finished an invocation (or became ready): serve the queue, retire it, or make it idle."""
+    def release(self, c: Container, broken: bool = False) -> float:
+        """``c`` finished an invocation (or became ready): serve the queue, retire it, or make it idle. Returns the
+        seconds it was busy with that invocation (0 for a container that just became ready)."""
         now = self.host.wall()
+        ran_s = 0.0
         if c.state == "busy":
-            c.busy_s += now - c.busy_since
+            ran_s = now - c.busy_since
+            c.busy_s += ran_s
             c.busy_since = math.nan
         c.broken = c.broken or broken
         if c.state == "gone":
-            return
+            return ran_s
         if c.broken:
             self.evict(c, now)
             self._start_for_queue()
-            return
+            return ran_s
         while self.waiting:
             waiter = self.waiting.popleft()
             if not waiter.future.done():
                 self._busy(c)
                 waiter.future.set_result(c)
                 self._cancel_queued_starts()
-                return
+                return ran_s
         self._cancel_queued_starts()
         if c.config != self.config:
             self.evict(c, now)
-            return
+            return ran_s
         c.state = "idle"
         c.idle_since = now
         self.idle.append(c)
         self._reschedule()
         self.host.on_idle()
+        return ran_s
 
     def lost(self, c: Container) -> None:
         """``c`` died (its actor is gone): record its end and keep the floor."""
@@ -192,33 +187,42 @@ class FunctionPool:
         """Start one container (a cold start), or queue the start until there is room; once ready it serves the
         queue or idles."""
         self.n_starting += 1
-        if self.host.make_room(self.config, exclude=self.name):
-            self.launch()
+        node_id = self.host.make_room(self.config, exclude=self.name)
+        if node_id is not None:
+            self.launch(node_id)
         else:
             self.n_queued += 1
             self.host.enqueue(self)
 
-    def launch(self, from_queue: bool = False) -> None:
-        """Create the actor of a counted start (``from_queue``: one that waited for room)."""
+    def launch(self, node_id: str, from_queue: bool = False) -> None:
+        """Create the actor of a counted start on ``node_id`` (``from_queue``: a start that waited for room)."""
         if from_queue:
             self.n_queued -= 1
         cid = self.host.new_container_id()
         began = self.host.wall()
-        handle = self.host.new_actor(self.function, self.config, cid)
-        c = Container(cid, self.name, self.config, handle, began)
+        handle = self.host.new_actor(self.function, self.config, cid, node_id)
+        c = Container(cid, self.name, self.config, handle, began, node_id=node_id)
         self.live.append(c)
         self.host.register(c)
         asyncio.get_running_loop().create_task(self._await_ready(c))
 
     async def _await_ready(self, c: Container) -> None:
         error = None
+        died = False
         try:
             c.info = await c.handle.ready.remote()
             error = c.info.get("error")
+            c.node_id = c.info.get("node_id") or c.node_id
         except Exception as exc:  # the actor died while starting (or could not be created)
-            error = f"container failed to start: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            died = is_actor_death(exc)
+            error = f"container failed to start: {type(exc).__name__}: {first_line(exc)}"
         self.n_starting -= 1
         if c.state == "gone":  # evicted while starting
+            return
+        if died and self.start_deaths < START_DEATHS:  # not the function's fault (node lost, process killed): again
+            self.start_deaths += 1
+            self.evict(c, self.host.wall())
+            self._start_for_queue()
             return
         if error is not None:
             self.healthy = False
@@ -227,9 +231,11 @@ class FunctionPool:
             self._start_for_queue()
             return
         self.healthy = True
+        self.start_deaths = 0
         c.ready_w = self.host.wall()
         c.state = "ready"
         self.release(c)
+        self.host.on_idle()  # a start slot is free again
 
     @property
     def alive(self) -> int:

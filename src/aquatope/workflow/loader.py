@@ -15,6 +15,7 @@ Schema (see ``src/aquatope/workloads/*.yaml`` for complete examples)::
         init: my_module:load_model    # optional: run once per container (imports, model loading)
         output_mb: 0.5                # optional: payload an invocation passes on (transfer delays), default 0
         bound: cpu                    # optional: cpu | memory (how contention slows it), default cpu
+        timeout_s: 30                 # optional: time limit of one invocation on Ray, default 60 (OpenWhisk's)
     maps:                             # optional map groups: N element-wise parallel pipelines
       chunks: {fanout: 8}
     stages:                           # the DAG; a stage invokes `function` (default: its own name)
@@ -35,10 +36,10 @@ import yaml
 
 from aquatope.errors import InputError
 from aquatope.resources import ResourceConfig
-from aquatope.workflow.model import WORKFLOW_KINDS, FunctionSpec, QoS, Stage, Workflow
+from aquatope.workflow.model import DEFAULT_TIMEOUT_S, WORKFLOW_KINDS, FunctionSpec, QoS, Stage, Workflow
 
 _TOP_KEYS = {"name", "kind", "description", "qos", "functions", "maps", "stages"}
-_FUNCTION_KEYS = {"perf", "resources", "description", "handler", "init", "output_mb", "bound"}
+_FUNCTION_KEYS = {"perf", "resources", "description", "handler", "init", "output_mb", "bound", "timeout_s"}
 _CODE_REF = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 
 
@@ -234,6 +235,7 @@ def _read_functions(ctx: _Ctx, data: _LineDict, base_dir: Path) -> dict[str, Fun
                 code["init"],
                 output_mb=spec.get("output_mb", 0.0),
                 bound=spec.get("bound", "cpu"),
+                timeout_s=spec.get("timeout_s", DEFAULT_TIMEOUT_S),
             )
         except InputError as exc:
             key = exc.field or "output_mb"

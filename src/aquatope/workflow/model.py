@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 WORKFLOW_KINDS = ("analytics", "interactive")
 FUNCTION_BOUNDS = ("cpu", "memory")
+DEFAULT_TIMEOUT_S = 60.0
+"""Time limit of one invocation on a real platform when the YAML gives no ``timeout_s``: OpenWhisk's default action
+time limit (60 s; AWS Lambda's is 3 s, Cloud Run functions' 60 s)."""
+MAX_TIMEOUT_S = 3600.0
+"""The longest ``timeout_s`` accepted: Cloud Run's maximum request timeout (60 min; AWS Lambda's is 15 min)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ class FunctionSpec:
     ``output_mb`` is the payload one invocation emits to the stages after it (MB; it crosses object storage, so it
     costs a transfer delay on every outgoing edge in a scenario with transfers); ``bound`` says what limits its
     compute, ``cpu`` or ``memory`` (memory bandwidth): the simulator's interference model slows the two
-    differently under contention (see :mod:`aquatope.sim.contention`).
+    differently under contention (see :mod:`aquatope.sim.contention`). ``timeout_s`` bounds one invocation on a real
+    platform (the invocation fails and its container is replaced; default :data:`DEFAULT_TIMEOUT_S`); the simulator
+    ignores it.
     """
 
     name: str
@@ -75,6 +82,7 @@ class FunctionSpec:
     init: str | None = None
     output_mb: float = 0.0
     bound: str = "cpu"
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if isinstance(self.output_mb, bool) or not (
@@ -83,6 +91,12 @@ class FunctionSpec:
             raise InputError(f"must be a number of MB in [0, 1e6], got {self.output_mb!r}", field="output_mb")
         if self.bound not in FUNCTION_BOUNDS:
             raise InputError(f"must be one of {', '.join(FUNCTION_BOUNDS)}, got {self.bound!r}", field="bound")
+        if isinstance(self.timeout_s, bool) or not (
+            isinstance(self.timeout_s, int | float) and 0 < self.timeout_s <= MAX_TIMEOUT_S
+        ):
+            raise InputError(
+                f"must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {self.timeout_s!r}", field="timeout_s"
+            )
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,14 @@ def collect(payload: Any, ctx: Any) -> dict[str, Any]:
 
 
 def burn(payload: Any) -> dict[str, float]:
-    """Pure-Python CPU work: ``n`` iterations; returns ``{"n", "seconds"}`` (so a next stage burns the same n)."""
+    """Pure-Python CPU work: ``n`` iterations; returns ``{"n", "seconds", "cpu_s", "pid"}`` (wall and CPU seconds
+    of the work; a next stage burns the same n)."""
     n = int(payload.get("n", 1_000_000)) if isinstance(payload, dict) else 1_000_000
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     x = 0
     for i in range(n):
         x += i
-    return {"n": n, "seconds": time.perf_counter() - began}
+    return {"n": n, "seconds": time.perf_counter() - began, "cpu_s": time.process_time() - cpu, "pid": os.getpid()}
 
 
 def boom(payload: Any) -> None:
@@ -63,3 +64,30 @@ def pid_sleep(payload: Any) -> int:
 
 def failing_init() -> None:
     raise RuntimeError("model file missing")
+
+
+def maybe_hang(payload: Any) -> int:
+    """Never returns when the input says ``{"hang": true}`` (a handler stuck on I/O); else returns its pid."""
+    if isinstance(payload, dict) and payload.get("hang"):
+        while True:
+            time.sleep(3600)
+    return os.getpid()
+
+
+def exit_now(payload: Any) -> None:
+    """Ends its own process, as a handler calling ``os._exit`` (or crashing the interpreter) does."""
+    os._exit(3)
+
+
+def nap(payload: Any) -> int:
+    """Sleeps 0.3 s (a short I/O-bound function)."""
+    time.sleep(0.3)
+    return os.getpid()
+
+
+def where(payload: Any) -> dict[str, Any]:
+    """Sleeps ``sleep_ms``; returns the pid and the Ray node it ran on."""
+    import ray
+
+    time.sleep(float(payload.get("sleep_ms", 0)) / 1000.0 if isinstance(payload, dict) else 0.0)
+    return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
