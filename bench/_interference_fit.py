@@ -10,6 +10,8 @@ Model: ``t = t0 (1 + a min(u, 1)) max(1, u)`` (see that script). Three views of 
   ``u - 1`` of the time). The second form needs no ``t0``.
 * **CPU time**: the handler's CPU time excludes its waits for a CPU, so against the busy share of the CPUs it shows
   the contention part ``t0 (1 + a min(u, 1))`` alone, per trial.
+* **stress increment**: above capacity each 1-vCPU stress worker we add should lengthen the handler's wait factor
+  by ``1 / cores``; unlike ``u``, that does not depend on how the background's tasks are grouped.
 * **time-resolved**: ``log t_i = log t0 - log mean_k r(u_ik)`` over every 10 ms demand sample ``u_ik`` of trial ``i``
   (the model's rate applied to the instantaneous ``u`` rather than to the window's mean).
 """
@@ -136,6 +138,34 @@ def fit_ps(label: str, bins: Sequence[Bin], min_bin: int, ratio: bool) -> Fit | 
     u = [b.u_median for b in above]
     y = [b.wall_over_cpu if ratio else b.duration_median_s for b in above]
     return _try(label, least_squares, label, ps_model, u, y, ("k", "gamma"), (y[0] / u[0], 1.0))
+
+
+def line(x: np.ndarray, c: float, m: float) -> np.ndarray:
+    return c + m * x
+
+
+def fit_stress_increment(label: str, trials: Sequence[Any], cores: int) -> Fit | None:
+    """Processor sharing seen through the controlled load alone: above capacity each stress CPU we add should
+    lengthen the handler's wait factor (wall / CPU time) by ``1 / cores``, whatever the background does. Fits
+    ``wall / CPU = c + m * level`` on the medians per (stress kind, level) block, blocks above ``u = ABOVE`` only;
+    ``m * cores`` (reported as ``weight``) is ~1 when an added 1-vCPU neighbour takes its equal share."""
+    groups: dict[tuple[str, float], list[Any]] = {}
+    for t in trials:
+        groups.setdefault((t.stress, t.level_vcpu), []).append(t)
+    pts = [
+        (lv, summary([t.duration_s / t.cpu_s for t in g]).median)
+        for (kind, lv), g in sorted(groups.items())
+        if summary([t.u for t in g]).median > ABOVE
+    ]
+    if len({lv for lv, _ in pts}) < 3:
+        print(f"   {label}: fewer than 3 stress levels above capacity")
+        return None
+    fit = _try(label, least_squares, label, line, [p[0] for p in pts], [p[1] for p in pts], ("c", "m"), (1.0, 0.5))
+    if fit is None:
+        return None
+    params = {**fit.params, "weight": fit.params["m"] * cores}
+    stderr = {**fit.stderr, "weight": fit.stderr["m"] * cores}
+    return Fit(fit.model, params, stderr, fit.r2, fit.rms, fit.points)
 
 
 def fit_time_resolved(label: str, trials: Sequence[TrialLike], cores: int) -> Fit | None:

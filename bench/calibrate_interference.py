@@ -2,6 +2,7 @@
 
     python bench/calibrate_interference.py --json interference.json   # full: 10 repetitions, 12-25 min on 2 cores
     python bench/calibrate_interference.py --quick                    # 1 repetition, 3 levels: under a minute
+    python bench/calibrate_interference.py --reanalyse a.json b.json  # fit the trials of earlier runs, pooled
 
 **Model** (the simulator's): an invoker has ``C`` vCPUs; its demand ``D`` is the vCPU limits of the invocations in
 their CPU phase, ``u = D / C``; a CPU-phase invocation progresses at ``r(u) = 1 / ((1 + a min(u, 1)) max(1, u))``.
@@ -40,6 +41,7 @@ any run).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -53,7 +55,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _calib import Fit, calibration_parser, check_json_path, machine_state, print_state, write_json
-from _interference_fit import bins_of, fit_contention, fit_cpu_time, fit_ps, fit_time_resolved, print_bins
+from _interference_fit import (
+    bins_of,
+    fit_contention,
+    fit_cpu_time,
+    fit_ps,
+    fit_stress_increment,
+    fit_time_resolved,
+    print_bins,
+)
 from _stress import KINDS, DemandSampler, Stress, exit_on_signals, wait_quiet
 
 LEVELS_FULL = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -230,6 +240,7 @@ def analyse(name: str, trials: Sequence[Trial], min_bin: int, cores: int) -> dic
     fits["time_resolved"] = fit_time_resolved(f"a_{name} time-resolved", mine, cores)
     fits["ps_time"] = fit_ps(f"{name}: t = k u^gamma above capacity", pooled, min_bin, ratio=False)
     fits["ps_wall_over_cpu"] = fit_ps(f"{name}: wall/CPU = k u^gamma above capacity", pooled, min_bin, ratio=True)
+    fits["stress_increment"] = fit_stress_increment(f"{name}: wall/CPU = c + m x stress CPUs", mine, cores)
     print_bins(name, pooled, fits["pooled"], min_bin)
     for f in fits.values():
         if f is not None:
@@ -248,7 +259,22 @@ def recommend(results: dict[str, Any]) -> dict[str, Any]:
         for key in ("ps_time", "ps_wall_over_cpu"):
             f = fits[key]
             out[f"gamma_{name}_{key[3:]}"] = None if f is None else round(f["params"]["gamma"], 3)
+        inc = fits["stress_increment"]
+        out[f"stress_weight_{name}"] = None if inc is None else round(inc["params"]["weight"], 3)
     return out
+
+
+def load_trials(paths: Sequence[str]) -> tuple[list[Trial], dict[str, Any], dict[str, Any]]:
+    """The trials saved by earlier runs (``--json``), pooled; the machine state before the first and after the last."""
+    trials: list[Trial] = []
+    states = []
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        print_state(f"{path}: before", data["machine_before"])
+        print_state(f"{path}: after", data["machine_after"])
+        states.append((data["machine_before"], data["machine_after"]))
+        trials += [Trial(**{**t, "hist": {int(k): c for k, c in t["hist"].items()}}) for t in data["trials"]]
+    return trials, states[0][0], states[-1][1]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -256,18 +282,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = calibration_parser(__doc__, 10, quick, "longest wait for it, per block at u <= 1")
     parser.add_argument("--per-block", type=int, default=1, help="invocations of each function per block")
     parser.add_argument("--min-bin", type=int, default=3, help="trials a u bin needs to enter the fit")
+    parser.add_argument("--reanalyse", nargs="+", metavar="JSON", help="fit the trials of earlier runs (pooled)")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.per_block, args.min_bin, args.max_wait_s = 1, 1, 1, 0.0
     levels = LEVELS_QUICK if args.quick else LEVELS_FULL
     check_json_path(args.json)
     exit_on_signals()
-    before = machine_state()
-    print_state("before", before)
-    print(f"levels (stress CPUs): 0 and {', '.join(f'{v:g}' for v in levels)} x {KINDS}; {args.repeats} repetitions")
     began = time.monotonic()
-    trials = run_all(args, levels)
-    after = machine_state()
+    if args.reanalyse:
+        trials, before, after = load_trials(args.reanalyse)
+    else:
+        before = machine_state()
+        print_state("before", before)
+        print(
+            f"levels (stress CPUs): 0 and {', '.join(f'{v:g}' for v in levels)} x {KINDS}; {args.repeats} repetitions"
+        )
+        trials = run_all(args, levels)
+        after = machine_state()
     results = {name: analyse(name, trials, args.min_bin, before["cores"]) for name in HANDLERS}
     rec = recommend(results)
     print(f"recommended: {rec}")
