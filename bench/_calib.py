@@ -141,4 +141,15 @@ def calibration_parser(doc: str | None, repeats: int, quick_help: str, wait_help
     parser.add_argument("--quiet-below", type=float, default=0.5, help="background demand (CPUs) to wait for")
     parser.add_argument("--max-wait-s", type=float, default=8.0, help=wait_help)
     parser.add_argument("--json", help="write the points, fits and recommended defaults here")
+    parser.add_argument("--levels", type=_floats, help="comma-separated levels instead of the defaults")
     return parser
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
+    return values

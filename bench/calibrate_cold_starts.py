@@ -317,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.repeats, args.max_wait_s = 1, 0.0
     levels = LEVELS_QUICK if args.quick else LEVELS_FULL
+    if args.levels:
+        if any(v != int(v) for v in args.levels):
+            parser.error(f"--levels: container counts must be whole numbers, got {args.levels}")
+        levels = [int(v) for v in args.levels]
     check_json_path(args.json)
     exit_on_signals()
     sys.path.insert(0, str(EXAMPLES))

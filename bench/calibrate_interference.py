@@ -287,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.repeats, args.per_block, args.min_bin, args.max_wait_s = 1, 1, 1, 0.0
     levels = LEVELS_QUICK if args.quick else LEVELS_FULL
+    if args.levels:
+        levels = args.levels
     check_json_path(args.json)
     exit_on_signals()
     began = time.monotonic()
