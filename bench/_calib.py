@@ -9,12 +9,14 @@ diagonal of its covariance (residual variance scaled, i.e. not assuming the nois
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,3 +155,17 @@ def _floats(text: str) -> list[float]:
     if not values or any(not v > 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
     return values
+
+
+def load_saved(paths: Sequence[str], key: str) -> tuple[list[list[dict[str, Any]]], dict[str, Any], dict[str, Any]]:
+    """The ``key`` records of runs saved with ``--json``, one list per file; the machine state before the first run
+    and after the last (both printed for every file)."""
+    runs = []
+    states = []
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        print_state(f"{path}: before", data["machine_before"])
+        print_state(f"{path}: after", data["machine_after"])
+        states.append((data["machine_before"], data["machine_after"]))
+        runs.append(list(data[key]))
+    return runs, states[0][0], states[-1][1]

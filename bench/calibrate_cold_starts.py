@@ -3,6 +3,7 @@ containers starting at once.
 
     python bench/calibrate_cold_starts.py --json storms.json   # full: n = 1, 2, 4, 8, 8 repetitions, ~10 min on 2 cores
     python bench/calibrate_cold_starts.py --quick              # n = 1, 2, 4 once: under a minute
+    python bench/calibrate_cold_starts.py --reanalyse a.json   # fit the containers of earlier runs, pooled
 
 **Model** (the simulator's): a container that starts while ``n - 1`` others are starting on its invoker takes
 ``cold_ms * (1 + b (n - 1))`` (linear) or ``cold_ms * n ** beta`` (power law). Both are fitted and reported.
@@ -18,11 +19,14 @@ storm that uses up the workers Ray starts in advance. Per container: the start t
 ``min(cores, num_cpus)`` worker processes at once), the worker's own start (interpreter + Ray), the ``init``, and
 its CPU time. The machine's CPU demand during each storm is sampled from ``/proc/stat`` (:mod:`_stress`).
 
-**Fit.** Per ``n``: median start time and IQR over every container of every repetition. ``cold_ms`` and ``b``
-(and ``cold_ms`` and ``beta``) are least-squares fits on the per-``n`` medians with standard errors, plus 95%
-intervals from a bootstrap over repetitions (resampled with replacement, medians recomputed, refitted). The
-recommended model is the one with the lower RMS residual on the medians, the linear one unless the power law is at
-least 10% lower (rule fixed before any run).
+**Fit.** Per ``n``: median start time and IQR over every container of every repetition, and the slowdown
+``median(n) / median(1)``: the factor the simulator multiplies a function's own ``cold_ms`` by. ``b`` (linear) and
+``beta`` (power law) are least-squares fits on the slowdowns at ``n > 1``, with standard errors and 95% intervals
+from a bootstrap over repetitions (resampled with replacement, medians recomputed, refitted). The recommended model
+is the linear one unless the power law's RMS residual is at least 10% lower (rule fixed before any run). The
+machine's background matters: on a busy shared machine the ``n`` starting workers compete with other users'
+sessions as few scheduling entities (the raylet's session, then the containers' cgroup parent), so storms look
+worse than on a dedicated invoker; ``bg`` says how busy it was.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from _calib import (
     calibration_parser,
     check_json_path,
     least_squares,
+    load_saved,
     machine_state,
     print_state,
     summary,
@@ -216,26 +221,28 @@ def run_all(args: argparse.Namespace, levels: Sequence[int]) -> list[Start]:
 
 
 # ----------------------------------------------------------------------------------------------- fitting
-def linear_model(n: np.ndarray, cold_s: float, b: float) -> np.ndarray:
-    return cold_s * (1 + b * (n - 1))
+def linear_model(n: np.ndarray, b: float) -> np.ndarray:
+    return 1 + b * (n - 1)
 
 
-def power_model(n: np.ndarray, cold_s: float, beta: float) -> np.ndarray:
-    return cold_s * n**beta
+def power_model(n: np.ndarray, beta: float) -> np.ndarray:
+    return n**beta
 
 
-MODELS = {"linear": (linear_model, ("cold_s", "b")), "power": (power_model, ("cold_s", "beta"))}
+MODELS = {"linear": (linear_model, ("b",)), "power": (power_model, ("beta",))}
 
 
-def medians(starts: Sequence[Start], levels: Sequence[int]) -> list[float]:
-    return [summary([s.start_s for s in starts if s.n == n]).median for n in levels]
+def slowdowns(starts: Sequence[Start], levels: Sequence[int]) -> list[float]:
+    """Median start time per ``n`` over the median at ``n = 1`` (``levels[0]``): the factor the simulator applies
+    to a function's own ``cold_ms``."""
+    meds = [summary([s.start_s for s in starts if s.n == n]).median for n in levels]
+    return [m / meds[0] for m in meds]
 
 
-def fit_models(levels: Sequence[int], meds: Sequence[float]) -> dict[str, Fit]:
-    out = {}
-    for name, (f, names) in MODELS.items():
-        out[name] = least_squares(name, f, levels, meds, names, (meds[0], 0.5))
-    return out
+def fit_models(levels: Sequence[int], slow: Sequence[float]) -> dict[str, Fit]:
+    """Both models on the slowdowns at ``n > 1`` (the one at ``n = 1`` is 1 by construction)."""
+    n, y = levels[1:], slow[1:]
+    return {name: least_squares(name, f, n, y, names, (0.5,)) for name, (f, names) in MODELS.items()}
 
 
 def bootstrap(starts: Sequence[Start], levels: Sequence[int], reps: int, rounds: int, seed: int) -> dict[str, Any]:
@@ -246,7 +253,7 @@ def bootstrap(starts: Sequence[Start], levels: Sequence[int], reps: int, rounds:
     for _ in range(rounds):
         pick = [s for r in rng.integers(0, reps, reps) for s in by_rep[int(r)]]
         try:
-            fits = fit_models(levels, medians(pick, levels))
+            fits = fit_models(levels, slowdowns(pick, levels))
         except (RuntimeError, ValueError):
             continue
         for model, fit in fits.items():
@@ -266,7 +273,7 @@ def print_table(starts: Sequence[Start], levels: Sequence[int], fits: dict[str, 
     print(f"== start time of a container against n starting at once ({cores} cores); medians over containers")
     print(
         f"   {'n':>2} {'conts':>5} {'start s':>7} {'IQR s':>11} {'x n=1':>6} {'linear':>6} {'power':>6} "
-        f"{'wait s':>6} {'boot s':>6} {'init s':>6} {'CPU s':>6} {'PS ref':>6} {'demand':>6}"
+        f"{'wait s':>6} {'boot s':>6} {'init s':>6} {'CPU s':>6} {'PS ref':>6} {'bg':>5} {'demand':>6}"
     )
     base = _nanmed([s.start_s for s in starts if s.n == levels[0]])
     cpu1 = _nanmed([s.cpu_s for s in starts if s.n == levels[0]])
@@ -281,8 +288,8 @@ def print_table(starts: Sequence[Start], levels: Sequence[int], fits: dict[str, 
             "start_q25_s": t.q25,
             "start_q75_s": t.q75,
             "slowdown": t.median / base,
-            "linear_s": float(linear_model(np.array(n), **fits["linear"].params)),
-            "power_s": float(power_model(np.array(n), **fits["power"].params)),
+            "linear_s": base * float(linear_model(np.array(n), **fits["linear"].params)),
+            "power_s": base * float(power_model(np.array(n), **fits["power"].params)),
             "spawn_wait_s": _nanmed([s.spawn_wait_s for s in g]),
             "worker_boot_s": _nanmed([s.worker_boot_s for s in g]),
             "init_s": _nanmed([s.init_s for s in g]),
@@ -300,7 +307,7 @@ def print_table(starts: Sequence[Start], levels: Sequence[int], fits: dict[str, 
         )
     print(
         "   wait = actor created -> worker process started; boot = process -> init; PS ref = CPU s at n=1 x "
-        "max(1, n / cores): all-CPU processor sharing; demand = machine CPU demand during the storm (CPUs)"
+        "max(1, n / cores): all-CPU processor sharing; bg, demand = the machine's CPU demand before / during it"
     )
     return rows
 
@@ -309,20 +316,8 @@ def recommend(fits: dict[str, Fit]) -> str:
     return "power" if fits["power"].rms < 0.9 * fits["linear"].rms else "linear"
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def measure(args: argparse.Namespace, levels: Sequence[int]) -> tuple[list[Start], dict[str, Any], dict[str, Any]]:
     global _TOPIC_INIT
-    parser = calibration_parser(__doc__, 8, "n = 1, 2, 4 once (< 1 min)", "longest wait for it before a storm")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the intervals")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.repeats, args.max_wait_s = 1, 0.0
-    levels = LEVELS_QUICK if args.quick else LEVELS_FULL
-    if args.levels:
-        if any(v != int(v) for v in args.levels):
-            parser.error(f"--levels: container counts must be whole numbers, got {args.levels}")
-        levels = [int(v) for v in args.levels]
-    check_json_path(args.json)
-    exit_on_signals()
     sys.path.insert(0, str(EXAMPLES))
     import text_pipeline
     from ray import cloudpickle
@@ -331,37 +326,65 @@ def main(argv: Sequence[str] | None = None) -> None:
     _TOPIC_INIT = text_pipeline.train_topic_model
     before = machine_state()
     print_state("before", before)
-    began = time.monotonic()
     starts = run_all(args, levels)
-    after = machine_state()
-    meds = medians(starts, levels)
-    fits = fit_models(levels, meds)
-    rows = print_table(starts, levels, fits, before["cores"])
-    intervals = bootstrap(starts, levels, args.repeats, args.bootstrap, args.seed) if args.repeats > 1 else {}
+    return starts, before, machine_state()
+
+
+def load_starts(paths: Sequence[str]) -> tuple[list[Start], dict[str, Any], dict[str, Any]]:
+    """The containers saved by earlier runs (``--json``), pooled (repetitions renumbered run after run)."""
+    runs, before, after = load_saved(paths, "containers")
+    starts: list[Start] = []
+    for run in runs:
+        offset = 1 + max((s.repetition for s in starts), default=-1)
+        starts += [Start(**{**c, "repetition": c["repetition"] + offset}) for c in run]
+    return starts, before, after
+
+
+def report(args: argparse.Namespace, starts: Sequence[Start], levels: Sequence[int], cores: int) -> dict[str, Any]:
+    """Table, fits with standard errors and bootstrap intervals, recommendation."""
+    fits = fit_models(levels, slowdowns(starts, levels))
+    rows = print_table(starts, levels, fits, cores)
+    reps = 1 + max(s.repetition for s in starts)
+    intervals = bootstrap(starts, levels, reps, args.bootstrap, args.seed) if reps > 1 else {}
     for fit in fits.values():
         ci = "; ".join(f"{k} 95% [{v[0]:.3f}, {v[1]:.3f}]" for k, v in intervals.items() if k.startswith(fit.model))
-        print(f"   fit {fit.text()}" + (f"\n       bootstrap over repetitions: {ci}" if ci else ""))
+        print(f"   fit of the slowdown {fit.text()}" + (f"; bootstrap over repetitions: {ci}" if ci else ""))
     best = recommend(fits)
     rec = {"model": best, **{k: round(v, 4) for k, v in fits[best].params.items()}}
-    rec["cold_ms"] = round(rec.pop("cold_s") * 1000.0, 1)
+    rec["cold_ms_here"] = round(rows[0]["start_median_s"] * 1000.0, 1)
     print(f"recommended: {rec}")
+    return {
+        "models": {"linear": "cold_ms * (1 + b (n - 1))", "power": "cold_ms * n ** beta"},
+        "per_n": rows,
+        "fits": {k: f.as_dict() for k, f in fits.items()},
+        "bootstrap_95": intervals,
+        "recommended": rec,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = calibration_parser(__doc__, 8, "n = 1, 2, 4 once (< 1 min)", "longest wait for it before a storm")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the intervals")
+    parser.add_argument("--reanalyse", nargs="+", metavar="JSON", help="fit the containers of earlier runs (pooled)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.max_wait_s = 1, 0.0
+    levels = list(LEVELS_QUICK if args.quick else LEVELS_FULL)
+    if args.levels:
+        if any(v != int(v) for v in args.levels):
+            parser.error(f"--levels: container counts must be whole numbers, got {args.levels}")
+        levels = sorted({1, *(int(v) for v in args.levels)})  # the slowdown is relative to n = 1
+    check_json_path(args.json)
+    exit_on_signals()
+    began = time.monotonic()
+    starts, before, after = load_starts(args.reanalyse) if args.reanalyse else measure(args, levels)
+    levels = [n for n in levels if any(s.n == n for s in starts)]
+    result = report(args, starts, levels, before["cores"])
     print_state("after", after)
     print(f"run took {time.monotonic() - began:.0f} s")
-    write_json(
-        args.json,
-        {
-            "what": "cold-start storm calibration (bench/calibrate_cold_starts.py)",
-            "args": vars(args),
-            "machine_before": before,
-            "machine_after": after,
-            "models": {"linear": "cold_ms * (1 + b (n - 1))", "power": "cold_ms * n ** beta"},
-            "per_n": rows,
-            "fits": {k: f.as_dict() for k, f in fits.items()},
-            "bootstrap_95": intervals,
-            "recommended": rec,
-            "containers": [asdict(s) for s in starts],
-        },
-    )
+    what = "cold-start storm calibration (bench/calibrate_cold_starts.py)"
+    data = {"what": what, "args": vars(args), "machine_before": before, "machine_after": after, **result}
+    write_json(args.json, {**data, "containers": [asdict(s) for s in starts]})
 
 
 if __name__ == "__main__":

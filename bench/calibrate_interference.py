@@ -41,7 +41,6 @@ any run).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -54,7 +53,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _calib import Fit, calibration_parser, check_json_path, machine_state, print_state, write_json
+from _calib import Fit, calibration_parser, check_json_path, load_saved, machine_state, print_state, write_json
 from _interference_fit import (
     bins_of,
     fit_contention,
@@ -265,16 +264,10 @@ def recommend(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_trials(paths: Sequence[str]) -> tuple[list[Trial], dict[str, Any], dict[str, Any]]:
-    """The trials saved by earlier runs (``--json``), pooled; the machine state before the first and after the last."""
-    trials: list[Trial] = []
-    states = []
-    for path in paths:
-        data = json.loads(Path(path).read_text())
-        print_state(f"{path}: before", data["machine_before"])
-        print_state(f"{path}: after", data["machine_after"])
-        states.append((data["machine_before"], data["machine_after"]))
-        trials += [Trial(**{**t, "hist": {int(k): c for k, c in t["hist"].items()}}) for t in data["trials"]]
-    return trials, states[0][0], states[-1][1]
+    """The trials saved by earlier runs (``--json``), pooled."""
+    runs, before, after = load_saved(paths, "trials")
+    trials = [Trial(**{**t, "hist": {int(k): c for k, c in t["hist"].items()}}) for run in runs for t in run]
+    return trials, before, after
 
 
 def main(argv: Sequence[str] | None = None) -> None:
