@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from aquatope.cli.evaluate import evaluate_command
 from aquatope.cli.prewarm import prewarm_app
 from aquatope.cli.run import run_command
+from aquatope.cli.scenarios import scenarios_app
 from aquatope.cli.simulate import simulate
 from aquatope.cli.trace import trace_app
 from aquatope.cli.tune import tune_command
@@ -47,6 +48,7 @@ app = typer.Typer(
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(trace_app, name="trace")
 app.add_typer(prewarm_app, name="prewarm")
+app.add_typer(scenarios_app, name="scenarios")
 app.command("simulate")(simulate)
 app.command("tune")(tune_command)
 app.command("evaluate")(evaluate_command)

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aquatope.sim.metrics import RunMetrics
+from aquatope.metrics import RunMetrics
 
 
 def progress_bar(console: Console) -> Progress:
