@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aquatope.errors import InputError
+from aquatope.jsonio import note_input
 
 CHUNK_ROWS = 2048
 
@@ -41,6 +42,7 @@ class CsvFile:
             self._handle = self.path.open(newline="", encoding="utf-8-sig")
         except OSError as exc:
             raise InputError(f"cannot open file: {exc.strerror}", source=self.path) from None
+        note_input(self.path)
         reader = csv.reader(self._handle)
         self._reader = reader
         header = self._next(reader)
