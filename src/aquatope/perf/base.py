@@ -12,8 +12,6 @@ import math
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtr, ndtri
 
 from aquatope.resources import ResourceConfig
 
@@ -93,6 +91,9 @@ def noise_quantile(q: float, cv: float, straggler_prob: float, straggler_factor:
     quantiles and is found by Brent's method on the mixture CDF in log space. With ``cv == 0`` the mixture is
     discrete: 1 with probability ``1-p``, ``f`` with probability ``p``.
     """
+    from scipy.optimize import brentq  # imported here: loading a workflow must not load SciPy
+    from scipy.special import ndtr, ndtri
+
     sigma = lognormal_sigma(cv)
     mu = -0.5 * sigma * sigma
     p, log_f = straggler_prob, math.log(straggler_factor)
