@@ -48,9 +48,9 @@ class InputError(ValueError):
         return f"{prefix}: {self.message}" if prefix else self.message
 
 
-def brief(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to about ``limit`` characters, for messages about values read from files (a value
-    may be a huge list or string; the repr of a nested structure stops early instead of being built whole)."""
+def brief(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for one-line messages about values read from files; a
+    collection of more than ``limit`` items is shown by its size (its repr is never built)."""
     if isinstance(value, list | tuple | dict | set) and len(value) > limit:
         kind = type(value).__name__
         return f"<{kind} of {len(value):,} items>"
