@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import aquatope
-from aquatope.sim.run import simulate_single_functions
+from aquatope.experiments.simulate import simulate_single_functions
 from aquatope.traces import load_trace
 
 SAMPLE = Path(aquatope.__file__).parent / "data" / "azure2019-sample-250"

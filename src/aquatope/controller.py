@@ -1,4 +1,5 @@
-"""The Aquatope control loop over any :class:`~aquatope.platform.Platform` (simulated or real).
+"""The Aquatope control loop over any :class:`~aquatope.platform.Platform` (simulated or real): the ONE loop that
+drives pool policies and re-tunes, for ``evaluate``, ``run`` and the pre-warming evaluation alike.
 
 ``Controller.start()`` right-sizes the workflow (``resizer(0)``) and deploys it at the answer. Then, every control
 interval ``T`` (60 s), at ``t0 + k T - lead_s`` (tick 0 at ``t0``; the lead lets pre-warmed containers be ready
@@ -6,18 +7,26 @@ when interval ``k`` starts), ``tick()``:
 
 1. ``observe()`` the platform and append the interval's invocations per function to the history
    (rows: ``workflow.function_names``);
-2. makes ONE batched ``forecaster.predict(history, horizon=1)`` (only if the policy reads forecasts; a failing
-   model gives no forecast and the policy falls back);
+2. makes ONE batched ``forecaster.predict(history, horizon=1)`` (only if the policy reads forecasts). A model that
+   raises gives no forecast: the failure is recorded (``forecast_failures``) and the safety-wrapped policy falls
+   back; every tick whose decision fell back on a safe default is counted (``fallback_ticks``);
 3. calls the pure pool policy and applies the targets that changed with ``set_pool``;
-4. every ``check_every`` ticks, judges the re-tune rule (:func:`retune_due`) on the last ``window_intervals``:
-   the *warm* QoS violation rate (requests over the target that waited on no cold start: the only violations a
-   new resource configuration can fix) and the request rate against the rate when the current configuration was
-   chosen (drift). A re-tune calls ``resizer(attempt)`` and applies its answer with ``set_resources``.
-   Hysteresis: at most one re-tune per ``cooldown_intervals`` and ``max_retunes`` in all; after a re-tune the
-   rate baseline is reset to the current rate, so one step in the rate triggers exactly one re-tune.
+4. every ``check_every`` ticks, judges the re-tune rule (:func:`aquatope.retune.retune_due`) and, when due, calls
+   ``resizer(attempt)`` and applies its answer with ``set_resources``.
 
-Right-sizing cost: a :class:`Resizer` measures on a platform of its choosing (experiments use a staging copy of
-the same platform type, so live traffic and measurements never mix) and returns the container cost of its
+**Policies with a shorter interval** (a Knative-style autoscaler ticks every 2 s: ``policy.interval_s``) are also
+called between the minute ticks, every ``policy_interval_s``, with what the platform observed since the previous
+call; history, forecasts and re-tunes stay per minute.
+
+**What policies see.** Only what a platform shows: invocation counts, concurrency, cold starts, and execution
+times from the platform's metrics (``FunctionObservation.completed``/``busy_s``): ``stats`` holds each function's
+mean observed execution time (primed with the durations the right-sizing measured, when it measured any); no perf
+model is read.
+
+**Time.** A re-tune that measures on the live platform (production) advances its clock; a tick that finds the
+platform already past its planned time runs late (``TickRecord.now_s``), never in the past.
+
+Right-sizing cost: a :class:`Resizer` measures on a platform of its choosing and returns the container cost of its
 measurements, which the run adds to its total (:attr:`Controller.tuning_cost_usd`).
 
 ``finish()`` ends the run: every pool is released (:data:`END_POOL`) and the platform drains.
@@ -37,20 +46,25 @@ from aquatope.forecast.base import Forecast, Forecaster
 from aquatope.platform import FunctionObservation, Platform, PoolTarget
 from aquatope.prewarm import DEFAULT_INTERVAL_S, FunctionStats, PolicyContext, PoolPolicy
 from aquatope.resources import ResourceConfig
+from aquatope.retune import RetuneRule, RetuneState, SizingOutcome, TickRecord, WindowSignal, retune_due
 from aquatope.workflow import Workflow
 
 END_POOL = PoolTarget(0, 0.0)
 """Applied to every function when the run ends: no floor, no keep-alive, containers go as they fall idle."""
 
-
-@dataclass(frozen=True)
-class SizingOutcome:
-    """What one right-sizing gave: the configuration (None: keep the current one), measurements used, their cost."""
-
-    config: Mapping[str, ResourceConfig] | None
-    evaluations: int = 0
-    cost_usd: float = 0.0
-    note: str = ""
+__all__ = [
+    "END_POOL",
+    "Controller",
+    "ControllerConfig",
+    "ObservedDurations",
+    "Resizer",
+    "RetuneRule",
+    "RetuneState",
+    "SizingOutcome",
+    "TickRecord",
+    "WindowSignal",
+    "retune_due",
+]
 
 
 class Resizer(Protocol):
@@ -60,110 +74,83 @@ class Resizer(Protocol):
 
 
 @dataclass(frozen=True)
-class RetuneRule:
-    """When measured QoS or the request rate says the configuration is stale (see the module docstring).
-
-    ``violation_threshold`` is on the warm violation rate over the window (None: twice the QoS's allowance,
-    ``2 (1 - quantile)``); ``drift_ratio``: re-tune when the window's request rate is above ``ratio`` times, or
-    below ``1 / ratio`` of, the baseline rate (only once both are at least ``min_rate_per_interval``).
-    """
-
-    window_intervals: int = 10
-    check_every: int = 5
-    violation_threshold: float | None = None
-    min_requests: int = 20
-    drift_ratio: float = 3.0
-    min_rate_per_interval: float = 5.0
-    cooldown_intervals: int = 30
-    max_retunes: int = 3
-
-    def __post_init__(self) -> None:
-        for name in ("window_intervals", "check_every", "cooldown_intervals"):
-            if getattr(self, name) < 1:
-                raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if self.drift_ratio <= 1:
-            raise InputError(f"must be > 1, got {self.drift_ratio}", field="drift_ratio")
-        if self.max_retunes < 0:
-            raise InputError(f"must be >= 0, got {self.max_retunes}", field="max_retunes")
-
-
-@dataclass(frozen=True)
 class ControllerConfig:
+    """``interval_s``: the history/forecast interval; ``policy_interval_s``: how often the pool policy runs (None:
+    the policy's own ``interval_s``, else ``interval_s``; it must divide ``interval_s``)."""
+
     interval_s: float = DEFAULT_INTERVAL_S
     lead_s: float = 2.0
     retune: RetuneRule | None = field(default_factory=RetuneRule)
+    policy_interval_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.lead_s < self.interval_s:
             raise InputError(f"must be in [0, interval_s), got {self.lead_s}", field="lead_s")
+        p = self.policy_interval_s
+        if p is not None and not (0 < p <= self.interval_s and _divides(p, self.interval_s)):
+            raise InputError(f"must divide the interval ({self.interval_s:g} s), got {p}", field="policy_interval_s")
 
 
-@dataclass(frozen=True)
-class WindowSignal:
-    """What the re-tune rule looks at: the tick, requests finished in the window, how many violated QoS without a
-    cold start, and the window's mean requests per interval."""
-
-    tick: int
-    requests: int
-    warm_violations: int
-    rate_per_interval: float
+def _divides(p: float, interval: float) -> bool:
+    n = interval / p
+    return abs(n - round(n)) < 1e-9
 
 
-@dataclass(frozen=True)
-class RetuneState:
-    last_tick: int | None = None
-    retunes: int = 0
-    baseline_rate: float | None = None
+class ObservedDurations:
+    """Each function's execution times as the platform reports them: the mean over every invocation completed so
+    far (``busy_s / completed``), and the largest per-interval mean (a p99 is not observable from aggregate
+    metrics). Primed with measured durations (e.g. from right-sizing) until the live platform reports some."""
+
+    def __init__(self, functions: tuple[str, ...]) -> None:
+        self.completed = dict.fromkeys(functions, 0)
+        self.busy_s = dict.fromkeys(functions, 0.0)
+        self.peak_s = dict.fromkeys(functions, 0.0)
+        self.prior_s: dict[str, float] = {}
+
+    def prime(self, durations_s: Mapping[str, float]) -> None:
+        self.prior_s = {f: float(d) for f, d in durations_s.items() if f in self.completed and d > 0}
+
+    def update(self, obs: Mapping[str, FunctionObservation]) -> None:
+        for f, o in obs.items():
+            if f in self.completed and o.completed > 0:
+                self.completed[f] += o.completed
+                self.busy_s[f] += o.busy_s
+                self.peak_s[f] = max(self.peak_s[f], o.busy_s / o.completed)
+
+    def stats(self, memory_mb: Mapping[str, float]) -> dict[str, FunctionStats]:
+        """FunctionStats of every function with an observed (or primed) duration; others are absent (the policy
+        uses its documented default)."""
+        out = {}
+        for f, n in self.completed.items():
+            if n > 0:
+                mean = self.busy_s[f] / n
+                out[f] = FunctionStats(mean, max(mean, self.peak_s[f]), memory_mb.get(f, 256.0))
+            elif f in self.prior_s:
+                out[f] = FunctionStats(self.prior_s[f], self.prior_s[f], memory_mb.get(f, 256.0))
+        return out
 
 
-def retune_due(
-    rule: RetuneRule, signal: WindowSignal, state: RetuneState, quantile: float
-) -> tuple[str | None, RetuneState]:
-    """Pure re-tune rule: (reason to re-tune now or None, new state). The first window sets the rate baseline."""
-    if state.baseline_rate is None:
-        return None, RetuneState(state.last_tick, state.retunes, signal.rate_per_interval)
-    if state.retunes >= rule.max_retunes:
-        return None, state
-    if state.last_tick is not None and signal.tick - state.last_tick < rule.cooldown_intervals:
-        return None, state
-    threshold = rule.violation_threshold if rule.violation_threshold is not None else 2 * (1 - quantile)
-    reason = None
-    if signal.requests >= rule.min_requests and signal.warm_violations / signal.requests > threshold:
-        reason = f"qos: {signal.warm_violations}/{signal.requests} warm requests over target"
-    else:
-        base, now = state.baseline_rate, signal.rate_per_interval
-        if max(base, now) >= rule.min_rate_per_interval and (
-            now > rule.drift_ratio * base or now * rule.drift_ratio < base
-        ):
-            reason = f"drift: {base:.1f} -> {now:.1f} requests per interval"
-    if reason is None:
-        return None, state
-    return reason, RetuneState(signal.tick, state.retunes + 1, signal.rate_per_interval)
+class _Minute:
+    """Observations accumulated over the sub-ticks of one control interval."""
 
+    def __init__(self) -> None:
+        self.obs: dict[str, FunctionObservation] = {}
 
-@dataclass(frozen=True)
-class TickRecord:
-    """One tick: when, requests seen in the interval that ended, total ``min_warm`` applied, and any re-tune."""
-
-    tick: int
-    now_s: float
-    requests: int
-    min_warm: int
-    forecast_ok: bool
-    retune: str | None = None
-
-
-def function_stats(workflow: Workflow, configs: Mapping[str, ResourceConfig]) -> dict[str, FunctionStats]:
-    """Mean and p99 execution time (s) and memory of every function at ``configs``, from its perf model."""
-    levels = np.linspace(0.0025, 0.9975, 80)
-    out = {}
-    for name, spec in workflow.functions.items():
-        cfg = configs[name]
-        q = [spec.perf.latency_quantile_ms(cfg, float(x)) for x in levels]
-        mean_ms = float(np.mean([v for v in q if math.isfinite(v)] or [1000.0]))
-        p99 = spec.perf.latency_quantile_ms(cfg, 0.99)
-        out[name] = FunctionStats(mean_ms / 1000.0, (p99 if math.isfinite(p99) else mean_ms) / 1000.0, cfg.memory_mb)
-    return out
+    def add(self, obs: Mapping[str, FunctionObservation]) -> None:
+        for f, o in obs.items():
+            prev = self.obs.get(f)
+            self.obs[f] = (
+                o
+                if prev is None
+                else FunctionObservation(
+                    prev.invocations + o.invocations,
+                    max(prev.peak_concurrency, o.peak_concurrency),
+                    prev.cold_starts + o.cold_starts,
+                    prev.inflight_s + o.inflight_s,
+                    prev.completed + o.completed,
+                    prev.busy_s + o.busy_s,
+                )
+            )
 
 
 class Controller:
@@ -186,13 +173,16 @@ class Controller:
         self.forecaster = forecaster
         self.resizer = resizer
         self.config = config or ControllerConfig()
+        own = getattr(policy, "interval_s", None)
+        sub = self.config.policy_interval_s or (own if isinstance(own, int | float) and own > 0 else None)
+        self.policy_interval_s = float(sub) if sub and _divides(float(sub), self.config.interval_s) else None
         self.functions = workflow.function_names
         n = len(self.functions)
         self.history = np.zeros((n, 0)) if history is None else np.asarray(history, dtype=float)
         if self.history.ndim != 2 or self.history.shape[0] != n:
             raise InputError(f"history must have shape ({n}, n_intervals), got {self.history.shape}", field="history")
         self.configs: dict[str, ResourceConfig] = workflow.default_configs()
-        self.stats = function_stats(workflow, self.configs)
+        self.durations = ObservedDurations(self.functions)
         self.pool: dict[str, PoolTarget] = {}
         self.policy_state: Any = None
         self.observed: dict[str, FunctionObservation] = {}
@@ -203,9 +193,18 @@ class Controller:
         self.sizings: list[SizingOutcome] = []
         self.invocations = 0
         self.cold_starts = 0
+        self.fallback_ticks = 0
+        self.forecast_failures: list[str] = []
         self.t0_s = 0.0
+        self._forecast: Forecast | None = None
+        self._minute = _Minute()
         self._source = workflow.stage(workflow.sources()[0]).function  # its invocations count the requests
         self._calls = workflow.invocations_per_request()
+
+    @property
+    def stats(self) -> dict[str, FunctionStats]:
+        """What the pool policy is told about execution times (observed only; see the module docstring)."""
+        return self.durations.stats({f: c.memory_mb for f, c in self.configs.items()})
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -224,12 +223,13 @@ class Controller:
         future_peak: np.ndarray | None = None,
         progress: Callable[[float], None] | None = None,
     ) -> list[TickRecord]:
-        """Ticks 0 .. n_intervals - 1; ``future_peak`` (n_functions, n_intervals) for an oracle policy."""
+        """Ticks 0 .. n_intervals - 1; ``future_peak`` (n_functions, n_intervals) for a clairvoyant policy."""
         for k in range(n_intervals):
             self.tick(k, None if future_peak is None else future_peak[:, k])
+            self._sub_ticks(k)
             if progress:
                 progress((k + 1) / n_intervals)
-        self.platform.advance(self.t0_s + n_intervals * self.config.interval_s)
+        self._advance(self.t0_s + n_intervals * self.config.interval_s)
         return self.ticks
 
     def finish(self) -> None:
@@ -242,26 +242,48 @@ class Controller:
 
     # ------------------------------------------------------------------ one tick
     def tick(self, k: int, future_peak: np.ndarray | None = None) -> TickRecord:
-        now = self.tick_time_s(k)
-        self.platform.advance(now)
-        obs = self.platform.observe()
-        self._count(obs)
+        now = self._advance(self.tick_time_s(k))
+        minute, self._minute = self._minute, _Minute()
+        minute.add(self._observe())
+        obs = minute.obs
         requests = 0
         if k > 0:
             column = np.array([obs[f].invocations if f in obs else 0 for f in self.functions], dtype=float)
             self.history = np.concatenate([self.history, column[:, None]], axis=1)
-            self.observed = dict(obs)
             requests = int(column[self.functions.index(self._source)]) // max(1, self._calls.get(self._source, 1))
-        forecast = self._predict() if self.policy.needs_forecast else None
+        self._forecast = self._predict() if self.policy.needs_forecast else None
+        fell_back = self._apply_policy(now, obs if k > 0 else {}, future_peak)
+        reason = self._maybe_retune(k)
+        record = TickRecord(
+            k, now, requests, sum(t.min_warm for t in self.pool.values()), self._forecast is not None, reason, fell_back
+        )
+        self.ticks.append(record)
+        return record
+
+    def _sub_ticks(self, k: int) -> None:
+        """Calls of a short-interval policy between tick ``k`` and the next one."""
+        p = self.policy_interval_s
+        if p is None or p >= self.config.interval_s:
+            return
+        start = self.tick_time_s(k)
+        for j in range(1, round(self.config.interval_s / p)):
+            now = self._advance(start + j * p)
+            obs = self._observe()
+            self._minute.add(obs)
+            self._apply_policy(now, obs, None)
+
+    def _apply_policy(self, now: float, observed: Mapping[str, FunctionObservation], future: np.ndarray | None) -> bool:
+        """Call the pool policy and apply what changed; True when the decision fell back on a safe default."""
+        self.observed = dict(observed)
         context = PolicyContext(
             now_s=now,
             functions=self.functions,
             history=self.history,
-            forecast=forecast,
+            forecast=self._forecast,
             pool=self.pool,
             stats=self.stats,
-            interval_s=self.config.interval_s,
-            future_peak=future_peak,
+            interval_s=self.policy_interval_s or self.config.interval_s,
+            future_peak=future,
             state=self.policy_state,
             observed=self.observed,
         )
@@ -270,10 +292,21 @@ class Controller:
             if self.pool.get(f) != target:
                 self.platform.set_pool(f, target)
                 self.pool[f] = target
-        reason = self._maybe_retune(k)
-        record = TickRecord(k, now, requests, sum(t.min_warm for t in self.pool.values()), forecast is not None, reason)
-        self.ticks.append(record)
-        return record
+        fell_back = bool(getattr(decision, "fallback", None))
+        self.fallback_ticks += fell_back
+        return fell_back
+
+    def _advance(self, when: float) -> float:
+        """Advance the platform to ``when`` unless it is already past it (after a blocking re-tune); returns now."""
+        if when > self.platform.now_s:
+            self.platform.advance(when)
+        return max(when, self.platform.now_s)
+
+    def _observe(self) -> dict[str, FunctionObservation]:
+        obs = self.platform.observe()
+        self._count(obs)
+        self.durations.update(obs)
+        return obs
 
     def _count(self, obs: Mapping[str, FunctionObservation]) -> None:
         self.invocations += sum(o.invocations for o in obs.values())
@@ -284,7 +317,8 @@ class Controller:
             return None
         try:
             return self.forecaster.predict(self.history, horizon=1)
-        except Exception:  # a model failure must not stop the loop: the (safety-wrapped) policy falls back
+        except Exception as exc:  # a model failure must not stop the loop: it is recorded and the policy falls back
+            self.forecast_failures.append(f"tick {len(self.ticks)}: {type(exc).__name__}: {exc}")
             return None
 
     # ------------------------------------------------------------------ right-sizing
@@ -295,6 +329,8 @@ class Controller:
         self.sizings.append(outcome)
         self.tuning_evaluations += outcome.evaluations
         self.tuning_cost_usd += outcome.cost_usd
+        if outcome.durations_s:
+            self.durations.prime(outcome.durations_s)
         if outcome.config is None:
             return
         new = {f: outcome.config.get(f, self.configs[f]) for f in self.functions}
@@ -303,14 +339,15 @@ class Controller:
                 if cfg != self.configs[f]:
                     self.platform.set_resources(f, cfg)
         self.configs = new
-        self.stats = function_stats(self.workflow, self.configs)
 
     def window_signal(self, k: int, window: int) -> WindowSignal:
         """Requests that finished in the last ``window`` intervals, their warm violations, and the request rate."""
         now = self.tick_time_s(k)
         since = now - window * self.config.interval_s
         qos = self.workflow.qos.latency_ms
-        recent = [r for r in self.platform.request_records() if since < r.end_s <= now]
+        recent = [
+            r for r in self.platform.request_records() if r.workflow == self.workflow.name and since < r.end_s <= now
+        ]
         warm_bad = sum(1 for r in recent if r.cold_starts == 0 and (r.failed or r.latency_ms > qos))
         rates = [t.requests for t in self.ticks[-(window - 1) :]] if window > 1 else []
         rates.append(self._last_requests())  # the interval that just ended (its tick is not recorded yet)

@@ -40,12 +40,22 @@ class PoolTarget:
 
 @dataclass(frozen=True)
 class FunctionObservation:
-    """What happened to one function since the previous ``observe()``: invocations that arrived, the peak number
-    of invocations in progress at once (running or waiting), and invocations that waited on a cold start."""
+    """What happened to one function since the previous ``observe()``, as a real platform's metrics show it.
+
+    * ``invocations``: invocations that arrived; ``cold_starts``: of those, how many waited on a cold start;
+    * ``peak_concurrency``: the most invocations in progress (running or waiting for a container) at once;
+    * ``inflight_s``: the integral of invocations in progress over the interval (invocation-seconds; divided by the
+      interval's length it is the mean concurrency a Knative-style autoscaler scales on);
+    * ``completed`` and ``busy_s``: invocations that finished in the interval and the execution seconds they took
+      (billed duration, cold start excluded): the only source of execution times a policy may use.
+    """
 
     invocations: int = 0
     peak_concurrency: int = 0
     cold_starts: int = 0
+    inflight_s: float = 0.0
+    completed: int = 0
+    busy_s: float = 0.0
 
 
 @dataclass(frozen=True)

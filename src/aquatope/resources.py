@@ -269,6 +269,12 @@ class Pricing:
         """What one container of ``config`` costs per second of its life."""
         return config.cpu * self.usd_per_vcpu_s + config.memory_gb * self.usd_per_gb_s
 
+    def usd_per_second_columns(self, cpu: np.ndarray, memory_gb: np.ndarray) -> np.ndarray:
+        """:meth:`usd_per_second` of many containers at once, from their vCPU and GB columns."""
+        return (
+            np.asarray(cpu, dtype=float) * self.usd_per_vcpu_s + np.asarray(memory_gb, dtype=float) * self.usd_per_gb_s
+        )
+
     def container_cost_usd(self, config: ResourceConfig, seconds: float) -> float:
         """Cost of keeping one container of ``config`` alive (starting, busy or idle) for ``seconds``."""
         return self.usd_per_second(config) * seconds

@@ -49,7 +49,7 @@ def tiny_trace(minutes: int = 150) -> InvocationTrace:
     return InvocationTrace(("steady", "bursty", "timer"), counts, source="tiny")
 
 
-POLICIES = ("keepalive:0", "keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "oracle")
+POLICIES = ("keepalive:0", "keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "clairvoyant-interval")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_every_policy_replays_the_same_invocations(result: dict) -> None:
 
 def test_oracle_bounds_and_keepalive_orders(result: dict) -> None:
     p = result["policies"]
-    assert p["oracle"]["cold_start_rate"] <= 0.005
+    assert p["clairvoyant-interval"]["cold_start_rate"] <= 0.005
     assert p["keepalive:600"]["cold_starts"] < p["keepalive:0"]["cold_starts"]
     assert p["aquatope:q=0.9"]["cold_starts"] < p["keepalive:0"]["cold_starts"]
     assert p["keepalive:0"]["idle_gb_s"] < p["keepalive:600"]["idle_gb_s"]
@@ -119,7 +119,7 @@ def test_cli_json_keys(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, [*args, "--policies", "keepalive:600,aquatope:q=0.9,oracle"])
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
-    assert set(data["policies"]) == {"keepalive:600", "aquatope:q=0.9", "oracle"}
+    assert set(data["policies"]) == {"keepalive:600", "aquatope:q=0.9", "clairvoyant-interval"}  # oracle is its alias
     for m in data["policies"].values():
         assert {"cold_start_rate", "idle_gb_s", "cost_usd", "p99_latency_ms", "invocations"} <= set(m)
     assert set(data["forecasters"]["ewma"]) >= {"mae", "coverage_90"}

@@ -13,10 +13,7 @@ from aquatope.prewarm import (
     ForecastPoolPolicy,
     FunctionStats,
     HybridHistogramPolicy,
-    OraclePolicy,
     PolicyContext,
-    peak_concurrency,
-    peak_concurrency_windows,
 )
 from aquatope.prewarm.forecast_pool import onset_persistence
 
@@ -143,19 +140,3 @@ def test_hybrid_histogram_state_is_incremental() -> None:
     assert decision == fresh
     np.testing.assert_array_equal(state.hist, fresh_state.hist)
     assert state.seen == 230
-
-
-def test_oracle_keeps_the_true_peak_without_keepalive() -> None:
-    decision, _ = OraclePolicy()(ctx([[1, 2], [0, 0]], future_peak=np.array([2, 0])))
-    assert dict(decision.targets) == {"f0": PoolTarget(2, 0.0), "f1": PoolTarget(0, 0.0)}
-    with pytest.raises(InputError):
-        OraclePolicy()(ctx([[1, 2]]))
-
-
-def test_peak_concurrency_windows() -> None:
-    arrivals = np.array([0.5, 1.0, 1.2, 5.0, 5.1, 5.2, 9.9])
-    edges = np.array([0.0, 2.0, 4.0, 6.0, 8.0, 10.0])
-    # [2, 4) and [6, 8): nothing arrives there, but invocations started before are still running at 2 and 6
-    assert peak_concurrency_windows(arrivals, edges, 1.0).tolist() == [3, 1, 3, 2, 1]
-    assert peak_concurrency(arrivals, 1.1, 1.3, 1.0) == 3
-    assert peak_concurrency(np.zeros(0), 0.0, 60.0, 1.0) == 0

@@ -16,9 +16,11 @@ from aquatope.prewarm import (
     ForecastPoolPolicy,
     PolicyContext,
     PoolDecision,
+    ReactivePolicy,
     SafePolicy,
     SafeState,
     SafetyConfig,
+    policy_interval_s,
 )
 
 
@@ -83,11 +85,18 @@ def test_fallback_when_forecast_unusable(forecast: Forecast | None, why: str) ->
     decision, state = policy(ctx(1, forecast=forecast))
     assert decision.targets["f0"] == PoolTarget(0, 600.0)
     assert decision.reasons["*"].startswith("fallback to keepalive:600") and why in decision.reasons["*"]
+    assert decision.fallback == decision.reasons["*"]  # the marker the controller counts
     assert state.fallback_ticks == 1
     good = Forecast(np.array([[60.0]]), np.zeros((1, 1)))
     decision, state = policy(ctx(1, state, good))
     assert decision.targets["f0"] == PoolTarget(5, 30.0) and "*" not in decision.reasons  # tick table: 60 at 1 s
-    assert state.fallback_ticks == 1
+    assert decision.fallback is None and state.fallback_ticks == 1
+
+
+def test_wrapper_passes_the_control_interval_through() -> None:
+    assert policy_interval_s(SafePolicy(ReactivePolicy())) == 2.0
+    assert policy_interval_s(SafePolicy(FixedKeepAlive())) is None
+    assert policy_interval_s(SafePolicy(AskHistory())) is None  # a policy that does not say
 
 
 def test_safety_config_is_validated() -> None:

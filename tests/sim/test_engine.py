@@ -80,7 +80,7 @@ def test_cost_arithmetic_on_a_hand_computed_case() -> None:
     sim.deploy(wf, {"a": ResourceConfig(2.0, 2048)})
     sim.submit("one", np.array([0.0]))
     sim.advance(60.0)
-    from aquatope.sim.run import summarize
+    from aquatope.experiments.simulate import summarize
 
     m = summarize(sim, 60.0)
     # serial work gains nothing past 1 vCPU: cold start 1 s, run 0.5 s, idle 2 s -> the container dies at 3.5 s
@@ -267,3 +267,24 @@ def test_pool_floor_is_kept_when_containers_are_retired_or_killed() -> None:
     assert sim.request_records()[0].failed
     alive = [c for c in sim.container_records() if c.end_s >= 60.0]
     assert len(alive) == 2  # the killed container was replaced
+
+
+def test_clairvoyant_just_in_time_containers_cost_only_their_busy_time() -> None:
+    wf = chain("one", [("a", 100.0)])
+    sim = Simulator(record_events=True)
+    sim.deploy(wf)
+    sim.set_instant("a")
+    sim.set_pool("a", PoolTarget(min_warm=3, keep_alive_s=600.0))  # ignored: just-in-time containers have no pool
+    sim.submit("one", np.array([0.0, 0.05, 0.1, 10.0]))
+    sim.advance(math.inf)
+    recs = sim.request_records()
+    assert [round(r.latency_ms, 9) for r in recs] == [100.0, 100.0, 100.0, 100.0]  # nobody waits
+    assert [r.cold_starts for r in recs] == [0, 0, 0, 0]
+    lives = [(c.start_s, c.end_s, c.busy_s) for c in sim.container_records()]
+    # request 2 arrives as container 0 frees (at 0.1): it is reused; request 3 finds nothing idle 10 s later
+    assert lives == [
+        (0.0, pytest.approx(0.2), pytest.approx(0.2)),
+        (0.05, pytest.approx(0.15), pytest.approx(0.1)),
+        (10.0, pytest.approx(10.1), pytest.approx(0.1)),
+    ]
+    assert all(c.idle_s == pytest.approx(0.0) for c in sim.container_records())

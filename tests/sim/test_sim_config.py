@@ -16,15 +16,20 @@ from aquatope.sim.config import SimConfig, load_sim_config, sim_config_from_dict
 
 def test_defaults_are_valid_and_documented() -> None:
     c = SimConfig()
-    assert c.to_dict() == {
+    d = c.to_dict()
+    assert {k: d[k] for k in ("invokers", "invoker_cpu", "invoker_memory_mb", "arrival_mode", "pricing")} == {
         "invokers": 96,
         "invoker_cpu": 64.0,
         "invoker_memory_mb": 262144,
-        "transfer_ms": 0.0,
-        "interference": 0.0,
         "arrival_mode": "poisson",
         "pricing": "cloud-run",
     }
+    # every source of uncertainty is off by default (the calm world)
+    assert d["cpu_overcommit"] == 1.0 and d["slowdowns"] == []
+    off = ("transfer_ms", "transfer_mb_per_s", "interference", "interference_memory", "cold_start_storm")
+    assert all(d[k] == 0.0 for k in (*off, "diurnal_amplitude", "neighbour_rate_per_h", "heavy_tail_prob"))
+    assert not c.contention and not c.drift
+    assert SimConfig.__doc__ is not None and all(k in SimConfig.__doc__ for k in d)
     assert c.prices == Pricing.cloud_run()
     assert SimConfig(pricing="aws-lambda").prices == Pricing.aws_lambda()
 
@@ -115,7 +120,7 @@ def test_unknown_key_in_a_file_names_file_and_key(tmp_path: Path) -> None:
 def test_bad_value_in_a_file_names_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "cluster.json"
     path.write_text('{"transfer_ms": -5}')
-    with pytest.raises(InputError, match="non-negative") as info:
+    with pytest.raises(InputError, match=r"must be a number in \[0, 60000\]") as info:
         load_sim_config(path)
     assert (info.value.source, info.value.field) == (str(path), "transfer_ms")
 

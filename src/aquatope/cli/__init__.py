@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "workflows": ("aquatope.cli.workflows", "workflows_app", "List and inspect workflows (built-in names or YAML files)."),
     "trace": ("aquatope.cli.trace", "trace_app", "Inspect invocation traces."),
     "prewarm": ("aquatope.cli.prewarm", "prewarm_app", "Pre-warming policies: evaluate them on a trace."),
+    "scenarios": ("aquatope.cli.scenarios", "scenarios_app", "List and inspect scenarios: tenants, interference, storms, transfers, drift, bad measurements."),
     "simulate": ("aquatope.cli.simulate", "simulate", "Replay a trace on the simulator: a workflow driven by one trace function, or a whole trace (--single-function)."),
     "tune": ("aquatope.cli.tune", "tune_command", "Right-size a workflow on the simulator or on Ray: the configuration per function, its measured percentile and cost."),
     "evaluate": ("aquatope.cli.evaluate", "evaluate_command", "Right-size and pre-warm each workflow under each system, replay the trace, compare QoS and cost."),

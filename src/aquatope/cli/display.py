@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.table import Table
 
-    from aquatope.sim.metrics import RunMetrics
+    from aquatope.metrics import RunMetrics
 
 
 def print_error(message: str) -> None:

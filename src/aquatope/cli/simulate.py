@@ -11,9 +11,16 @@ from rich.table import Table
 
 from aquatope.cli.display import metrics_rows, progress_bar, two_column_table
 from aquatope.errors import InputError
+from aquatope.experiments.simulate import (
+    SimulationResult,
+    load_configs,
+    parse_prewarm,
+    simulate_single_functions,
+    simulate_workflow,
+)
 from aquatope.jsonio import check_output_path, write_json_atomic
+from aquatope.scenarios import load_scenario
 from aquatope.sim.config import load_sim_config
-from aquatope.sim.run import SimulationResult, load_configs, parse_prewarm, simulate_single_functions, simulate_workflow
 from aquatope.traces import load_trace
 from aquatope.workflow import load_workflow
 
@@ -37,9 +44,13 @@ def simulate(
     config: Annotated[
         str, typer.Option(help="Resource configuration per function: default (the YAML's) or a JSON file.")
     ] = "default",
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="The world to run in: a named scenario (aquatope scenarios list) or a scenario file."),
+    ] = None,
     cluster: Annotated[
-        str, typer.Option(help="Simulator parameters: default or a JSON file (see SimConfig).")
-    ] = "default",
+        str | None, typer.Option(help="Explicit simulator parameters instead of a scenario: a JSON file (SimConfig).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random draw; same seed, same result.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to this file.")] = None,
 ) -> None:
@@ -49,7 +60,8 @@ def simulate(
     parse_prewarm(prewarm)  # refuse bad options before any work is done
     if json_out is not None:
         check_output_path(json_out)
-    sim_config = load_sim_config(cluster)
+    sim_config = load_sim_config(cluster) if cluster is not None else None
+    world = load_scenario(scenario) if cluster is None else None
     tr = load_trace(trace, seed=seed)
     with progress_bar(console) as progress:
         task = progress.add_task("simulating", total=1.0)
@@ -59,7 +71,14 @@ def simulate(
 
         if single_function:
             result = simulate_single_functions(
-                tr, functions=functions, hours=hours, prewarm=prewarm, sim_config=sim_config, seed=seed, progress=update
+                tr,
+                functions=functions,
+                hours=hours,
+                prewarm=prewarm,
+                scenario=world,
+                sim_config=sim_config,
+                seed=seed,
+                progress=update,
             )
         else:
             assert workflow is not None
@@ -73,6 +92,7 @@ def simulate(
                 hours=hours,
                 prewarm=prewarm,
                 configs=configs,
+                scenario=world,
                 sim_config=sim_config,
                 seed=seed,
                 progress=update,
@@ -86,11 +106,22 @@ def simulate(
 def summary_table(result: SimulationResult) -> Table:
     """The run's figures as a two-column table."""
     m, s = result.metrics, result.setup
-    title = f"{s.get('workflow', 'single-function replay')} — {s['prewarm']}, {s['minutes']} min, seed {s['seed']}"
+    where = s["scenario"]["name"] if "scenario" in s else "custom cluster"
+    title = (
+        f"{s.get('workflow', 'single-function replay')} — {where}, {s['prewarm']}, {s['minutes']} min, seed {s['seed']}"
+    )
+    world = s.get("world", {})
+    util = world.get("utilisation")
     rows = [
         *metrics_rows(m),
         ("cost: total", f"${m.cost_usd['total']:,.4f}"),
-        ("simulated invocations per second", f"{m.invocations / max(result.wall_s, 1e-9):,.0f}"),
+        ("invokers", f"{world.get('invokers', '?'):,}" if isinstance(world.get("invokers"), int) else "?"),
     ]
+    if util:
+        rows.append(("cluster CPU utilisation mean / max", f"{util['mean']:.0%} / {util['max']:.0%}"))
+    if world.get("tenants", {}).get("functions"):
+        t = world["tenants"]
+        rows.append(("tenants: functions / invocations", f"{t['functions']:,} / {t['invocations']:,}"))
+    rows.append(("simulated invocations per second", f"{m.invocations / max(result.wall_s, 1e-9):,.0f}"))
     table = two_column_table(title, rows)
     return table

@@ -32,6 +32,7 @@ import numpy as np
 
 from aquatope.controller import Controller, ControllerConfig, RetuneRule
 from aquatope.errors import InputError
+from aquatope.experiments.simulate import replay_arrivals
 from aquatope.experiments.systems import (
     SYSTEM_NAMES,
     SYSTEMS,
@@ -44,7 +45,6 @@ from aquatope.experiments.tuning import make_problem
 from aquatope.forecast import BayesLSTMForecaster, Forecaster
 from aquatope.platform import Platform, PoolTarget
 from aquatope.sim import SimConfig, Simulator
-from aquatope.sim.run import _arrivals
 from aquatope.traces import InvocationTrace
 from aquatope.traces.classify import classify
 from aquatope.workflow import Workflow, load_workflow
@@ -306,7 +306,7 @@ def run_one(
     )
     controller.start()
     n = scenario.replay_counts.size
-    arrivals = controller.t0_s + _arrivals(
+    arrivals = controller.t0_s + replay_arrivals(
         scenario.replay_counts.astype(np.int64), config.sim.arrival_mode, np.random.default_rng(seed)
     )
     if arrivals.size:

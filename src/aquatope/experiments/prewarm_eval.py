@@ -18,7 +18,7 @@ Protocol (``evaluate_prewarm``):
 4. When the test part ends every pool is set to :data:`END_POOL` (no floor, no keep-alive) and the simulators
    drain: invocations still running finish, and idle containers are released as they fall idle, the same for
    every policy.
-5. Per policy: :func:`aquatope.sim.run.summarize` figures; per forecaster: MAE of the mean and coverage of the
+5. Per policy: :func:`aquatope.experiments.simulate.summarize` figures; per forecaster: MAE of the mean and coverage of the
    central 90% interval of its one-step forecasts against the true test counts.
 
 The oracle is handed, at tick ``k``, the true peak concurrency of the windows of ticks ``k`` and ``k + 1``
@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from aquatope.errors import InputError
+from aquatope.experiments.simulate import replay_arrivals, summarize
 from aquatope.forecast import Forecast, Forecaster, coverage, mae, make_forecaster
 from aquatope.platform import FunctionObservation, PoolTarget
 from aquatope.prewarm import (
@@ -49,13 +50,12 @@ from aquatope.prewarm import (
 )
 from aquatope.sim.config import SimConfig
 from aquatope.sim.engine import Simulator
-from aquatope.sim.run import _arrivals, summarize
 from aquatope.sim.singlefn import single_function_workflows
 from aquatope.traces import InvocationTrace
 from aquatope.workflow import Workflow
 
 ProgressFn = Callable[[float], None]
-DEFAULT_POLICIES = ("keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "oracle")
+DEFAULT_POLICIES = ("keepalive:600", "hybrid-histogram", "aquatope:q=0.9", "clairvoyant-interval")
 SWEEP_Q = (0.5, 0.7, 0.9, 0.95, 0.99)
 MINUTES_PER_DAY = 1440
 END_POOL = PoolTarget(0, 0.0)
@@ -176,7 +176,7 @@ class _Replay:
         self.functions = tuple(wf.name for wf in fset.workflows)
         self.stats = {wf.name: function_stats(wf) for wf in fset.workflows}
         rng = np.random.default_rng(config.seed)
-        self.arrivals = [_arrivals(test.counts[i], config.sim.arrival_mode, rng) for i in range(test.n_functions)]
+        self.arrivals = [replay_arrivals(test.counts[i], config.sim.arrival_mode, rng) for i in range(test.n_functions)]
         for lane in lanes:
             for i, wf in enumerate(fset.workflows):
                 lane.sim.deploy(wf)

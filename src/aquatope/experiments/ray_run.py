@@ -3,7 +3,7 @@
 The run mirrors one (workflow, system) run of ``aquatope evaluate``, on a :class:`RayPlatform` instead of the
 simulator: the trace function's last ``minutes`` are replayed (the minutes before train the forecaster), the
 :class:`~aquatope.controller.Controller` right-sizes, deploys, ticks once per trace minute and drains, and the
-figures come from the platform's records with the simulator's definitions (:mod:`aquatope.sim.metrics`).
+figures come from the platform's records with the definitions of :mod:`aquatope.metrics`.
 
 Time: with ``time_scale`` S a trace minute lasts 60/S wall seconds. Cold starts do not shrink, so the controller
 ticks ``lead_s`` trace seconds early (default: a wall second's worth, at most half an interval) to pre-warm
@@ -30,6 +30,7 @@ import numpy as np
 
 from aquatope.controller import Controller, ControllerConfig, SizingOutcome
 from aquatope.errors import InputError
+from aquatope.experiments.simulate import pick_function
 from aquatope.experiments.systems import (
     SYSTEMS,
     Budgets,
@@ -40,12 +41,11 @@ from aquatope.experiments.systems import (
     measured_outcome,
     measurement_cost_usd,
 )
+from aquatope.metrics import RequestColumns, RunMetrics, compute_metrics, container_columns
 from aquatope.platform import ContainerRecord, RequestRecord
 from aquatope.resources import Pricing, ResourceSpace
 from aquatope.runtime.platform import RayPlatform
 from aquatope.sim import SimConfig
-from aquatope.sim.metrics import RunMetrics, compute_metrics
-from aquatope.sim.run import pick_function
 from aquatope.sizing.base import SizingProblem
 from aquatope.sizing.loop import ProgressFn, SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
@@ -169,25 +169,12 @@ def run_metrics(
     pricing: Pricing,
     horizon_s: float,
 ) -> RunMetrics:
-    """The simulator's figures (:func:`aquatope.sim.metrics.compute_metrics`) from a platform's records."""
-    lat = np.array([r.latency_ms for r in requests], dtype=float)
-    failed = np.array([r.failed for r in requests], dtype=bool)
-    columns = {
-        "fid": np.zeros(len(containers), dtype=np.int64),
-        "start": np.array([c.start_s for c in containers], dtype=float),
-        "ready": np.array([min(c.ready_s, c.end_s) for c in containers], dtype=float),
-        "end": np.array([c.end_s for c in containers], dtype=float),
-        "busy": np.array([c.busy_s for c in containers], dtype=float),
-        "cpu": np.array([c.config.cpu for c in containers], dtype=float),
-        "memory_gb": np.array([c.config.memory_gb for c in containers], dtype=float),
-    }
+    """The run's figures (:func:`aquatope.metrics.compute_metrics`) from a platform's records."""
     return compute_metrics(
-        latency_ms=lat,
-        failed=failed,
-        targets_ms=np.full(lat.size, qos_ms),
+        requests=RequestColumns.from_records(requests, qos_ms),
         invocations=invocations,
         cold_starts=cold_starts,
-        containers=columns,
+        containers=container_columns(containers),
         pricing=pricing,
         horizon_s=horizon_s,
     )

@@ -8,6 +8,14 @@ Timing convention: a tick decides the pool for the *next* control interval. ``hi
 that just ended; the decision covers interval ``history.shape[1]`` (counting from the history's first column),
 which starts at (about) ``now_s`` and lasts ``interval_s``. ``forecast`` (when present) has one row per function
 and its step 0 is that next interval.
+
+Control interval: a policy may say how often it wants to be ticked (``interval_s``, read with
+:func:`policy_interval_s`): the Knative-style ``reactive`` pool wants the KPA's 2 s tick, the per-minute policies
+60 s, and ``None`` means any interval will do. The caller runs each policy at its interval and passes that interval
+in ``PolicyContext.interval_s``; policies keep their windows in seconds so they work at any tick.
+
+Fallbacks: a decision made (wholly or in part) by a fallback carries the reason in ``PoolDecision.fallback``; the
+caller counts the ticks where it is set (``fallback_ticks``).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ DEFAULT_INTERVAL_S = 60.0
 
 @dataclass(frozen=True)
 class FunctionStats:
-    """Execution-time statistics of one function, in seconds: what Little's law and the oracle need."""
+    """Execution-time statistics of one function, in seconds: what Little's law and the pools need."""
 
     mean_duration_s: float
     p99_duration_s: float
@@ -49,7 +57,8 @@ class PolicyContext:
     * ``forecast``: predictive distribution of the next interval's counts (step 0), or None.
     * ``pool``: the target currently applied per function (absent: the platform default).
     * ``stats``: per-function duration statistics (absent: the policy's documented default).
-    * ``future_peak``: oracle only — the true peak concurrency of the next interval, shape ``(n_functions,)``.
+    * ``future_peak``: ``clairvoyant-*`` references only — the true peak concurrency of the next interval, shape
+      ``(n_functions,)``.
     * ``observed``: what the platform observed per function in the interval that just ended (invocations, peak
       concurrency, cold starts) under *this* policy's pool; absent: nothing observed (policies must cope).
     * ``state``: what the policy returned at the previous tick (None at the first).
@@ -100,11 +109,14 @@ class PolicyContext:
 class PoolDecision:
     """One target per function (keys: every function of the context) and why, for the record.
 
-    ``reasons`` maps a function (or ``"*"`` for all) to a short note, e.g. why a fallback was used.
+    ``reasons`` maps a function (or ``"*"`` for all) to a short note, e.g. why a fallback was used. ``fallback`` is
+    set (to why) when a fallback made this decision or part of it, e.g. no usable forecast or no training history:
+    the caller counts those ticks.
     """
 
     targets: Mapping[str, PoolTarget]
     reasons: Mapping[str, str] = field(default_factory=dict)
+    fallback: str | None = None
 
 
 @runtime_checkable
@@ -123,7 +135,15 @@ class PoolPolicy(Protocol):
     def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]: ...
 
 
-def uniform_decision(context: PolicyContext, target: PoolTarget, reason: str | None = None) -> PoolDecision:
+def policy_interval_s(policy: object) -> float | None:
+    """The control interval (s) a policy wants to be ticked at; None: any (the caller's default, 60 s)."""
+    value = getattr(policy, "interval_s", None)
+    return None if value is None else float(value)
+
+
+def uniform_decision(
+    context: PolicyContext, target: PoolTarget, reason: str | None = None, fallback: str | None = None
+) -> PoolDecision:
     """The same target for every function."""
     reasons = {"*": reason} if reason else {}
-    return PoolDecision(dict.fromkeys(context.functions, target), reasons)
+    return PoolDecision(dict.fromkeys(context.functions, target), reasons, fallback)

@@ -31,7 +31,10 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.platform import PoolTarget
-from aquatope.prewarm.base import PolicyContext, PoolDecision
+from aquatope.prewarm.base import DEFAULT_INTERVAL_S, PolicyContext, PoolDecision
+
+TAIL_PERCENTILE = 0.99
+"""The paper's keep-alive percentile of idle times (the 99th)."""
 
 
 @dataclass(frozen=True)
@@ -89,15 +92,25 @@ class HybridHistogramPolicy:
 
     range_bins: int = 240
     head_percentile: float = 0.05
-    tail_percentile: float = 0.99
+    tail_percentile: float = TAIL_PERCENTILE
     margin: float = 0.10
     min_observations: int = 10
     cv_threshold: float = 2.0
     oob_fraction: float = 0.5
     ewma_alpha: float = 0.5
-    name: str = "hybrid-histogram"
     needs_forecast: bool = False
     needs_future: bool = False
+
+    @property
+    def name(self) -> str:
+        """``hybrid-histogram``, with ``:p=<tail percentile>`` when it is not the paper's 0.99 (the ``--pareto`` knob)."""
+        p = self.tail_percentile
+        return "hybrid-histogram" if p == TAIL_PERCENTILE else f"hybrid-histogram:p={p:g}"
+
+    @property
+    def interval_s(self) -> float:
+        """Per-minute ticks: the idle-time bins are one interval wide (1 minute in the paper)."""
+        return DEFAULT_INTERVAL_S
 
     def __post_init__(self) -> None:
         if self.range_bins < 1 or self.min_observations < 0:

@@ -4,8 +4,11 @@
 one wrapper around any policy"). Per tick:
 
 1. **Fallback.** If the wrapped policy needs a forecast and the context's is unusable (missing, wrong number of
-   rows, no step, non-finite samples), the fallback policy (default ``keepalive:600``) decides instead and the
-   decision's ``reasons["*"]`` says why. The wrapped policy's state is kept for when forecasts return.
+   rows, no step, non-finite samples), the fallback policy (default ``keepalive:600``) decides instead. The wrapped
+   policy's state is kept for when forecasts return. A wrapped policy may also report that it fell back itself
+   (``PoolDecision.fallback``, e.g. ``keepalive:auto`` without training history). Either way the decision's
+   ``fallback`` and ``reasons["*"]`` say why (both start with ``fallback``) and ``SafeState.fallback_ticks`` counts
+   the tick: the caller counts ``decision.fallback is not None``.
 2. **Bounds.** ``min_warm`` is clipped to ``[0, max_warm]`` and ``keep_alive_s`` to
    ``[min_keep_alive_s, max_keep_alive_s]``; a clipped function gets a reason.
 3. **Hysteresis.** ``min_warm`` rises at once but falls only after ``downscale_delay_ticks`` consecutive ticks
@@ -25,7 +28,7 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.platform import PoolTarget
-from aquatope.prewarm.base import PolicyContext, PoolDecision, PoolPolicy
+from aquatope.prewarm.base import PolicyContext, PoolDecision, PoolPolicy, policy_interval_s
 from aquatope.prewarm.keepalive import FixedKeepAlive
 
 
@@ -90,21 +93,28 @@ class SafePolicy:
     def needs_future(self) -> bool:
         return self.inner.needs_future
 
+    @property
+    def interval_s(self) -> float | None:
+        """The wrapped policy's control interval (see :func:`~aquatope.prewarm.base.policy_interval_s`)."""
+        return policy_interval_s(self.inner)
+
     def __call__(self, context: PolicyContext) -> tuple[PoolDecision, SafeState]:
         state = context.state if isinstance(context.state, SafeState) else SafeState()
         problem = forecast_problem(context) if self.inner.needs_forecast else None
         inner_state, fallback_state, fallback_ticks = state.inner, state.fallback, state.fallback_ticks
-        reasons: dict[str, str] = {}
         if problem is None:
             decision, inner_state = self.inner(context.with_state(state.inner))
+            fallback = decision.fallback
         else:
             decision, fallback_state = self.fallback(context.with_state(state.fallback))
-            reasons["*"] = f"fallback to {self.fallback.name}: {problem}"
+            fallback = f"fallback to {self.fallback.name}: {problem}"
+        reasons = dict(decision.reasons)
+        if fallback is not None:
+            reasons["*"] = fallback if fallback.startswith("fallback") else f"fallback: {fallback}"
             fallback_ticks += 1
-        reasons.update(decision.reasons)
         targets, applied, streak = self._guard(context, decision, state, reasons)
         new_state = SafeState(inner_state, fallback_state, applied, streak, fallback_ticks)
-        return PoolDecision(targets, reasons), new_state
+        return PoolDecision(targets, reasons, reasons["*"] if fallback is not None else None), new_state
 
     def _guard(
         self, context: PolicyContext, decision: PoolDecision, state: SafeState, reasons: dict[str, str]

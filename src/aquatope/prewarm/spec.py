@@ -1,21 +1,64 @@
-"""Policy names on the command line: ``make_policy("aquatope:q=0.9")`` and friends.
+"""Policy names on the command line: ``make_policy("reactive:target=0.5")`` and friends.
 
-Grammar: ``keepalive:<seconds>`` | ``hybrid-histogram`` | ``aquatope`` | ``aquatope:q=<quantile>`` | ``oracle``.
-Anything else is an :class:`~aquatope.errors.InputError` naming the spec and the accepted forms.
+Grammar: a spec is a name, optionally followed by ``:``-separated arguments::
+
+    keepalive:<seconds>          fixed keep-alive, no pre-warming (600 = OpenWhisk's default)
+    keepalive:auto[:p=<p>]       one keep-alive tuned on the training history; p in (0, 1), default 0.99
+    hybrid-histogram[:p=<p>]     Shahrad et al.'s hybrid histogram; p = its keep-alive percentile in (0, 1)
+    reactive[:target=<u>]        Knative-KPA-style autoscaler; u = target utilisation in (0, 1], default 0.7
+    provisioned[:q=<q>]          provisioned concurrency at the q-quantile in (0, 1] of recent per-minute peaks
+    aquatope[:q=<q>]             Aquatope's forecast-quantile pool; q in (0, 1)
+    clairvoyant-interval         reference: each interval's true peak for the whole interval (alias: oracle)
+
+Each pool takes at most its one ``--pareto`` knob (:mod:`aquatope.prewarm.knobs`). A policy's ``name`` is its
+canonical spec, so ``make_policy(p.name) == p``: bare when the knob is at its default, except the quantile pools
+(``provisioned:q=0.99``, ``aquatope:q=0.9``), whose names always carry ``q``; ``oracle`` is accepted and gives
+``clairvoyant-interval``. Anything else is an :class:`~aquatope.errors.InputError` naming the spec, what is wrong
+and the accepted forms.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aquatope.errors import InputError
 from aquatope.prewarm.base import PoolPolicy
+from aquatope.prewarm.clairvoyant import ClairvoyantIntervalPolicy
 from aquatope.prewarm.forecast_pool import ForecastPoolPolicy
 from aquatope.prewarm.histogram import HybridHistogramPolicy
-from aquatope.prewarm.keepalive import FixedKeepAlive
-from aquatope.prewarm.oracle import OraclePolicy
+from aquatope.prewarm.keepalive import AutoKeepAlive, FixedKeepAlive
+from aquatope.prewarm.provisioned import ProvisionedConcurrency
+from aquatope.prewarm.reactive import ReactivePolicy
 
-POLICY_FORMS = "keepalive:<seconds>, hybrid-histogram, aquatope:q=<quantile in (0,1)>, oracle"
+POLICY_FORMS = (
+    "keepalive:<seconds>, keepalive:auto[:p=<p>], hybrid-histogram[:p=<p>], reactive[:target=<u>], "
+    "provisioned[:q=<q>], aquatope[:q=<q>], clairvoyant-interval (alias oracle)"
+)
+ALIASES = {"oracle": "clairvoyant-interval"}
+
+
+@dataclass(frozen=True)
+class _Family:
+    """How to build one pool from its option: ``key=value`` sets constructor argument ``argument``, a number in
+    ``(0, high]`` (``high_open``: ``(0, high)``)."""
+
+    build: Callable[..., PoolPolicy]
+    key: str | None = None
+    argument: str = ""
+    high: float = 1.0
+    high_open: bool = True
+
+
+FAMILIES: dict[str, _Family] = {
+    "keepalive:auto": _Family(AutoKeepAlive, "p", "p"),
+    "hybrid-histogram": _Family(HybridHistogramPolicy, "p", "tail_percentile"),
+    "reactive": _Family(ReactivePolicy, "target", "target_utilization", high_open=False),
+    "provisioned": _Family(ProvisionedConcurrency, "q", "q", high_open=False),
+    "aquatope": _Family(ForecastPoolPolicy, "q", "q"),
+    "clairvoyant-interval": _Family(ClairvoyantIntervalPolicy),
+}
 
 
 def _bad(spec: str, why: str) -> InputError:
@@ -32,28 +75,50 @@ def _number(spec: str, text: str) -> float:
     return value
 
 
+def _family(spec: str, parts: list[str]) -> tuple[str, list[str]]:
+    """(family name, its option arguments); ``keepalive:<seconds>`` is handled by the caller."""
+    name, args = ALIASES.get(parts[0], parts[0]), parts[1:]
+    if name == "keepalive":
+        if not args or args[0] != "auto":
+            raise _bad(spec, "expected keepalive:<seconds> or keepalive:auto")
+        name, args = "keepalive:auto", args[1:]
+    if name not in FAMILIES:
+        raise _bad(spec, f"unknown policy {parts[0]!r}")
+    return name, args
+
+
+def _options(spec: str, name: str, args: list[str]) -> dict[str, float]:
+    family = FAMILIES[name]
+    if family.key is None and args:
+        raise _bad(spec, f"{name} takes no options")
+    if len(args) > 1:
+        raise _bad(spec, f"{name} takes one option, {family.key}=<value>")
+    if not args:
+        return {}
+    key, eq, text = args[0].partition("=")
+    if key != family.key or not eq:
+        raise _bad(spec, f"expected {name}:{family.key}=<value>")
+    value = _number(spec, text)
+    if not (0 < value < family.high or (value == family.high and not family.high_open)):
+        interval = f"(0, {family.high:g}{')' if family.high_open else ']'}"
+        raise _bad(spec, f"{family.key} must be in {interval}, got {value:g}")
+    return {family.argument: value}
+
+
 def make_policy(spec: str) -> PoolPolicy:
     """The (unwrapped) policy named by ``spec``; wrap it with :class:`~aquatope.prewarm.safety.SafePolicy`."""
-    text = spec.strip()
-    name, _, arg = text.partition(":")
-    if name == "keepalive":
-        seconds = _number(spec, arg)
+    parts = spec.strip().split(":")
+    if parts[0] == "keepalive" and len(parts) == 2 and parts[1] != "auto":
+        seconds = _number(spec, parts[1])
         if seconds < 0:
             raise _bad(spec, "keep-alive must be >= 0 seconds")
         return FixedKeepAlive(seconds)
-    if name in ("hybrid-histogram", "oracle") and not arg:
-        return HybridHistogramPolicy() if name == "hybrid-histogram" else OraclePolicy()
-    if name == "aquatope":
-        if not arg:
-            return ForecastPoolPolicy()
-        key, eq, value = arg.partition("=")
-        if key != "q" or not eq:
-            raise _bad(spec, "expected aquatope:q=<quantile>")
-        q = _number(spec, value)
-        if not 0 < q < 1:
-            raise _bad(spec, "the quantile must be in (0, 1)")
-        return ForecastPoolPolicy(q=q)
-    raise _bad(spec, "unknown policy")
+    name, args = _family(spec, parts)
+    options = _options(spec, name, args)
+    try:
+        return FAMILIES[name].build(**options)
+    except InputError as err:  # a value the policy itself refuses (e.g. a tail percentile below the head's)
+        raise _bad(spec, err.message) from None
 
 
 def parse_policies(text: str) -> list[PoolPolicy]:

@@ -25,6 +25,9 @@ class ContainerTable:
         self.busy_since: list[float] = []
         self.idle_since: list[float] = []
         self.invocations: list[int] = []
+        self.load: list[
+            float
+        ] = []  # vCPU the running invocation computes with (limit x compute share), for utilisation
 
     def __len__(self) -> int:
         return len(self.fid)
@@ -42,16 +45,19 @@ class ContainerTable:
         self.busy_since.append(math.nan)
         self.idle_since.append(math.nan)
         self.invocations.append(0)
+        self.load.append(0.0)
         return cid
 
     def alive(self, cid: int) -> bool:
         return self.end[cid] != self.end[cid]
 
-    def records(self, names: list[str], now: float) -> list[ContainerRecord]:
-        """Records of every container; those still alive end ``now`` (their busy time counted up to ``now``), and
-        one still starting has ``ready_s = inf``."""
+    def records(self, names: list[str], now: float, visible: list[bool] | None = None) -> list[ContainerRecord]:
+        """Records of every container (of the functions whose ``visible`` flag is set, if given); those still alive
+        end ``now`` (their busy time counted up to ``now``), and one still starting has ``ready_s = inf``."""
         out = []
         for cid in range(len(self.fid)):
+            if visible is not None and not visible[self.fid[cid]]:
+                continue
             end = self.end[cid] if not self.alive(cid) else now
             busy = self.busy[cid]
             if self.busy_since[cid] == self.busy_since[cid]:

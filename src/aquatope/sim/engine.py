@@ -1,8 +1,8 @@
 """The discrete-event FaaS simulator: a :class:`~aquatope.platform.Platform` over simulated time.
 
-Event core: a heap keyed by ``(time, priority, sequence)``; at equal times container-ready (0) and
-invocation-end (1) events come before request arrivals and delayed stage starts (2), so a container that frees
-at the instant a request arrives serves it warm. Identical inputs and seed give identical results.
+Event core: a heap keyed by ``(time, priority, sequence)``; at equal times container-ready (0) and invocation-end
+(1) events come before request arrivals and delayed stage starts (2), so a container that frees at the instant a
+request arrives serves it warm. Identical inputs and seed give identical results.
 
 Containers go starting -> idle <-> busy -> evicted and run one invocation at a time.
 
@@ -15,12 +15,29 @@ cold start* when the container that served it became ready after the invocation 
 **Keep-alive.** An idle container is evicted once idle for ``keep_alive_s`` (its end time is exactly then),
 unless that would leave the function fewer than ``min_warm`` live containers. A container that goes away for
 another reason (killed by an out-of-memory failure, retired after ``set_resources``) is replaced at once when the
-function would otherwise fall below ``min_warm``; containers evicted to make room under cluster pressure are not. Evictions are applied lazily,
-whenever the function's state is looked at, with the exact expiry time; the results equal eager eviction.
+function would otherwise fall below ``min_warm``; containers evicted to make room under cluster pressure are not.
+Evictions are applied lazily, whenever the function's state is looked at, with the exact expiry time; the results
+equal eager eviction.
 
-**Cluster.** Containers are placed first fit on invokers. When none has room, idle containers of other functions
-are evicted least recently used first; if there is still no room the start waits in a FIFO cluster queue (its
-invocation's wait counts in its latency) and is retried whenever a container goes away or goes idle.
+**Cluster.** Containers are placed first fit on invokers (:class:`~aquatope.sim.cluster.Cluster`). When none has
+room, idle containers of other functions are evicted least recently used first; if there is still no room the
+start waits in a FIFO cluster queue (its invocation's wait counts in its latency) and is retried whenever a
+container goes away or goes idle.
+
+**Uncertainty** (each a :class:`~aquatope.sim.config.SimConfig` parameter, off by default): interference between
+invocations computing on one invoker and noisy neighbours (:mod:`aquatope.sim.contention`), cold-start storms,
+transfer delays on DAG edges (:mod:`aquatope.sim.flow`), scheduled step slowdowns and a diurnal factor on execution
+times, and heavy tails. An invocation's execution time is its perf model's sample times the drift factors in
+force when it starts; under contention its compute share then stretches with its invoker's load while it runs.
+
+**Clairvoyant just-in-time containers** (``set_instant``, a reference, not a policy: it needs the future). An
+invocation of such a function that finds no idle container gets one that started exactly a cold start earlier, so
+it never waits; the container's start is not charged (``start_s = ready_s =`` the invocation's time) and it goes as
+soon as it is idle (keep-alive 0, no floor). Its cost is its busy time: the floor every real pool pays.
+
+**Tenants.** ``deploy_background`` deploys other tenants' workflows on the same invokers: their containers are
+placed and evicted like ours and their invocations compute on the same cores, but, as on a real platform, they are
+invisible through the Platform API (``observe``, records); :meth:`tenant_figures` summarises them.
 
 **Failures.** An invocation whose sampled latency is NaN ran out of memory: the container is killed at once and
 the request fails (it counts as a QoS violation). Copies still running for a failed request finish but are ignored.
@@ -42,15 +59,18 @@ from aquatope.resources import ResourceConfig
 from aquatope.sim.cluster import Cluster
 from aquatope.sim.config import SimConfig
 from aquatope.sim.containers import ContainerTable
+from aquatope.sim.contention import MEMORY, Contention
 from aquatope.sim.flow import STAGE, RequestFlow
+from aquatope.sim.lifecycle import ContainerLifecycle
 from aquatope.sim.state import FnState, WfState
+from aquatope.sim.uncertainty import NeighbourEpisodes, UtilisationLog, diurnal_factor, out_delays_s
 from aquatope.workflow import Workflow
 
-READY, END = 0, 1
+READY, END, CPU_DONE, NEIGHBOUR = 0, 1, 3, 4
 INF = math.inf
 
 
-class Simulator(RequestFlow):
+class Simulator(RequestFlow, ContainerLifecycle):
     """Simulated FaaS platform. See the module docstring for the semantics."""
 
     def __init__(
@@ -59,16 +79,18 @@ class Simulator(RequestFlow):
         seed: int = 0,
         default_pool: PoolTarget | None = None,
         record_events: bool = False,
+        track_utilisation: bool = False,
     ):
-        self.config = config or SimConfig()
+        self.config = cfg = config or SimConfig()
         self.seed = int(seed)
-        self.pricing = self.config.prices
+        self.pricing = cfg.prices
         self.default_pool = default_pool or PoolTarget(0, 600.0)
-        self.cluster = Cluster(self.config.invokers, self.config.invoker_cpu, self.config.invoker_memory_mb)
+        self.cluster = Cluster(cfg.invokers, cfg.invoker_cpu, cfg.invoker_memory_mb, cfg.cpu_overcommit)
         self.c = ContainerTable()
         self._now = 0.0
         self._heap: list[tuple[Any, ...]] = []
         self._seq = 0
+        self._daemons = 0  # noisy-neighbour events in the heap: they never keep a run going on their own
         self._fns: list[FnState] = []
         self._fn_index: dict[str, int] = {}
         self._wfs: list[WfState] = []
@@ -80,8 +102,17 @@ class Simulator(RequestFlow):
         self._next_rid = 0
         self._cluster_queue: deque[int] = deque()
         self._draining = False
-        self._transfer_s = self.config.transfer_ms / 1000.0
-        self._interference = self.config.interference
+        self._storm = cfg.cold_start_storm
+        self._drift = cfg.drift
+        self._cont = (
+            Contention(cfg.invokers, cfg.invoker_cpu, cfg.interference, cfg.interference_memory)
+            if cfg.contention
+            else None
+        )
+        self._util = UtilisationLog(cfg.invokers * cfg.invoker_cpu) if track_utilisation else None
+        self.neighbours = NeighbourEpisodes(cfg, self.seed)
+        for i, when in self.neighbours.first_starts():
+            self._push_daemon(when, i, True)
         self.events: list[tuple[float, str, str, int, int]] | None = [] if record_events else None
         """With ``record_events``: (time_s, what, function or workflow, container id, request id) in event order."""
 
@@ -91,20 +122,53 @@ class Simulator(RequestFlow):
         return self._now
 
     def deploy(self, workflow: Workflow, configs: Mapping[str, ResourceConfig] | None = None) -> None:
+        self._deploy(workflow, configs, background=False)
+
+    def deploy_background(
+        self, workflow: Workflow, configs: Mapping[str, ResourceConfig] | None = None, pool: PoolTarget | None = None
+    ) -> None:
+        """Deploy another tenant's workflow with its own pool target (default: the platform's): it shares the
+        invokers but is invisible through the Platform API."""
+        self._deploy(workflow, configs, background=True)
+        if pool is not None:
+            for name in workflow.function_names:
+                fn = self._fns[self._fn_index[name]]
+                fn.min_warm, fn.keep_alive_s = pool.min_warm, float(pool.keep_alive_s)
+
+    def _deploy(self, workflow: Workflow, configs: Mapping[str, ResourceConfig] | None, background: bool) -> None:
         if workflow.name in self._wf_index:
             raise InputError(f"workflow {workflow.name!r} is already deployed", field="workflow")
         configs = dict(configs or {})
+        cfg = self.config
+        steps: dict[str, list[tuple[float, float]]] = {}
+        for s in cfg.slowdowns:
+            steps.setdefault(s.function, []).append((s.at_s, s.factor))
+        delays = out_delays_s(workflow, cfg)
         for name in workflow.function_names:
             spec = workflow.functions[name]
             if name in self._fn_index:
                 raise InputError(f"function {name!r} is already deployed by another workflow", field=name)
-            cfg = configs.get(name, spec.resources)
-            if not self.cluster.fits_anywhere(cfg):
-                raise InputError(f"{cfg} does not fit on an invoker of this cluster", field=f"configs.{name}")
+            conf = configs.get(name, spec.resources)
+            if not self.cluster.fits_anywhere(conf):
+                raise InputError(f"{conf} does not fit on an invoker of this cluster", field=f"configs.{name}")
             self._fn_index[name] = len(self._fns)
-            self._fns.append(FnState(len(self._fns), name, spec.perf, cfg, self.seed, self.default_pool))
+            self._fns.append(
+                FnState(
+                    len(self._fns),
+                    name,
+                    spec.perf,
+                    conf,
+                    self.seed,
+                    self.default_pool,
+                    cls=MEMORY if spec.bound == "memory" else 0,
+                    out_delay_s=delays[name],
+                    steps=tuple(sorted(steps.get(name, []))),
+                    tail=(cfg.heavy_tail_prob, cfg.heavy_tail_alpha),
+                    background=background,
+                )
+            )
         self._wf_index[workflow.name] = len(self._wfs)
-        self._wfs.append(WfState(len(self._wfs), workflow, self._fn_index))
+        self._wfs.append(WfState(len(self._wfs), workflow, self._fn_index, delays, background))
 
     def set_resources(self, function: str, config: ResourceConfig) -> None:
         fn = self._fn(function)
@@ -117,8 +181,16 @@ class Simulator(RequestFlow):
                 fn.idle.remove(cid)
                 self._evict(cid, self._now)
 
+    def set_instant(self, function: str) -> None:
+        """Serve ``function`` with clairvoyant just-in-time containers from now on (module docstring)."""
+        fn = self._fn(function)
+        fn.instant = True
+        fn.min_warm, fn.keep_alive_s = 0, 0.0
+
     def set_pool(self, function: str, target: PoolTarget) -> None:
         fn = self._fn(function)
+        if fn.instant:
+            return  # just-in-time containers ignore pool targets
         self._expire(fn, self._now)
         fn.min_warm, fn.keep_alive_s = target.min_warm, float(target.keep_alive_s)
         self._expire(fn, self._now)
@@ -127,24 +199,16 @@ class Simulator(RequestFlow):
 
     def submit(self, workflow: str, arrivals_s: np.ndarray) -> None:
         if workflow not in self._wf_index:
-            raise InputError(f"workflow {workflow!r} is not deployed; deployed: {sorted(self._wf_index)}")
+            visible = sorted(w.name for w in self._wfs if not w.background)
+            raise InputError(f"workflow {workflow!r} is not deployed; deployed: {visible}")
         times = np.asarray(arrivals_s, dtype=float).ravel()
         if times.size and (not np.isfinite(times).all() or times.min() < self._now):
             raise InputError(f"arrival times must be finite and >= now ({self._now} s)", field="arrivals_s")
         self._pending.append((times, self._wf_index[workflow]))
 
-    def _merge_pending(self) -> None:
-        """Merge submitted arrivals into the sorted arrival stream (once per batch of submits)."""
-        rest_t = np.asarray(self._arr_t[self._arr_ptr :], dtype=float)
-        rest_w = np.asarray(self._arr_w[self._arr_ptr :], dtype=np.int64)
-        all_t = np.concatenate([rest_t, *(t for t, _ in self._pending)])
-        all_w = np.concatenate([rest_w, *(np.full(t.size, wi, dtype=np.int64) for t, wi in self._pending)])
-        order = np.argsort(all_t, kind="stable")
-        self._arr_t, self._arr_w, self._arr_ptr = all_t[order].tolist(), all_w[order].tolist(), 0
-        self._pending = []
-
     def advance(self, until_s: float) -> None:
-        """Process every event up to and including ``until_s``; ``math.inf`` runs until nothing is left."""
+        """Process every event up to and including ``until_s``; ``math.inf`` runs until nothing is left (noisy
+        neighbours alone do not keep a run going)."""
         if until_s < self._now:
             raise ValueError(f"cannot go back in time: now {self._now}, asked {until_s}")
         self._run(until_s)
@@ -153,31 +217,46 @@ class Simulator(RequestFlow):
 
     def observe(self) -> dict[str, FunctionObservation]:
         out = {}
+        now = self._now
         for fn in self._fns:
-            out[fn.name] = FunctionObservation(fn.obs_inv, max(fn.obs_peak, fn.in_flight), fn.obs_cold)
-            fn.obs_inv = fn.obs_cold = 0
+            if fn.background:
+                continue
+            fn.track_inflight(now)
+            out[fn.name] = FunctionObservation(
+                fn.obs_inv, max(fn.obs_peak, fn.in_flight), fn.obs_cold, fn.obs_inflight, fn.obs_done, fn.obs_busy
+            )
+            fn.obs_inv = fn.obs_cold = fn.obs_done = 0
+            fn.obs_inflight = fn.obs_busy = 0.0
             fn.obs_peak = fn.in_flight
         return out
 
     def request_records(self) -> list[RequestRecord]:
         out = []
         for wf in self._wfs:
-            for i, rid in enumerate(wf.log_id):
-                arrival, end = wf.log_arrival[i], wf.log_end[i]
-                stages = dict(zip(wf.stage_names, wf.log_stages[i], strict=True)) if wf.log_stages else {}
-                if wf.single:
-                    stages = {wf.stage_names[0]: (end - arrival) * 1000.0}
-                out.append(
-                    RequestRecord(
-                        rid, wf.name, arrival, end, (end - arrival) * 1000.0, stages, wf.log_cold[i], wf.log_failed[i]
-                    )
-                )
+            if not wf.background:
+                out.extend(self.workflow_records(wf))
         out.sort(key=lambda r: r.request_id)
+        return out
+
+    def workflow_records(self, wf: WfState) -> list[RequestRecord]:
+        """Records of one workflow's requests, in completion order."""
+        out = []
+        for i, rid in enumerate(wf.log_id):
+            arrival, end = wf.log_arrival[i], wf.log_end[i]
+            stages = dict(zip(wf.stage_names, wf.log_stages[i], strict=True)) if wf.log_stages else {}
+            if wf.single:
+                stages = {wf.stage_names[0]: (end - arrival) * 1000.0}
+            out.append(
+                RequestRecord(
+                    rid, wf.name, arrival, end, (end - arrival) * 1000.0, stages, wf.log_cold[i], wf.log_failed[i]
+                )
+            )
         return out
 
     def container_records(self) -> list[ContainerRecord]:
         self.expire_all()
-        return self.c.records([fn.name for fn in self._fns], self._now)
+        visible = [not fn.background for fn in self._fns]
+        return self.c.records([fn.name for fn in self._fns], self._now, visible)
 
     # ----------------------------------------------------------------- extras used by runners and metrics
     @property
@@ -188,16 +267,37 @@ class Simulator(RequestFlow):
     def workflows(self) -> list[WfState]:
         return self._wfs
 
-    def pending(self) -> bool:
-        """True while arrivals or events remain."""
-        return bool(self._heap) or bool(self._pending) or self._arr_ptr < len(self._arr_t)
+    @property
+    def utilisation(self) -> UtilisationLog | None:
+        """With ``track_utilisation``: the cluster's computing vCPU over its cores, per minute."""
+        return self._util
 
-    def expire_all(self) -> None:
-        """Apply keep-alive evictions that are due now, for every function."""
-        for fn in self._fns:
-            self._expire(fn, self._now)
+    def pending(self) -> bool:
+        """True while arrivals or events remain (noisy neighbours do not count)."""
+        return len(self._heap) > self._daemons or bool(self._pending) or self._arr_ptr < len(self._arr_t)
+
+    def tenant_figures(self) -> dict[str, Any]:
+        """Background tenants: functions, invocations, cold-start rate and the share of requests that failed."""
+        fns = [fn for fn in self._fns if fn.background]
+        inv = sum(fn.total_inv for fn in fns)
+        return {
+            "functions": len(fns),
+            "invocations": inv,
+            "cold_start_rate": sum(fn.total_cold for fn in fns) / inv if inv else 0.0,
+            "failed": sum(fn.total_failed for fn in fns),
+        }
 
     # ----------------------------------------------------------------- event loop
+    def _merge_pending(self) -> None:
+        """Merge submitted arrivals into the sorted arrival stream (once per batch of submits)."""
+        rest_t = np.asarray(self._arr_t[self._arr_ptr :], dtype=float)
+        rest_w = np.asarray(self._arr_w[self._arr_ptr :], dtype=np.int64)
+        all_t = np.concatenate([rest_t, *(t for t, _ in self._pending)])
+        all_w = np.concatenate([rest_w, *(np.full(t.size, wi, dtype=np.int64) for t, wi in self._pending)])
+        order = np.argsort(all_t, kind="stable")
+        self._arr_t, self._arr_w, self._arr_ptr = all_t[order].tolist(), all_w[order].tolist(), 0
+        self._pending = []
+
     def _run(self, until: float) -> None:
         if self._pending:
             self._merge_pending()
@@ -206,13 +306,14 @@ class Simulator(RequestFlow):
         ptr = self._arr_ptr
         pop = heapq.heappop
         end_event, ready_event, start_request = self._on_end, self._on_ready, self._start_request
+        cont_version = self._cont.version if self._cont is not None else []
         while True:
             ta = arr_t[ptr] if ptr < n_arr else INF
             if heap:
                 top = heap[0]
                 t = top[0]
                 if t < ta or (t == ta and top[1] < STAGE + 1):
-                    if t > until:
+                    if t > until or (ta == INF and until == INF and len(heap) == self._daemons):
                         break
                     pop(heap)
                     self._now = t
@@ -221,6 +322,11 @@ class Simulator(RequestFlow):
                         end_event(top[4], top[5], top[6], t)
                     elif kind == READY:
                         ready_event(top[4], t)
+                    elif kind == CPU_DONE:
+                        if top[5] == cont_version[top[4]]:  # else stale: the invoker's load changed since
+                            self._on_compute_done(top[4], t)
+                    elif kind == NEIGHBOUR:
+                        self._on_neighbour(top[4], top[5], t)
                     else:
                         self._invoke_stage(top[5], top[6], t)
                     continue
@@ -236,9 +342,14 @@ class Simulator(RequestFlow):
         self._seq += 1
         heapq.heappush(self._heap, (t, prio, self._seq, kind, cid, a, b))
 
+    def _push_daemon(self, t: float, invoker: int, starts: bool) -> None:
+        self._daemons += 1
+        self._push(t, END, NEIGHBOUR, invoker, starts, None)
+
     def _fn(self, name: str) -> FnState:
-        if name not in self._fn_index:
-            raise InputError(f"unknown function {name!r}; deployed: {sorted(self._fn_index)}")
+        if name not in self._fn_index or self._fns[self._fn_index[name]].background:
+            visible = sorted(f.name for f in self._fns if not f.background)
+            raise InputError(f"unknown function {name!r}; deployed: {visible}")
         return self._fns[self._fn_index[name]]
 
     def _log(self, t: float, what: str, name: str, cid: int, inv: tuple[Any, ...] | None) -> None:
@@ -246,10 +357,13 @@ class Simulator(RequestFlow):
         rid = -1 if inv is None else (inv[1] if isinstance(inv[1], int) else inv[1].rid)
         self.events.append((t, what, name, cid, rid))
 
-    # ----------------------------------------------------------------- invocations and containers
+    # ----------------------------------------------------------------- invocations
     def _invoke(self, fn: FnState, inv: tuple[Any, ...], t: float) -> None:
         fn.total_inv += 1
         fn.obs_inv += 1
+        if t > fn.obs_t:
+            fn.obs_inflight += fn.in_flight * (t - fn.obs_t)
+            fn.obs_t = t
         fn.in_flight += 1
         if fn.in_flight > fn.obs_peak:
             fn.obs_peak = fn.in_flight
@@ -258,6 +372,8 @@ class Simulator(RequestFlow):
             self._expire(fn, t)
         if idle:
             self._serve(fn, idle.pop(), inv, t)
+            return
+        if fn.instant and self._start_instant(fn, inv, t):
             return
         fn.waiting.append(inv)
         if len(fn.waiting) > fn.n_starting:
@@ -274,33 +390,93 @@ class Simulator(RequestFlow):
         if self.events is not None:
             self._log(t, "run-cold" if cold else "run-warm", fn.name, cid, inv)
         if lat != lat:  # NaN: out of memory; the container is killed
-            if self.events is not None:
-                self._log(t, "out-of-memory", fn.name, cid, inv)
-            fn.total_failed += 1
-            fn.in_flight -= 1
-            c.invocations[cid] += 1
-            self._evict(cid, t)
-            self._complete(inv, t, cold, failed=True)
-            if len(fn.waiting) > fn.n_starting:
-                self._start_container(fn, t)
+            self._out_of_memory(fn, cid, inv, t, cold)
             return
-        if self._interference > 0.0:
-            inv_id = c.invoker[cid]
-            self.cluster.busy_cpu[inv_id] += cfg.cpu
-            lat *= 1.0 + self._interference * min(1.0, self.cluster.utilization(inv_id))
+        if self._drift:
+            lat *= diurnal_factor(self.config, t)
+            if fn.steps:
+                lat *= fn.step_factor(t)
         c.busy_since[cid] = t
         c.invocations[cid] += 1
+        util = self._util
+        if util is not None:
+            load = c.load[cid] = cfg.cpu * fn.cpu_frac
+            if t <= util.end:
+                util.acc += util.load * (t - util.last)
+                util.last = t
+                util.load += load
+            else:
+                util.add(t, load)
+        cont = self._cont
+        if cont is None:
+            self._seq += 1
+            heapq.heappush(self._heap, (t + lat / 1000.0, END, self._seq, END, cid, inv, cold))
+            return
+        work_s = lat / 1000.0 * fn.cpu_frac
+        i = c.invoker[cid]
+        when = cont.start(i, t, cfg.cpu, fn.cls, work_s, lat / 1000.0 - work_s, (cid, inv, cold))
         self._seq += 1
-        heapq.heappush(self._heap, (t + lat / 1000.0, END, self._seq, END, cid, inv, cold))
+        heapq.heappush(self._heap, (when, END, self._seq, CPU_DONE, i, cont.version[i], None))
+
+    def _out_of_memory(self, fn: FnState, cid: int, inv: tuple[Any, ...], t: float, cold: int) -> None:
+        if self.events is not None:
+            self._log(t, "out-of-memory", fn.name, cid, inv)
+        fn.total_failed += 1
+        fn.track_inflight(t)
+        fn.in_flight -= 1
+        self.c.invocations[cid] += 1
+        self._evict(cid, t)
+        self._complete(inv, t, cold, failed=True)
+        if len(fn.waiting) > fn.n_starting:
+            self._start_container(fn, t)
+
+    def _on_compute_done(self, invoker: int, t: float) -> None:
+        """Compute phases on ``invoker`` ended at ``t``: their I/O follows (stale events are dropped by ``_run``)."""
+        cont = self._cont
+        assert cont is not None
+        done, when = cont.finished(invoker, t)
+        heap = self._heap
+        if when != INF:
+            self._seq += 1
+            heapq.heappush(heap, (when, END, self._seq, CPU_DONE, invoker, cont.version[invoker], None))
+        for io_s, (cid, inv, cold) in done:
+            if io_s > 0.0:
+                self._seq += 1
+                heapq.heappush(heap, (t + io_s, END, self._seq, END, cid, inv, cold))
+            else:
+                self._on_end(cid, inv, cold, t)
+
+    def _on_neighbour(self, invoker: int, starts: bool, t: float) -> None:
+        """A noisy neighbour arrives on (``starts``) or leaves an invoker; the next change is scheduled."""
+        self._daemons -= 1
+        cont = self._cont
+        assert cont is not None
+        delta, next_t, next_starts = self.neighbours.step(invoker, starts, t)
+        when = cont.shift(invoker, t, delta)
+        if when != INF:
+            self._push(when, END, CPU_DONE, invoker, cont.version[invoker], None)
+        self._push_daemon(next_t, invoker, next_starts)
 
     def _on_end(self, cid: int, inv: tuple[Any, ...], cold: int, t: float) -> None:
         c = self.c
         fn = self._fns[c.fid[cid]]
-        c.busy[cid] += t - c.busy_since[cid]
+        run_s = t - c.busy_since[cid]
+        c.busy[cid] += run_s
         c.busy_since[cid] = math.nan
-        if self._interference > 0.0:
-            self.cluster.busy_cpu[c.invoker[cid]] -= c.config[cid].cpu
+        util = self._util
+        if util is not None:
+            if t <= util.end:
+                util.acc += util.load * (t - util.last)
+                util.last = t
+                util.load -= c.load[cid]
+            else:
+                util.add(t, -c.load[cid])
+        if t > fn.obs_t:
+            fn.obs_inflight += fn.in_flight * (t - fn.obs_t)
+            fn.obs_t = t
         fn.in_flight -= 1
+        fn.obs_done += 1
+        fn.obs_busy += run_s
         if self.events is not None:
             self._log(t, "end", fn.name, cid, inv)
         self._complete(inv, t, cold, failed=False)
@@ -309,6 +485,7 @@ class Simulator(RequestFlow):
     def _on_ready(self, cid: int, t: float) -> None:
         fn = self._fns[self.c.fid[cid]]
         fn.n_starting -= 1
+        self.cluster.starting[self.c.invoker[cid]] -= 1
         if self.events is not None:
             self._log(t, "ready", fn.name, cid, None)
         self._release(fn, cid, t)
@@ -319,96 +496,10 @@ class Simulator(RequestFlow):
             self._serve(fn, cid, fn.waiting.popleft(), t)
             if fn.n_starting > len(fn.waiting) and self._cluster_queue:
                 self._cancel_queued_start(fn)
-        elif self.c.config[cid] != fn.config:
+        elif self.c.config[cid] is not fn.config and self.c.config[cid] != fn.config:
             self._evict(cid, t)
         else:
             self.c.idle_since[cid] = t
             fn.idle.append(cid)
             if self._cluster_queue:
                 self._drain_cluster_queue(t)
-
-    def _start_container(self, fn: FnState, t: float) -> None:
-        fn.n_starting += 1
-        fn.live += 1
-        invoker = self.cluster.place(fn.config)
-        if invoker < 0:
-            invoker = self._make_room(fn, t)
-        if invoker < 0:
-            self._cluster_queue.append(fn.fid)
-            return
-        self._launch(fn, invoker, t)
-
-    def _launch(self, fn: FnState, invoker: int, t: float) -> None:
-        cold_s = fn.next_cold_start_ms() / 1000.0
-        cid = self.c.add(fn.fid, fn.config, invoker, t, t + cold_s)
-        if self.events is not None:
-            self._log(t, "container-start", fn.name, cid, None)
-        self._push(t + cold_s, READY, READY, cid, None, None)
-
-    def _make_room(self, fn: FnState, t: float) -> int:
-        """Evict idle containers of other functions, least recently used first, until ``fn`` fits."""
-        self.expire_all()
-        invoker = self.cluster.place(fn.config)
-        while invoker < 0:
-            victim = self._lru_idle(exclude=fn.fid)
-            if victim is None:
-                return -1
-            self._fns[self.c.fid[victim]].idle.popleft()
-            self._evict(victim, t, drain=False)
-            invoker = self.cluster.place(fn.config)
-        return invoker
-
-    def _lru_idle(self, exclude: int) -> int | None:
-        best, best_t = None, INF
-        for other in self._fns:
-            if other.fid != exclude and other.idle:
-                cid = other.idle[0]
-                if self.c.idle_since[cid] < best_t:
-                    best, best_t = cid, self.c.idle_since[cid]
-        return best
-
-    def _expire(self, fn: FnState, t: float) -> None:
-        """Evict idle containers of ``fn`` whose keep-alive ran out before ``t`` (oldest first, down to min_warm)."""
-        idle, since, ka = fn.idle, self.c.idle_since, fn.keep_alive_s
-        while idle and fn.live > fn.min_warm and since[idle[0]] + ka < t:
-            cid = idle.popleft()
-            self._evict(cid, since[cid] + ka)
-
-    def _evict(self, cid: int, t: float, drain: bool = True) -> None:
-        fn = self._fns[self.c.fid[cid]]
-        self.c.end[cid] = t
-        if self.events is not None:
-            self._log(t, "evict", fn.name, cid, None)
-        self.cluster.release(self.c.invoker[cid], self.c.config[cid])
-        fn.live -= 1
-        if drain and self._cluster_queue:
-            self._drain_cluster_queue(max(t, self._now))
-        if drain and fn.live < fn.min_warm:  # keep the pool's floor: replace a killed or retired container
-            self._start_container(fn, max(t, self._now))
-
-    def _cancel_queued_start(self, fn: FnState) -> None:
-        """A start waiting for room is no longer needed (its invocation was served by a freed container)."""
-        try:
-            self._cluster_queue.remove(fn.fid)
-        except ValueError:
-            return
-        fn.n_starting -= 1
-        fn.live -= 1
-
-    def _drain_cluster_queue(self, t: float) -> None:
-        if self._draining:
-            return
-        self._draining = True
-        try:
-            queue = self._cluster_queue
-            while queue:
-                fn = self._fns[queue[0]]
-                invoker = self.cluster.place(fn.config)
-                if invoker < 0:
-                    invoker = self._make_room(fn, t)
-                if invoker < 0:
-                    break
-                queue.popleft()
-                self._launch(fn, invoker, t)
-        finally:
-            self._draining = False

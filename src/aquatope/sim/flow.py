@@ -1,6 +1,10 @@
 """How a workflow request moves through its DAG in the simulator: sources first, element-wise map groups,
 fan-in barriers, transfer delays on edges, failure of the whole request when one invocation fails.
 
+Transfer delays: an edge out of stage ``s`` delays its input to the next stage by the delay of ``s``'s function
+(``SimConfig.transfer_ms`` plus its ``output_mb`` over ``transfer_mb_per_s``); a stage copy starts when the last
+of its inputs has arrived, i.e. at the latest ``end + delay`` over what it waits for.
+
 :class:`RequestFlow` is a mixin of :class:`~aquatope.sim.engine.Simulator`, kept apart to keep modules small; the
 engine provides the invocation and event primitives declared below.
 """
@@ -23,7 +27,6 @@ class RequestFlow:
     _wfs: list[WfState]
     _fns: list[FnState]
     _next_rid: int
-    _transfer_s: float
     events: list[tuple[float, str, str, int, int]] | None
 
     def _invoke(self, fn: FnState, inv: tuple[Any, ...], t: float) -> None:
@@ -45,20 +48,35 @@ class RequestFlow:
         req = ReqState(rid, t, wf)
         for s in wf.sources:
             for k in range(wf.fanout[s]):
-                self._stage_ready(wf, req, s, k, t, delay=False)
+                self._stage_ready(wf, req, s, k, t)
 
-    def _stage_ready(self, wf: WfState, req: ReqState, s: int, k: int, t: float, delay: bool = True) -> None:
-        if delay and self._transfer_s > 0:
-            self._push(t + self._transfer_s, STAGE, STAGE, -1, wf.wi, (req, s, k))
-            return
+    def _stage_ready(self, wf: WfState, req: ReqState, s: int, k: int, t: float) -> None:
         if t < req.stage_ready[s]:
             req.stage_ready[s] = t
         self._invoke(self._fns[wf.fids[s]], (wf.wi, req, s, k, t), t)
 
+    def _input_arrived(self, wf: WfState, req: ReqState, succ: int, k: int, t: float, at: float) -> None:
+        """One input of copy ``k`` of stage ``succ`` is there at ``at`` (>= ``t``, the time now); the copy starts
+        once its last input is there."""
+        rem = req.remaining[succ]
+        rem[k] -= 1
+        if req.inputs_at is None:
+            if rem[k] == 0:
+                self._stage_ready(wf, req, succ, k, t)
+            return
+        row = req.inputs_at[succ]
+        if at > row[k]:
+            row[k] = at
+        if rem[k] == 0:
+            if row[k] > t:
+                self._push(row[k], STAGE, STAGE, -1, wf.wi, (req, succ, k))
+            else:
+                self._stage_ready(wf, req, succ, k, t)
+
     def _invoke_stage(self, wi: int, payload: tuple[ReqState, int, int], t: float) -> None:
         req, s, k = payload
         if not req.done:
-            self._stage_ready(self._wfs[wi], req, s, k, t, delay=False)
+            self._stage_ready(self._wfs[wi], req, s, k, t)
 
     def _complete(self, inv: tuple[Any, ...], t: float, cold: int, failed: bool) -> None:
         wi, req, s, k, t_inv = inv
@@ -81,17 +99,13 @@ class RequestFlow:
         req.copies_left[s] -= 1
         req.stage_end[s] = max(req.stage_end[s], t)
         stage_done = req.copies_left[s] == 0
+        at = t if wf.delay_s is None else t + wf.delay_s[s]
         for succ, elementwise in wf.succ[s]:
             if elementwise:
-                req.remaining[succ][k] -= 1
-                if req.remaining[succ][k] == 0:
-                    self._stage_ready(wf, req, succ, k, t)
+                self._input_arrived(wf, req, succ, k, t, at)
             elif stage_done:
-                rem = req.remaining[succ]
-                for j in range(len(rem)):
-                    rem[j] -= 1
-                    if rem[j] == 0:
-                        self._stage_ready(wf, req, succ, j, t)
+                for j in range(wf.fanout[succ]):
+                    self._input_arrived(wf, req, succ, j, t, at)
         if stage_done and s in wf.sinks:
             req.sinks_left -= 1
             if req.sinks_left == 0:

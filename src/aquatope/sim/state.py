@@ -11,6 +11,7 @@ import numpy as np
 from aquatope.perf import PerfModel
 from aquatope.platform import PoolTarget
 from aquatope.resources import ResourceConfig
+from aquatope.sim.contention import cpu_share
 from aquatope.workflow import Workflow
 
 SAMPLE_BATCH = 4096
@@ -20,23 +21,35 @@ SAMPLE_BATCH = 4096
 def function_rngs(seed: int, name: str) -> tuple[np.random.Generator, np.random.Generator]:
     """Two independent streams (latency, cold start) for a function, keyed by its name, so results do not depend
     on the order in which functions were deployed."""
+    return _stream(seed, name, 0), _stream(seed, name, 1)
+
+
+def _stream(seed: int, name: str, which: int) -> np.random.Generator:
     key = zlib.crc32(name.encode("utf-8"))
-    lat = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(key, 0))))
-    cold = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(key, 1))))
-    return lat, cold
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(key, which))))
 
 
 class FnState:
-    """One deployed function: its configuration, pool target, containers and counters."""
+    """One deployed function: its configuration, pool target, containers and counters.
+
+    Sources of uncertainty that belong to the function: ``cls`` (0 CPU-bound, 1 memory-bound: which contention
+    slope applies), ``out_delay_s`` (transfer delay on its outgoing edges), ``steps`` (scheduled step changes of
+    its execution time, ``(at_s, factor)`` sorted by time) and heavy tails (``tail_prob``, ``tail_alpha``: drawn
+    from a stream of their own, so the base latencies are the same draws with or without them).
+    """
 
     __slots__ = (
+        "background",
+        "cls",
         "cold_buf",
         "cold_i",
         "cold_rng",
         "config",
+        "cpu_frac",
         "fid",
         "idle",
         "in_flight",
+        "instant",
         "keep_alive_s",
         "lat_buf",
         "lat_cfg",
@@ -46,17 +59,40 @@ class FnState:
         "min_warm",
         "n_starting",
         "name",
+        "obs_busy",
         "obs_cold",
+        "obs_done",
+        "obs_inflight",
         "obs_inv",
         "obs_peak",
+        "obs_t",
+        "out_delay_s",
         "perf",
+        "steps",
+        "tail_alpha",
+        "tail_prob",
+        "tail_rng",
         "total_cold",
         "total_failed",
         "total_inv",
         "waiting",
     )
 
-    def __init__(self, fid: int, name: str, perf: PerfModel, config: ResourceConfig, seed: int, pool: PoolTarget):
+    def __init__(
+        self,
+        fid: int,
+        name: str,
+        perf: PerfModel,
+        config: ResourceConfig,
+        seed: int,
+        pool: PoolTarget,
+        *,
+        cls: int = 0,
+        out_delay_s: float = 0.0,
+        steps: tuple[tuple[float, float], ...] = (),
+        tail: tuple[float, float] = (0.0, 2.0),
+        background: bool = False,
+    ):
         self.fid = fid
         self.name = name
         self.perf = perf
@@ -69,24 +105,57 @@ class FnState:
         self.live = 0  # containers alive: starting, idle or busy
         self.in_flight = 0  # invocations running or waiting
         self.lat_rng, self.cold_rng = function_rngs(seed, name)
+        self.tail_rng = _stream(seed, name, 2)
+        self.tail_prob, self.tail_alpha = float(tail[0]), float(tail[1])
         self.lat_cfg: ResourceConfig | None = None
         self.lat_buf: list[float] = []
         self.lat_i = 0
+        self.cpu_frac = 1.0
         self.cold_buf: list[float] = []
         self.cold_i = 0
-        self.obs_inv = self.obs_cold = self.obs_peak = 0
+        self.cls = cls
+        self.out_delay_s = out_delay_s
+        self.steps = steps
+        self.background = background
+        self.instant = False  # clairvoyant just-in-time containers (Simulator.set_instant)
+        self.instant = False  # clairvoyant just-in-time containers (Simulator.set_instant)
+        self.obs_inv = self.obs_cold = self.obs_peak = self.obs_done = 0
+        self.obs_inflight = self.obs_busy = self.obs_t = 0.0
         self.total_inv = self.total_cold = self.total_failed = 0
 
     def next_latency_ms(self, config: ResourceConfig) -> float:
-        """The next warm execution time (ms; NaN = out of memory) from this function's latency stream."""
-        if config != self.lat_cfg or self.lat_i >= len(self.lat_buf):
-            if config != self.lat_cfg:
-                self.lat_cfg = config
-            self.lat_buf = self.perf.sample_latency_ms(config, SAMPLE_BATCH, self.lat_rng).tolist()
+        """The next warm execution time (ms; NaN = out of memory) from this function's latency stream; after the
+        call ``cpu_frac`` is the compute share at ``config``."""
+        same = config is self.lat_cfg
+        if not same or self.lat_i >= len(self.lat_buf):
+            if not same and config != self.lat_cfg:
+                self.cpu_frac = cpu_share(self.perf, config)
+            self.lat_cfg = config
+            batch = self.perf.sample_latency_ms(config, SAMPLE_BATCH, self.lat_rng)
+            if self.tail_prob > 0.0:
+                u = self.tail_rng.random((2, SAMPLE_BATCH))
+                pareto = (1.0 - u[1]) ** (-1.0 / self.tail_alpha)  # Pareto(alpha) with scale 1: >= 1
+                batch = np.where(u[0] < self.tail_prob, batch * pareto, batch)
+            self.lat_buf = batch.tolist()
             self.lat_i = 0
         value = self.lat_buf[self.lat_i]
         self.lat_i += 1
         return value
+
+    def step_factor(self, t: float) -> float:
+        """Product of the scheduled step changes in force at ``t``."""
+        factor = 1.0
+        for at_s, f in self.steps:
+            if at_s > t:
+                break
+            factor *= f
+        return factor
+
+    def track_inflight(self, t: float) -> None:
+        """Accumulate invocation-seconds in progress up to ``t`` (call before ``in_flight`` changes)."""
+        if t > self.obs_t:
+            self.obs_inflight += self.in_flight * (t - self.obs_t)
+            self.obs_t = t
 
     def next_cold_start_ms(self) -> float:
         """The next cold-start time (ms) at the current configuration."""
@@ -102,6 +171,8 @@ class WfState:
     """One deployed workflow, compiled for the event loop, with its request log (columns)."""
 
     __slots__ = (
+        "background",
+        "delay_s",
         "elementwise",
         "fanout",
         "fids",
@@ -122,8 +193,16 @@ class WfState:
         "workflow",
     )
 
-    def __init__(self, wi: int, workflow: Workflow, fids: dict[str, int]) -> None:
+    def __init__(
+        self,
+        wi: int,
+        workflow: Workflow,
+        fids: dict[str, int],
+        delay_s: dict[str, float] | None = None,
+        background: bool = False,
+    ) -> None:
         self.wi = wi
+        self.background = background
         self.name = workflow.name
         self.workflow = workflow
         stages = workflow.stages
@@ -140,6 +219,9 @@ class WfState:
         self.sources = [index[n] for n in workflow.sources()]
         self.sinks = {index[n] for n in workflow.sinks()}
         self.single = len(stages) == 1 and stages[0].fanout == 1
+        delays = [float((delay_s or {}).get(s.function, 0.0)) for s in stages]
+        self.delay_s: list[float] | None = delays if any(d > 0 for d in delays) else None
+        """Per stage, the transfer delay on its outgoing edges (s); None when every edge is free."""
         self.log_id: list[int] = []
         self.log_arrival: list[float] = []
         self.log_end: list[float] = []
@@ -151,7 +233,18 @@ class WfState:
 class ReqState:
     """A multi-stage workflow request in flight."""
 
-    __slots__ = ("arrival", "cold", "copies_left", "done", "remaining", "rid", "sinks_left", "stage_end", "stage_ready")
+    __slots__ = (
+        "arrival",
+        "cold",
+        "copies_left",
+        "done",
+        "inputs_at",
+        "remaining",
+        "rid",
+        "sinks_left",
+        "stage_end",
+        "stage_ready",
+    )
 
     def __init__(self, rid: int, arrival: float, wf: WfState) -> None:
         self.rid = rid
@@ -163,3 +256,5 @@ class ReqState:
         self.sinks_left = len(wf.sinks)
         self.cold = 0
         self.done = False
+        self.inputs_at = [[0.0] * f for f in wf.fanout] if wf.delay_s is not None else None
+        """With transfer delays: per stage copy, when its last input has arrived (s)."""

@@ -13,6 +13,8 @@ Schema (see ``src/aquatope/workloads/*.yaml`` for complete examples)::
         perf: {model: parametric, serial_ms: ..., ...}   # or {model: empirical, file: measurements/x.csv}
         handler: my_module:detect     # optional: the code that runs it on a real platform (Ray)
         init: my_module:load_model    # optional: run once per container (imports, model loading)
+        output_mb: 0.5                # optional: payload an invocation passes on (transfer delays), default 0
+        bound: cpu                    # optional: cpu | memory (how contention slows it), default cpu
     maps:                             # optional map groups: N element-wise parallel pipelines
       chunks: {fanout: 8}
     stages:                           # the DAG; a stage invokes `function` (default: its own name)
@@ -42,7 +44,7 @@ from aquatope.resources import ResourceConfig
 from aquatope.workflow.model import MAX_FANOUT, WORKFLOW_KINDS, FunctionSpec, QoS, Stage, Workflow
 
 _TOP_KEYS = {"name", "kind", "description", "qos", "functions", "maps", "stages"}
-_FUNCTION_KEYS = {"perf", "resources", "description", "handler", "init"}
+_FUNCTION_KEYS = {"perf", "resources", "description", "handler", "init", "output_mb", "bound"}
 _CODE_REF = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 MAX_YAML_BYTES = 2**20
 """Largest workflow file (1 MiB); the built-in ones are 2-5 KB."""
@@ -278,9 +280,20 @@ def _read_functions(ctx: _Ctx, data: _LineDict, base_dir: Path) -> dict[str, Fun
             key = (exc.field or "").split(".")[-1]
             raise ctx.error(exc.message, spec["perf"], key, exc.field or f"{where}.perf") from None
         code = {key: _code_ref(ctx, spec, key, f"{where}.{key}") for key in ("handler", "init")}
-        functions[str(fname)] = FunctionSpec(
-            str(fname), perf, resources, str(spec.get("description", "")).strip(), code["handler"], code["init"]
-        )
+        try:
+            functions[str(fname)] = FunctionSpec(
+                str(fname),
+                perf,
+                resources,
+                str(spec.get("description", "")).strip(),
+                code["handler"],
+                code["init"],
+                output_mb=spec.get("output_mb", 0.0),
+                bound=spec.get("bound", "cpu"),
+            )
+        except InputError as exc:
+            key = exc.field or "output_mb"
+            raise ctx.error(exc.message, spec, key, f"{where}.{key}") from None
     return functions
 
 

@@ -12,6 +12,7 @@ Shapes supported by one mechanism:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from aquatope.perf import PerfModel
 
 WORKFLOW_KINDS = ("analytics", "interactive")
+FUNCTION_BOUNDS = ("cpu", "memory")
 MAX_STAGES = 1000
 """Most stages in a workflow (the built-in ones have 3-9); validation and simulation are per stage."""
 MAX_FANOUT = 10_000
@@ -66,6 +68,11 @@ class FunctionSpec:
     ``handler`` and ``init`` bind the function to code for a real platform (the Ray runtime): ``module:function``
     references, the handler called per invocation and the optional init run once per container (its cold start).
     The simulator ignores them.
+
+    ``output_mb`` is the payload one invocation emits to the stages after it (MB; it crosses object storage, so it
+    costs a transfer delay on every outgoing edge in a scenario with transfers); ``bound`` says what limits its
+    compute, ``cpu`` or ``memory`` (memory bandwidth): the simulator's interference model slows the two
+    differently under contention (see :mod:`aquatope.sim.contention`).
     """
 
     name: str
@@ -74,6 +81,16 @@ class FunctionSpec:
     description: str = ""
     handler: str | None = None
     init: str | None = None
+    output_mb: float = 0.0
+    bound: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.output_mb, bool) or not (
+            isinstance(self.output_mb, int | float) and math.isfinite(self.output_mb) and 0 <= self.output_mb <= 1e6
+        ):
+            raise InputError(f"must be a number of MB in [0, 1e6], got {brief(self.output_mb)}", field="output_mb")
+        if self.bound not in FUNCTION_BOUNDS:
+            raise InputError(f"must be one of {', '.join(FUNCTION_BOUNDS)}, got {brief(self.bound)}", field="bound")
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,13 @@ class Workflow:
     def default_configs(self) -> dict[str, ResourceConfig]:
         """Each function's default ResourceConfig, as written in the YAML."""
         return {name: self.functions[name].resources for name in self.function_names}
+
+    def renamed(self, prefix: str) -> Workflow:
+        """A copy whose workflow and function names start with ``prefix`` (stages keep their names): a shadow
+        deployment of the same code next to the original on one platform."""
+        functions = {prefix + n: dataclasses.replace(f, name=prefix + n) for n, f in self.functions.items()}
+        stages = tuple(dataclasses.replace(s, function=prefix + s.function) for s in self.stages)
+        return Workflow(prefix + self.name, self.qos, functions, stages, self.kind, self.description, self.source)
 
     def successors(self, name: str) -> tuple[str, ...]:
         return tuple(s.name for s in self.stages if name in s.after)

@@ -1,4 +1,4 @@
-"""Run metrics (aquatope.sim.metrics) on hand-computed cases: warm containers, cost split, percentiles, QoS."""
+"""Run metrics (aquatope.metrics) on hand-computed cases: warm containers, cost split, percentiles, QoS, windows."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from aquatope.resources import Pricing
-from aquatope.sim.metrics import (
+from aquatope.metrics import (
+    RequestColumns,
     RunMetrics,
     compute_metrics,
     container_cost,
     latency_percentiles,
+    metrics_from_records,
     warm_containers,
+    window_violation_rate,
 )
+from aquatope.platform import ContainerRecord, RequestRecord
+from aquatope.resources import Pricing, ResourceConfig
 
 # round prices so that every cost below is mental arithmetic
 UNIT = Pricing(usd_per_vcpu_s=1.0, usd_per_gb_s=10.0, usd_per_request=0.5, name="unit")
@@ -108,6 +112,10 @@ def _metrics(**overrides: object) -> RunMetrics:
         "horizon_s": 20.0,
     }
     args.update(overrides)
+    lat = np.asarray(args.pop("latency_ms"), dtype=float)
+    args["requests"] = RequestColumns(
+        np.zeros(lat.size), lat, np.asarray(args.pop("failed"), dtype=bool), np.asarray(args.pop("targets_ms"))
+    )
     return compute_metrics(**args)  # type: ignore[arg-type]
 
 
@@ -134,7 +142,7 @@ def test_cold_starts_cost_and_containers() -> None:
     m = _metrics()
     assert (m.invocations, m.cold_starts, m.cold_start_rate) == (8, 2, 0.25)
     assert m.cost_usd == pytest.approx(
-        {"execution": 28.0, "idle": 75.0, "requests": 8 * 0.5, "total": 28.0 + 75.0 + 4.0}
+        {"execution": 28.0, "idle": 75.0, "requests": 8 * 0.5, "tuning": 0.0, "total": 28.0 + 75.0 + 4.0}
     )
     assert m.cost_usd["total"] == m.cost_usd["execution"] + m.cost_usd["idle"] + m.cost_usd["requests"]
     assert m.containers_started == 2
@@ -153,7 +161,7 @@ def test_an_empty_run_has_zero_rates_and_nan_latency() -> None:
         containers=NO_CONTAINERS,
     )
     assert (m.requests, m.qos_violation_rate, m.cold_start_rate, m.containers_started) == (0, 0.0, 0.0, 0)
-    assert m.cost_usd == {"execution": 0.0, "idle": 0.0, "requests": 0.0, "total": 0.0}
+    assert m.cost_usd == {"execution": 0.0, "idle": 0.0, "requests": 0.0, "tuning": 0.0, "total": 0.0}
     assert math.isnan(m.latency_ms["p99"])
     assert (m.mean_warm_containers, m.peak_warm_containers) == (0.0, 0)
 
@@ -175,11 +183,15 @@ def test_to_dict_is_plain_data_with_every_field() -> None:
         "peak_warm_containers",
         "idle_gb_s",
         "horizon_s",
+        "window_violation_rate",
+        "window_violation_rate_5m",
+        "p95_over_target",
+        "p99_over_target",
         "per_workflow",
     ]
     assert d["per_workflow"] == details
     assert set(d["latency_ms"]) == {"p50", "p95", "p99", "mean"}
-    assert set(d["cost_usd"]) == {"execution", "idle", "requests", "total"}
+    assert set(d["cost_usd"]) == {"execution", "idle", "requests", "tuning", "total"}
     for key in ("requests", "invocations", "failed_requests", "cold_starts", "containers_started"):
         assert type(d[key]) is int, key
 
@@ -189,3 +201,50 @@ def test_warm_containers_mean_counts_only_time_inside_the_horizon() -> None:
     mean, peak = warm_containers(np.array([0.0, 5.0]), np.array([50.0, 20.0]), horizon_s=10.0)
     assert mean == pytest.approx((10.0 + 5.0) / 10.0)
     assert peak == 2 and mean <= peak
+
+
+# ----------------------------------------------------------------------------------------------- windows
+def _record(rid: int, arrival: float, latency_ms: float, failed: bool = False) -> RequestRecord:
+    return RequestRecord(rid, "w", arrival, arrival + latency_ms / 1000.0, latency_ms, {}, 0, failed)
+
+
+def test_window_violation_rate_on_a_hand_made_record_list() -> None:
+    # minute 0: 20 requests, one over 100 ms: its p95 (linear, between the 19th and 20th order statistics) is
+    # 95 + 0.05 * (500 - 95) = 115.25 > 100: violates. Minute 1: 20 requests, all fine. Minute 2: one failure.
+    # Minute 3: no request (not counted).
+    recs = [_record(i, 1.0 + i, 50.0 + 2.5 * i if i < 19 else 500.0) for i in range(20)]
+    recs += [_record(20 + i, 61.0 + i, 80.0) for i in range(20)]
+    recs += [_record(40, 130.0, 10.0, failed=True)]
+    cols = RequestColumns.from_records(recs, 100.0)
+    rate = window_violation_rate(cols.arrival_s, cols.latency_ms, cols.failed, 100.0, 0.95, 60.0)
+    assert rate == pytest.approx(2 / 3)
+    # five-minute windows: everything in one window; among 41 requests the two bad ones lie above its p95 (95 ms)
+    assert window_violation_rate(cols.arrival_s, cols.latency_ms, cols.failed, 100.0, 0.95, 300.0) == 0.0
+    assert np.quantile(np.where(cols.failed, np.inf, cols.latency_ms), 0.95) == pytest.approx(95.0)
+    # the per-window percentile is numpy's
+    first = np.array([r.latency_ms for r in recs[:20]])
+    assert np.quantile(first, 0.95) == pytest.approx(115.25)
+    assert math.isnan(window_violation_rate(np.zeros(0), np.zeros(0), np.zeros(0, bool), 100.0, 0.95, 60.0))
+
+
+def test_metrics_from_records_add_windows_tuning_and_ratios_to_the_target() -> None:
+    recs = [_record(i, 10.0 * i, 100.0 + i) for i in range(12)]  # two minutes, none over 200 ms
+    containers = [ContainerRecord(0, "f", ResourceConfig(1.0, 1024), 0.0, 1.0, 120.0, 6.0, 12)]
+    m = metrics_from_records(
+        recs,
+        containers,
+        target_ms=200.0,
+        quantile=0.95,
+        invocations=12,
+        cold_starts=1,
+        pricing=UNIT,
+        horizon_s=120.0,
+        tuning_usd=3.0,
+    )
+    assert m.window_violation_rate == 0.0 and m.window_violation_rate_5m == 0.0
+    assert m.p95_over_target == pytest.approx(np.percentile(np.arange(100.0, 112.0), 95) / 200.0)
+    assert m.cost_usd["tuning"] == 3.0
+    # 1 vCPU x 1 + 1 GB x 10 per second: busy 6 s = 66, idle 114 s = 1254, fees 12 x 0.5 = 6
+    assert m.cost_usd == pytest.approx(
+        {"execution": 66.0, "idle": 1254.0, "requests": 6.0, "tuning": 3.0, "total": 1329.0}
+    )

@@ -1,4 +1,4 @@
-"""aquatope.sim.run: option parsing, configuration files, and replays checked against hand-computed figures."""
+"""aquatope.experiments.simulate: option parsing, configuration files, and replays checked against hand-computed figures."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ import pytest
 from sim_cases import ONE, chain
 
 from aquatope.errors import InputError
-from aquatope.platform import PoolTarget
-from aquatope.resources import Pricing, ResourceConfig
-from aquatope.sim import SimConfig, Simulator
-from aquatope.sim.run import (
+from aquatope.experiments.simulate import (
     SimulationResult,
     load_configs,
     parse_prewarm,
@@ -23,6 +20,9 @@ from aquatope.sim.run import (
     simulate_workflow,
     summarize,
 )
+from aquatope.platform import PoolTarget
+from aquatope.resources import Pricing, ResourceConfig
+from aquatope.sim import SimConfig, Simulator
 from aquatope.traces import DurationStats, InvocationTrace, MemoryStats, load_trace
 from aquatope.workflow import Workflow, load_workflow
 
@@ -205,11 +205,14 @@ def test_short_keepalive_makes_every_request_cold_hand_computed(prewarm: str, li
     assert (m.mean_warm_containers, m.peak_warm_containers) == (pytest.approx(3 * life_s / 180), 1)
 
 
-def test_hours_limits_the_replay_and_is_clamped_to_the_trace() -> None:
+def test_hours_limits_the_replay_and_beyond_the_trace_is_refused() -> None:
     assert simulate_workflow(ONE_FN, TINY, hours=1 / 60, sim_config=UNIFORM).metrics.requests == 2
     assert simulate_workflow(ONE_FN, TINY, hours=0.001, sim_config=UNIFORM).setup["minutes"] == 1  # at least 1
-    long = simulate_workflow(ONE_FN, TINY, hours=10, sim_config=UNIFORM)
-    assert (long.setup["minutes"], long.metrics.requests, long.metrics.horizon_s) == (3, 3, 180.0)
+    whole = simulate_workflow(ONE_FN, TINY, hours=3 / 60, sim_config=UNIFORM)
+    assert (whole.setup["minutes"], whole.metrics.requests, whole.metrics.horizon_s) == (3, 3, 180.0)
+    with pytest.raises(InputError, match="only 0.05 hours") as info:
+        simulate_workflow(ONE_FN, TINY, hours=10, sim_config=UNIFORM)
+    assert info.value.field == "--hours"
 
 
 @pytest.mark.parametrize("hours", [0.0, -1.0, math.nan, math.inf])
@@ -248,6 +251,10 @@ def test_requests_are_the_chosen_functions_arrivals_times_stage_invocations() ->
 def test_setup_records_everything_needed_to_reproduce(tmp_path: Path) -> None:
     configs = {"a": ResourceConfig(2.0, 2048)}
     r = simulate_workflow(ONE_FN, TINY, prewarm="none", configs=configs, sim_config=UNIFORM, seed=5, scale=1.0)
+    assert r.setup["scenario"]["name"] == "calm"
+    world = r.setup.pop("world")
+    assert (world["invokers"], world["tenants"]["functions"], world["neighbour_episodes"]) == (96, 0, 0)
+    r.setup.pop("scenario")
     assert r.setup == {
         "mode": "workflow",
         "workflow": "one",
@@ -318,6 +325,8 @@ def test_single_functions_hand_computed() -> None:
     assert m.qos_violation_rate == pytest.approx(2 / 6)
     assert m.latency_ms["p50"] == pytest.approx(100.0)  # warm: 50, 50, 100, 100; cold: ~1 s
     assert m.per_workflow == {}
+    assert r.setup.pop("scenario")["name"] == "calm"
+    assert r.setup.pop("world")["tenants"]["functions"] == 0
     assert r.setup == {
         "mode": "single-function",
         "trace": "stats",

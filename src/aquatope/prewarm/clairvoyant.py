@@ -1,9 +1,12 @@
-"""The oracle: it is told each function's true peak concurrency in the next interval and keeps exactly that many
-containers warm from the tick on (started ahead of the interval by the control loop's lead), with no keep-alive.
+"""``clairvoyant-interval`` (alias ``oracle``, its former name): a reference that is told each function's true peak
+concurrency in the next interval and keeps exactly that many containers warm from the tick on (started ahead of the
+interval by the control loop's lead), with no keep-alive.
 
-It bounds how few cold starts per-interval pool control can achieve. Its idle cost is not a lower bound: it keeps
-the peak for the whole interval because a :class:`~aquatope.platform.PoolTarget` is set once per interval.
-:func:`peak_concurrency` computes the figure from arrival times the way the harness hands it over.
+It bounds how few cold starts per-interval pool control can achieve. It is NOT a cost bound: it holds the interval's
+peak for the whole interval because a :class:`~aquatope.platform.PoolTarget` is set once per interval (most of its
+cost is idle). The least any policy could pay, a clairvoyant just-in-time pool, needs per-invocation clairvoyance
+and lives in the simulator. :func:`peak_concurrency` computes the figure from arrival times the way the harness
+hands it over. Like every ``clairvoyant-*`` reference it may read the truth (``future_peak``); policies may not.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.platform import PoolTarget
-from aquatope.prewarm.base import PolicyContext, PoolDecision
+from aquatope.prewarm.base import DEFAULT_INTERVAL_S, PolicyContext, PoolDecision
 
 
 def peak_concurrency_windows(arrivals_s: np.ndarray, edges_s: np.ndarray, duration_s: float) -> np.ndarray:
@@ -45,16 +48,21 @@ def peak_concurrency(arrivals_s: np.ndarray, start_s: float, stop_s: float, dura
 
 
 @dataclass(frozen=True)
-class OraclePolicy:
+class ClairvoyantIntervalPolicy:
     """``PoolTarget(min_warm=future_peak[i], keep_alive_s=0)`` per function; refuses a context without the future."""
 
-    name: str = "oracle"
+    name: str = "clairvoyant-interval"
     needs_forecast: bool = False
     needs_future: bool = True
+
+    @property
+    def interval_s(self) -> float:
+        """Per-minute ticks: the peak it is handed is the interval's."""
+        return DEFAULT_INTERVAL_S
 
     def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]:
         peak = context.future_peak
         if peak is None or np.shape(peak) != (context.n_functions,):
-            raise InputError("the oracle needs future_peak with one value per function", field="future_peak")
+            raise InputError(f"{self.name} needs future_peak with one value per function", field="future_peak")
         targets = {f: PoolTarget(max(0, int(p)), 0.0) for f, p in zip(context.functions, peak, strict=True)}
         return PoolDecision(targets), None
