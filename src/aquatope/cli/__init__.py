@@ -116,14 +116,24 @@ class AquatopeGroup(TyperGroup):
                 print_error(str(exc))
                 raise typer.Exit(2) from None
 
-    def main(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, prog_name: str | None = None, *more: Any, **extra: Any
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
     ) -> Any:
-        standalone = extra.pop("standalone_mode", True)
-        if not standalone:
-            return super().main(args, prog_name, *more, standalone_mode=False, **extra)
+        def run() -> Any:
+            return super(AquatopeGroup, self).main(
+                args, prog_name, complete_var, False, windows_expand_args=windows_expand_args, **extra
+            )
+
+        if not standalone_mode:
+            return run()
         try:
-            code = super().main(args, prog_name, *more, standalone_mode=False, **extra)
+            code = run()
         except typer.TyperException as exc:  # Click's usage errors: a bad option value, a missing option
             if type(exc).__name__ != "NoArgsIsHelpError":  # (that one has printed the help already)
                 print_error(one_line_usage_error(exc))

@@ -236,7 +236,11 @@ class Staging:
 
     def text(self, target: str | Path, text: str) -> Path:
         """Stage ``text`` as UTF-8."""
-        return self._write(target, lambda handle: handle.write(text))
+
+        def write(handle: IO[str]) -> None:
+            handle.write(text)
+
+        return self._write(target, write)
 
     def figure(self, target: str | Path, fig: Any, dpi: int = 120) -> Path:
         """Stage a matplotlib figure (format from the target's suffix, PNG by default), then close it."""
