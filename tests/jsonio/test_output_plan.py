@@ -227,3 +227,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_figure_option_accepts_only_image_types_before_any_work(tmp_path: Path) -> None:
+    from aquatope.jsonio import FIGURE_SUFFIXES
+
+    plan = OutputPlan()
+    with pytest.raises(InputError, match=r"unsupported file type \.xyz; use \.png, \.pdf, \.svg, no suffix") as info:
+        plan.file(tmp_path / "plot.xyz", field="--plot", suffixes=FIGURE_SUFFIXES)
+    assert info.value.field == "--plot"
+    assert plan.file(tmp_path / "plot.PNG", field="--plot", suffixes=FIGURE_SUFFIXES) == tmp_path / "plot.PNG"

@@ -21,6 +21,7 @@ from aquatope.jsonio.inputs import (
     read_text,
 )
 from aquatope.jsonio.outputs import (
+    FIGURE_SUFFIXES,
     OutputPlan,
     Staging,
     check_output_path,
@@ -31,6 +32,7 @@ from aquatope.jsonio.outputs import (
 )
 
 __all__ = [
+    "FIGURE_SUFFIXES",
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
     "OutputPlan",

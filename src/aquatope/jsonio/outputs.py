@@ -34,7 +34,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,9 @@ from typing import IO, Any
 
 from aquatope.errors import InputError
 from aquatope.jsonio.inputs import FileKey, input_keys, inputs_read
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", "")
+"""File types :meth:`Staging.figure` writes (no suffix: PNG); pass to :meth:`OutputPlan.file` for a plot option."""
 
 
 def clean_json(value: Any) -> Any:
@@ -107,11 +110,19 @@ class OutputPlan:
             if path is not None:
                 self._inputs.update(input_keys(path))
 
-    def file(self, path: str | Path | None, *, field: str | None = None) -> Path | None:
-        """Declare an output file (``None`` passes through); returns the path as given."""
+    def file(
+        self, path: str | Path | None, *, field: str | None = None, suffixes: Sequence[str] | None = None
+    ) -> Path | None:
+        """Declare an output file (``None`` passes through); returns the path as given. ``suffixes`` (e.g.
+        :data:`FIGURE_SUFFIXES`) limits the file types accepted, ``""`` standing for a name without one."""
         if path is None:
             return None
         given = Path(path)
+        if suffixes is not None and given.suffix.lower() not in suffixes:
+            kinds = ", ".join(s or "no suffix" for s in suffixes)
+            raise InputError(
+                f"unsupported file type {given.suffix or '(none)'}; use {kinds}", source=given, field=field
+            )
         self._add(_Output(given, Path(os.path.realpath(given)), field, directory=False))
         return given
 
