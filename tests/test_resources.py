@@ -25,7 +25,9 @@ def test_config_from_dict_names_field() -> None:
     with pytest.raises(InputError, match="unknown keys"):
         ResourceConfig.from_dict({"cpu": 1, "memory_mb": 128, "gpu": 1})
     for value in (float("inf"), float("nan"), 1e300):  # inf used to overflow round()
-        with pytest.raises(InputError, match=r"field 'f\.memory_mb': must be a number of MB in \(0, 1\.04858e\+06\]"):
+        with pytest.raises(
+            InputError, match=r"field 'f\.memory_mb': must be a positive number of MB, at most 1\.04858e\+06"
+        ):
             ResourceConfig.from_dict({"cpu": 1, "memory_mb": value}, field="f")
 
 

@@ -52,7 +52,7 @@ class ResourceConfig:
             rounded = round(float(value), digits) if ok and digits is not None else (round(value) if ok else None)
             if rounded is None or not 0 < rounded <= largest:
                 raise InputError(
-                    f"{name} must be a number of {unit} in (0, {largest:g}], got {brief(value)}", field=name
+                    f"{name} must be a positive number of {unit}, at most {largest:g}, got {brief(value)}", field=name
                 )
             object.__setattr__(self, name, rounded)
 
@@ -81,7 +81,7 @@ class ResourceConfig:
             _, unit, largest = _LIMITS[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= largest:
                 raise InputError(
-                    f"must be a number of {unit} in (0, {largest:g}], got {brief(value)}",
+                    f"must be a positive number of {unit}, at most {largest:g}, got {brief(value)}",
                     source=source,
                     field=f"{field}.{key}",
                 )
