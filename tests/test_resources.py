@@ -11,7 +11,7 @@ def test_config_validates_and_normalizes() -> None:
     c = ResourceConfig(0.30000000000000004, 1024.4)  # type: ignore[arg-type]
     assert c == ResourceConfig(0.3, 1024)
     assert c.memory_gb == 1.0
-    for bad in ((0, 128), (-1, 128), (1, 0), (float("nan"), 128), (1, -5)):
+    for bad in ((0, 128), (-1, 128), (1, 0), (float("nan"), 128), (1, -5), (1, float("inf")), (1e300, 128), (1, 2**21)):
         with pytest.raises(InputError):
             ResourceConfig(*bad)  # type: ignore[arg-type]
 
@@ -24,6 +24,11 @@ def test_config_from_dict_names_field() -> None:
         ResourceConfig.from_dict({"cpu": 1})
     with pytest.raises(InputError, match="unknown keys"):
         ResourceConfig.from_dict({"cpu": 1, "memory_mb": 128, "gpu": 1})
+    for value in (float("inf"), float("nan"), 1e300):  # inf used to overflow round()
+        with pytest.raises(
+            InputError, match=r"field 'f\.memory_mb': must be a positive number of MB, at most 1\.04858e\+06"
+        ):
+            ResourceConfig.from_dict({"cpu": 1, "memory_mb": value}, field="f")
 
 
 def test_decoupled_space_defaults() -> None:

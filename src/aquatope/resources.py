@@ -20,28 +20,40 @@ from typing import Any, Literal
 
 import numpy as np
 
-from aquatope.errors import InputError
+from aquatope.errors import InputError, brief
 
 LAMBDA_MB_PER_VCPU = 1769.0
 """AWS Lambda allocates CPU in proportion to memory; 1,769 MB is one full vCPU (AWS Lambda docs, "Memory and
 computing power")."""
 
 
+MAX_CPU = 1024.0
+"""Most vCPU of one container: a bound against overflow, 100 times what serverless platforms offer (Cloud Run
+8, AWS Lambda 6 vCPU)."""
+MAX_MEMORY_MB = 2**20
+"""Most memory of one container (1 TiB): a bound against overflow, 30 times what serverless platforms offer
+(Cloud Run 32 GiB, AWS Lambda 10,240 MB)."""
+_LIMITS = {"cpu": (4, "vCPU", MAX_CPU), "memory_mb": (None, "MB", MAX_MEMORY_MB)}
+
+
 @dataclass(frozen=True, order=True)
 class ResourceConfig:
-    """CPU (vCPU, may be fractional) and memory (MB) of one container."""
+    """CPU (vCPU, may be fractional, at most :data:`MAX_CPU`) and memory (MB, at most :data:`MAX_MEMORY_MB`)
+    of one container."""
 
     cpu: float
     memory_mb: int
 
     def __post_init__(self) -> None:
         # validate after rounding to the platform's granularity (0.0001 vCPU, 1 MB), so nothing rounds to zero
-        for name, digits, unit in (("cpu", 4, "vCPU"), ("memory_mb", None, "MB")):
+        for name, (digits, unit, largest) in _LIMITS.items():
             value = getattr(self, name)
             ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
             rounded = round(float(value), digits) if ok and digits is not None else (round(value) if ok else None)
-            if rounded is None or not rounded > 0:
-                raise InputError(f"{name} must be a positive number of {unit}, got {value!r}", field=name)
+            if rounded is None or not 0 < rounded <= largest:
+                raise InputError(
+                    f"{name} must be a positive number of {unit}, at most {largest:g}, got {brief(value)}", field=name
+                )
             object.__setattr__(self, name, rounded)
 
     @property
@@ -56,7 +68,9 @@ class ResourceConfig:
     def from_dict(cls, data: Any, *, source: str | None = None, field: str = "resources") -> ResourceConfig:
         """Build from ``{"cpu": ..., "memory_mb": ...}``, naming the bad field on error."""
         if not isinstance(data, dict):
-            raise InputError(f"expected a mapping with cpu and memory_mb, got {data!r}", source=source, field=field)
+            raise InputError(
+                f"expected a mapping with cpu and memory_mb, got {brief(data)}", source=source, field=field
+            )
         unknown = set(data) - {"cpu", "memory_mb"}
         if unknown:
             raise InputError(f"unknown keys {sorted(unknown)}", source=source, field=field)
@@ -64,8 +78,13 @@ class ResourceConfig:
             if key not in data:
                 raise InputError("missing", source=source, field=f"{field}.{key}")
             value = data[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise InputError(f"must be a positive number, got {value!r}", source=source, field=f"{field}.{key}")
+            _, unit, largest = _LIMITS[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= largest:
+                raise InputError(
+                    f"must be a positive number of {unit}, at most {largest:g}, got {brief(value)}",
+                    source=source,
+                    field=f"{field}.{key}",
+                )
         return cls(cpu=float(data["cpu"]), memory_mb=round(data["memory_mb"]))
 
     def __str__(self) -> str:
@@ -95,7 +114,7 @@ class ResourceSpace:
 
     def __post_init__(self) -> None:
         if self.kind not in ("decoupled", "coupled"):
-            raise InputError(f"unknown space kind {self.kind!r} (decoupled or coupled)", field="space")
+            raise InputError(f"unknown space kind {brief(self.kind)} (decoupled or coupled)", field="space")
         if not self.memory_values_mb or any(m <= 0 for m in self.memory_values_mb):
             raise InputError("memory sizes must be a non-empty list of positive MB", field="memory_values_mb")
         if self.kind == "decoupled" and (not self.cpu_values or any(c <= 0 for c in self.cpu_values)):
@@ -135,7 +154,7 @@ class ResourceSpace:
             return cls.decoupled()
         if name == "coupled":
             return cls.coupled()
-        raise InputError(f"unknown resource space {name!r}; choose decoupled or coupled", field="space")
+        raise InputError(f"unknown resource space {brief(name)}; choose decoupled or coupled", field="space")
 
     @property
     def dims(self) -> int:
@@ -229,7 +248,7 @@ class Pricing:
         for key in ("usd_per_vcpu_s", "usd_per_gb_s", "usd_per_request"):
             value = getattr(self, key)
             if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"price must be a non-negative number, got {value!r}", field=key)
+                raise InputError(f"price must be a non-negative number, got {brief(value)}", field=key)
 
     @classmethod
     def aws_lambda(cls) -> Pricing:
@@ -243,7 +262,7 @@ class Pricing:
     def named(cls, name: str) -> Pricing:
         presets = {"cloud-run": cls.cloud_run, "aws-lambda": cls.aws_lambda}
         if name not in presets:
-            raise InputError(f"unknown pricing {name!r}; choose one of {sorted(presets)}", field="pricing")
+            raise InputError(f"unknown pricing {brief(name)}; choose one of {sorted(presets)}", field="pricing")
         return presets[name]()
 
     def usd_per_second(self, config: ResourceConfig) -> float:

@@ -38,3 +38,20 @@ def test_show_bad_yaml_exits_2_with_location(tmp_path: Path) -> None:
     assert "bad.yaml:2" in result.output and "qos.latency_ms" in result.output
     unknown = runner.invoke(app, ["workflows", "show", "no-such-workflow"])
     assert unknown.exit_code == 2 and "unknown workflow" in unknown.output
+
+
+def test_names_with_rich_markup_print_as_written(tmp_path: Path) -> None:
+    perf = (
+        "{model: parametric, serial_ms: 10, parallel_ms: 10, max_parallelism: 1, io_ms: 1, working_set_mb: 64, "
+        "min_memory_mb: 32, cv: 0.1, cold_start_ms: 100}"
+    )
+    path = tmp_path / "markup.yaml"
+    path.write_text(
+        'name: "[red]x[/]"\nqos: {latency_ms: 100}\nfunctions:\n'
+        f'  "[bold]f":\n    resources: {{cpu: 1, memory_mb: 128}}\n    perf: {perf}\n'
+        'stages:\n  "[/]": {function: "[bold]f"}\n'
+    )
+    result = runner.invoke(app, ["workflows", "show", str(path), "--samples", "100"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    assert "[red]x[/] (analytics)" in result.output and "[/] -> [bold]f" in result.output
+    assert "cold start p50 ms" in result.output

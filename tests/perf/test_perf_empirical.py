@@ -180,5 +180,5 @@ def test_explicit_format_requires_its_columns(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_measurements(path, format="sebs")
     assert info.value.line == 1 and info.value.field == "memory"
-    with pytest.raises(InputError, match="file not found"):
+    with pytest.raises(InputError, match="measurement CSV not found"):
         load_measurements(tmp_path / "missing.csv")

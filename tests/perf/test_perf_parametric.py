@@ -144,6 +144,10 @@ def test_cold_start_shrinks_with_cpu_up_to_one_vcpu() -> None:
         ("cold_start_ms", -5.0),
         ("cold_start_cpu_fraction", 1.5),
         ("cold_start_cv", True),
+        ("cold_start_ms", 1e300),  # bounded: a day in ms
+        ("cv", 1e200),  # would overflow the lognormal's sigma
+        ("working_set_mb", float(2**21)),
+        ("max_parallelism", 1e9),
     ],
 )
 def test_invalid_fields_are_refused_naming_the_field(field: str, value: object) -> None:

@@ -49,3 +49,11 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="unknown mode"):
         expand_arrivals(np.array([1]), mode="gamma")
     assert expand_arrivals(np.zeros(5, dtype=np.int64)).size == 0
+
+
+def test_more_arrivals_than_the_limit_are_refused_not_allocated() -> None:
+    from aquatope.errors import InputError
+    from aquatope.traces.arrivals import MAX_ARRIVALS
+
+    with pytest.raises(InputError, match="arrivals to replay, more than the limit"):
+        expand_arrivals(np.array([MAX_ARRIVALS, 1]))

@@ -54,3 +54,26 @@ def test_bad_rows_name_line_and_column(tmp_path: Path, row: str, field: str) -> 
     with pytest.raises(InputError) as info:
         load_trace(path)
     assert f"{path}:3" in str(info.value) and field in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message", "line", "field"),
+    [
+        ("a,f,10,1\na,g,1e15,1\n", "beyond the limit of a year", 3, "end_timestamp"),  # no 121 TiB of counts
+        ("a/b,c,1,0\na,b/c,2,0\na,c,3,0\n", "'a/b/c' is ambiguous", 3, "func"),  # ids collide even with app/
+    ],
+)
+def test_refused_by_line_before_allocating(tmp_path: Path, rows: str, message: str, line: int, field: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("app,func,end_timestamp,duration\n" + rows)
+    with pytest.raises(InputError, match=message) as info:
+        load_trace(path)
+    assert (info.value.line, info.value.field) == (line, field)
+
+
+def test_many_functions_over_a_long_span_are_refused(tmp_path: Path) -> None:
+    rows = "".join(f"a,f{i},{i * 20_000},0\n" for i in range(1000))  # 1000 functions x 333,000 minutes
+    path = tmp_path / "t.csv"
+    path.write_text("app,func,end_timestamp,duration\n" + rows)
+    with pytest.raises(InputError, match="GiB of counts"):
+        load_trace(path)

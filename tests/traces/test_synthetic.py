@@ -89,6 +89,14 @@ def test_spec_string_matches_the_generator() -> None:
         ("synthetic:poisson:rate", "expected key=value", None),
         ("synthetic:diurnal:amplitude=2", "amplitude must be", "amplitude"),
         ("synthetic:poisson:minutes=0", "minutes must be", "minutes"),
+        ("synthetic:poisson:rate=1e300", "rate must be a number in 0..1e+08", "rate"),
+        ("synthetic:poisson:seed=-1", "must be an integer in 0..4294967295", "seed"),
+        ("synthetic:poisson:minutes=600000", "more than the limit of 527,040", "minutes"),
+        ("synthetic:poisson:functions=1000000", "GiB of counts", "functions"),
+        ("synthetic:diurnal:phase=nan", "phase must be a finite", "phase"),
+        ("synthetic:bursty:on_minutes=inf", "on_minutes must be in", "on_minutes"),
+        ("synthetic:bursty:ratio=inf", "ratio (on rate / off rate) must be in", "ratio"),
+        ("synthetic:periodic:count=1000000000", "count must be in", "count"),
     ],
 )
 def test_bad_specs(spec: str, words: str, field: str | None) -> None:

@@ -83,3 +83,11 @@ def test_scale_is_stochastic_rounding_with_a_seed() -> None:
 def test_invalid_traces_are_refused(ids: tuple[str, ...], counts: list[object], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         InvocationTrace(ids, np.array(counts))
+
+
+def test_scale_refuses_counts_beyond_exact_integers() -> None:
+    trace = InvocationTrace(("f",), np.array([[3, 0]]), source="t.csv")
+    with pytest.raises(InputError, match="more than 9.01e\\+15") as info:
+        trace.scale(1e300)
+    assert (info.value.field, info.value.source) == ("scale", "t.csv")
+    assert trace.scale(1e6).counts.tolist() == [[3_000_000, 0]]

@@ -134,3 +134,56 @@ def yaml_perf() -> dict[str, object]:
     import yaml
 
     return dict(yaml.safe_load(PERF))
+
+
+BOMB = """\
+a: &a [x, x, x, x, x, x, x, x, x, x]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+name: *e
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        (BOMB, "expands to more than 100,000 nodes", 5),  # 10^5 leaves from 6 lines: a billion laughs, shrunk
+        ("name: *nope\n", "malformed YAML: found undefined alias", 1),
+        ("name: &x [*x]\n", "refers to the node that contains it", 1),
+        ("a: &x\n  b: *x\n", "refers to the node that contains it", 1),
+        ("name: " + "[" * 40 + "]" * 40 + "\n", "nested deeper than 32 levels", 1),
+        ("name: !!python/object/apply:os.system [echo hi]\n", "could not determine a constructor", 1),
+        ("name: !shell x\n", "could not determine a constructor", 1),
+        ("name: x\n---\nname: y\n", "expected a single document", 2),
+    ],
+)
+def test_hostile_yaml_is_refused_with_a_line(tmp_path: Path, text: str, message: str, line: int) -> None:
+    with pytest.raises(InputError, match=message) as info:
+        load_workflow_file(write(tmp_path, text))
+    assert info.value.line == line and "\n" not in str(info.value)
+
+
+def test_size_binary_and_fanout_bounds(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * 200_000)
+    with pytest.raises(InputError, match="larger than 1 MiB"):
+        load_workflow_file(big)
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"name: x\n\x89PNG\xff\n")
+    with pytest.raises(InputError, match="not UTF-8") as info:
+        load_workflow_file(binary)
+    assert info.value.line == 2
+    with pytest.raises(InputError, match="fanout must be an integer in 1..10,000") as info:
+        load_workflow_file(write(tmp_path, GOOD.replace("chunks: {fanout: 3}", "chunks: {fanout: 1000000000}")))
+    assert info.value.field == "maps.chunks.fanout"
+    many = GOOD.replace("map: chunks}", "fanout: 9000}").replace("after: middle}", "after: middle, fanout: 9000}")
+    with pytest.raises(InputError, match="would invoke 18,001 functions"):
+        load_workflow_file(write(tmp_path, many))
+
+
+def test_a_long_value_is_cut_short_in_the_message(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="must be one of") as info:
+        load_workflow_file(write(tmp_path, GOOD.replace("kind: interactive", "kind: " + "z" * 5000)))
+    assert len(str(info.value)) < 300

@@ -1,16 +1,37 @@
-"""Shared pieces of the CLI's output: the progress bar and the run-metrics table of ``simulate`` and ``run``."""
+"""Shared pieces of the CLI's output: the one error printer, the progress bar and the run-metrics table of
+``simulate`` and ``run``.
+
+Only :func:`print_error` is needed on every start-up path, so Rich's progress and table modules are imported
+where they are used.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING
 
-from aquatope.metrics import RunMetrics
+from rich.console import Console
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from aquatope.metrics import RunMetrics
+
+
+def print_error(message: str) -> None:
+    """Print ``error: <message>`` on stderr as one line, literally: no Rich markup (``'.[ray]'`` stays as it
+    is), no highlighting, no wrapping; newlines in the message become spaces."""
+    line = " ".join(message.split())
+    Console(stderr=True, highlight=False).print(
+        Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True, markup=False
+    )
 
 
 def progress_bar(console: Console) -> Progress:
     """A transient bar with a description, percentage and elapsed time."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -41,6 +62,8 @@ def metrics_rows(m: RunMetrics) -> list[tuple[str, str]]:
 
 def two_column_table(title: str, rows: list[tuple[str, str]]) -> Table:
     """A headerless metric / value table."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -1,4 +1,7 @@
-"""``aquatope trace ...``: inspect invocation traces (Azure 2019/2021 files or ``synthetic:...`` specs)."""
+"""``aquatope trace ...``: inspect invocation traces (Azure 2019/2021 files or ``synthetic:...`` specs).
+
+Function ids and paths come from user files: they are escaped, so Rich markup in them prints as written.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from aquatope.cli.options import seed_option
 from aquatope.traces import TraceSummary, load_trace, sparkline, summarize
 from aquatope.traces.summary import hourly_counts
 
@@ -21,7 +26,7 @@ def _trace() -> None:
 
 
 def _short(function_id: str, width: int = 11) -> str:
-    return function_id if len(function_id) <= width else function_id[: width - 1] + "…"
+    return escape(function_id if len(function_id) <= width else function_id[: width - 1] + "…")
 
 
 def _overview(summary: TraceSummary) -> Table:
@@ -85,7 +90,7 @@ def info(
     path: Annotated[str, typer.Argument(help="Trace file or directory, or a synthetic:KIND:key=value,... spec.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON object to stdout.")] = False,
     top: Annotated[int, typer.Option("--top", min=0, help="How many of the busiest functions to list.")] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic specs without their own.")] = 0,
+    seed: Annotated[int, seed_option("Seed for synthetic specs without their own.")] = 0,
 ) -> None:
     """Show a trace's size, per-function rate percentiles, class counts and busiest functions."""
     summary = summarize(load_trace(path, seed=seed), top=top)
@@ -93,7 +98,7 @@ def info(
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return
     console = Console()
-    console.print(f"[bold]Trace[/] {summary.source}", highlight=False, soft_wrap=True)
+    console.print(f"[bold]Trace[/] {escape(summary.source)}", highlight=False, soft_wrap=True)
     for table in (_overview(summary), _rates(summary), _classes(summary)):
         console.print(table)
     if summary.top:

@@ -1,4 +1,7 @@
-"""``aquatope workflows list|show``: the built-in workflows and any workflow YAML, as tables and a DAG tree."""
+"""``aquatope workflows list|show``: the built-in workflows and any workflow YAML, as tables and a DAG tree.
+
+Names and descriptions come from user files: they are escaped, so Rich markup in them prints as written.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,17 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from aquatope.cli.options import seed_option
+from aquatope.errors import InputError
 from aquatope.workflow import Workflow, builtin_workflow_names, load_workflow
 from aquatope.workflow.model import Stage
+
+MAX_SAMPLED_INVOCATIONS = 50_000_000
+"""Most latencies ``workflows show`` draws (samples x invocations per request): 400 MB of float64."""
 
 workflows_app = typer.Typer(help="List and inspect workflows (built-in names or YAML files).", no_args_is_help=True)
 console = Console()
@@ -40,18 +49,26 @@ def list_workflows() -> None:
 @workflows_app.command("show")
 def show_workflow(
     workflow: Annotated[str, typer.Argument(help="Built-in workflow name or path to a workflow YAML file.")],
-    samples: Annotated[int, typer.Option(min=100, help="Monte Carlo requests for the latency estimate.")] = 4000,
-    seed: Annotated[int, typer.Option(help="Seed of the latency estimate.")] = 0,
+    samples: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Monte Carlo requests for the latency estimate.")
+    ] = 4000,
+    seed: Annotated[int, seed_option("Seed of the latency estimate.")] = 0,
 ) -> None:
     """Show a workflow: its DAG as a tree, its functions as a table, and its latency at the default configuration."""
     wf = load_workflow(workflow)
-    console.print(f"[bold]{wf.name}[/] ({wf.kind}) — QoS {wf.qos}")
+    calls = sum(wf.invocations_per_request().values())
+    if samples * calls > MAX_SAMPLED_INVOCATIONS:
+        raise InputError(
+            f"{samples:,} requests x {calls:,} invocations each is more than {MAX_SAMPLED_INVOCATIONS:,} samples",
+            field="--samples",
+        )
+    console.print(f"[bold]{escape(wf.name)}[/] ({wf.kind}) — QoS {wf.qos}", highlight=False)
     if wf.description:
-        console.print(wf.description)
+        console.print(wf.description, markup=False, highlight=False)
     console.print(dag_tree(wf))
     console.print(functions_table(wf))
     for name in wf.function_names:
-        console.print(f"[cyan]{name}[/]: {wf.functions[name].perf.describe()}", highlight=False)
+        console.print(f"[cyan]{escape(name)}[/]: {escape(wf.functions[name].perf.describe())}", highlight=False)
     e2e = wf.sample_end_to_end_ms(None, samples, np.random.default_rng(seed))
     failed = float(np.mean(np.isnan(e2e)))
     ok = e2e[~np.isnan(e2e)]
@@ -68,7 +85,7 @@ def show_workflow(
 
 def dag_tree(wf: Workflow) -> Tree:
     """The DAG as a Rich tree rooted at the workflow; a stage with several predecessors is drawn once in full."""
-    root = Tree(f"[bold]{wf.name}[/]")
+    root = Tree(f"[bold]{escape(wf.name)}[/]")
     drawn: set[str] = set()
 
     def add(parent: Tree, stage: Stage) -> None:
@@ -87,21 +104,22 @@ def dag_tree(wf: Workflow) -> Tree:
 
 
 def _stage_label(stage: Stage) -> str:
-    label = f"[cyan]{stage.name}[/]"
+    label = f"[cyan]{escape(stage.name)}[/]"
     if stage.function != stage.name:
-        label += f" -> {stage.function}"
+        label += f" -> {escape(stage.function)}"
     if stage.fanout > 1:
         group = stage.map_group or ""
-        label += f" [magenta]x{stage.fanout}[/]" + (f" (map {group})" if not group.startswith("stage:") else "")
+        label += f" [magenta]x{stage.fanout}[/]" + (f" (map {escape(group)})" if not group.startswith("stage:") else "")
     if len(stage.after) > 1:
-        label += f" [dim](after {', '.join(stage.after)})[/]"
+        label += f" [dim](after {escape(', '.join(stage.after))})[/]"
     return label
 
 
 def functions_table(wf: Workflow) -> Table:
-    """One row per function: default resources, calls per request, warm median and cold start at the default."""
-    table = Table(title="Functions")
-    for col in ("function", "vCPU", "MB", "calls/req", "warm p50 ms", "cold p50 ms"):
+    """One row per function: default resources, calls per request, warm median latency and median cold-start
+    overhead (the time a cold start adds to an invocation, not the latency of a cold invocation)."""
+    table = Table(title="Functions", caption="cold start: time added to an invocation that starts a container")
+    for col in ("function", "vCPU", "MB", "calls/req", "warm p50 ms", "cold start p50 ms"):
         table.add_column(col, justify="left" if col == "function" else "right", no_wrap=col == "function")
     calls = wf.invocations_per_request()
     rng = np.random.default_rng(0)
@@ -109,7 +127,7 @@ def functions_table(wf: Workflow) -> Table:
         fn = wf.functions[name]
         cold = fn.perf.sample_cold_start_ms(fn.resources, 501, rng)
         table.add_row(
-            name,
+            escape(name),
             f"{fn.resources.cpu:g}",
             str(fn.resources.memory_mb),
             str(calls[name]),

@@ -10,13 +10,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from aquatope.perf.base import PerfModel, noise_quantile, sample_noise
 from aquatope.perf.empirical import EmpiricalPerf
-from aquatope.perf.fit import ConfigFit, FitResult, fit_parametric
 from aquatope.perf.measurements import FORMATS, ConfigSamples, Measurements, detect_format, load_measurements
 from aquatope.perf.parametric import ParametricPerf, deterministic_latency_ms
 from aquatope.perf.percentile import PercentilePerf
 from aquatope.perf.spec import MODELS, perf_model_from_spec
+
+if TYPE_CHECKING:
+    from aquatope.perf.fit import ConfigFit, FitResult, fit_parametric
+
+_FIT = ("ConfigFit", "FitResult", "fit_parametric")
+
+
+def __getattr__(name: str) -> Any:
+    """The fitting API is imported on first use (it needs SciPy's optimizers; loading a workflow does not)."""
+    if name in _FIT:
+        from aquatope.perf import fit
+
+        return getattr(fit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FORMATS",

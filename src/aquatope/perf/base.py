@@ -12,10 +12,29 @@ import math
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtr, ndtri
 
-from aquatope.resources import ResourceConfig
+from aquatope.resources import MAX_CPU, MAX_MEMORY_MB, ResourceConfig
+
+MAX_MS = 86_400_000.0
+"""Longest time a model may state (a day, in ms): a bound against overflow; serverless platforms stop a
+function after 15 minutes (AWS Lambda) to 60 minutes (Cloud Run)."""
+MAX_CV = 100.0
+"""Largest coefficient of variation of a model's noise (measured serverless latencies have cv < 1)."""
+UPPER_BOUNDS = {
+    "cv": MAX_CV,
+    "cold_start_cv": MAX_CV,
+    "working_set_mb": MAX_MEMORY_MB,
+    "min_memory_mb": MAX_MEMORY_MB,
+    "max_parallelism": MAX_CPU,
+    "memory_slowdown": 1000.0,
+    "straggler_factor": 1000.0,
+}
+"""Upper bounds of model parameters other than times (``*_ms``: :data:`MAX_MS`); all guard against overflow."""
+
+
+def upper_bound(name: str) -> float:
+    """The largest value parameter ``name`` may take (see :data:`UPPER_BOUNDS`, :data:`MAX_MS`)."""
+    return MAX_MS if name.endswith("_ms") else UPPER_BOUNDS.get(name, math.inf)
 
 
 @runtime_checkable
@@ -93,6 +112,9 @@ def noise_quantile(q: float, cv: float, straggler_prob: float, straggler_factor:
     quantiles and is found by Brent's method on the mixture CDF in log space. With ``cv == 0`` the mixture is
     discrete: 1 with probability ``1-p``, ``f`` with probability ``p``.
     """
+    from scipy.optimize import brentq  # imported here: loading a workflow must not load SciPy
+    from scipy.special import ndtr, ndtri
+
     sigma = lognormal_sigma(cv)
     mu = -0.5 * sigma * sigma
     p, log_f = straggler_prob, math.log(straggler_factor)

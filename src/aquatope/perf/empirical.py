@@ -30,10 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from aquatope.errors import InputError
+from aquatope.errors import InputError, brief
 from aquatope.perf.base import check_n, check_q
 from aquatope.perf.measurements import ConfigSamples, Measurements, load_measurements
 from aquatope.resources import LAMBDA_MB_PER_VCPU, ResourceConfig
+
+MAX_SCALE = 1000.0
+"""Largest factor on measured latencies (a bound against overflow; a 1000x slower platform is not one)."""
 
 
 def _quantile_sorted(values: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -98,12 +101,12 @@ class EmpiricalPerf:
     def __post_init__(self) -> None:
         source = self.measurements.source
         if isinstance(self.scale, bool) or not (isinstance(self.scale, int | float) and self.scale > 0):
-            raise InputError(f"must be a positive number, got {self.scale!r}", source=source, field="scale")
-        if not math.isfinite(self.scale):
-            raise InputError(f"must be finite, got {self.scale!r}", source=source, field="scale")
+            raise InputError(f"must be a positive number, got {brief(self.scale)}", source=source, field="scale")
+        if not self.scale <= MAX_SCALE:
+            raise InputError(f"must be at most {MAX_SCALE:g}, got {brief(self.scale)}", source=source, field="scale")
         mm = self.min_memory_mb
         if mm is not None and (isinstance(mm, bool) or not isinstance(mm, int | float) or not 0 <= mm < math.inf):
-            raise InputError(f"must be a non-negative number, got {mm!r}", source=source, field="min_memory_mb")
+            raise InputError(f"must be a non-negative number, got {brief(mm)}", source=source, field="min_memory_mb")
         groups = self.measurements.groups()
         per_cpu = self.measurements.cpu_measured
         object.__setattr__(self, "_warm", _ladders(groups, per_cpu, cold=False))

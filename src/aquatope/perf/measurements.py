@@ -15,6 +15,7 @@ Every malformed value is refused with an :class:`~aquatope.errors.InputError` na
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from aquatope.errors import InputError
-from aquatope.resources import LAMBDA_MB_PER_VCPU
+from aquatope.errors import InputError, brief
+from aquatope.jsonio import read_text
+from aquatope.perf.base import MAX_MS
+from aquatope.resources import LAMBDA_MB_PER_VCPU, MAX_CPU, MAX_MEMORY_MB
+
+MAX_CSV_BYTES = 16 * 2**20
+"""Largest measurement CSV (16 MiB, about 300,000 rows); a SeBS result file of one benchmark is ~1 MiB."""
 
 FORMATS = ("sebs", "generic")
 _SEBS_REQUIRED = ("memory", "type", "is_cold", "exec_time")
@@ -68,10 +74,10 @@ class Measurements:
                 raise InputError(f"expected an array of shape ({n},)", source=self.source, field=name)
         if n == 0:
             raise InputError("no measurements", source=self.source)
-        for name in ("memory_mb", "cpu", "latency_ms"):
+        for name, largest in (("memory_mb", MAX_MEMORY_MB), ("cpu", MAX_CPU), ("latency_ms", MAX_MS)):
             arr = getattr(self, name)
-            if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
-                raise InputError("values must be finite and > 0", source=self.source, field=name)
+            if not (np.all(np.isfinite(arr)) and np.all(arr > 0) and np.all(arr <= largest)):
+                raise InputError(f"values must be in (0, {largest:g}]", source=self.source, field=name)
         if np.all(self.is_cold):
             raise InputError("no warm measurements", source=self.source, field="is_cold")
 
@@ -144,9 +150,9 @@ def _positive(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
+        raise ValueError(f"expected a number, got {brief(text)}") from None
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"expected a positive number, got {text!r}")
+        raise ValueError(f"expected a positive number, got {brief(text)}")
     return value
 
 
@@ -156,9 +162,9 @@ def _optional_non_negative(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"expected a number or nothing, got {text!r}") from None
+        raise ValueError(f"expected a number or nothing, got {brief(text)}") from None
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"expected a non-negative number, got {text!r}")
+        raise ValueError(f"expected a non-negative number, got {brief(text)}")
     return value
 
 
@@ -167,25 +173,23 @@ def _boolean(text: str) -> bool:
         return True
     if text.lower() in _FALSE:
         return False
-    raise ValueError(f"expected true or false, got {text!r}")
+    raise ValueError(f"expected true or false, got {brief(text)}")
 
 
 def _sebs_type(text: str) -> bool:
     if text not in ("warm", "cold"):
-        raise ValueError(f"expected warm or cold, got {text!r}")
+        raise ValueError(f"expected warm or cold, got {brief(text)}")
     return text == "cold"
 
 
 def _read_table(path: Path) -> _Table:
     source = str(path)
+    text = read_text(path, max_bytes=MAX_CSV_BYTES, what="measurement CSV")
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            records = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read CSV: {exc}", source=source) from None
+        records = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise InputError(f"cannot read CSV: {exc}", source=source, line=reader.line_num) from None
     if not records:
         raise InputError("empty file: expected a header line", source=source, line=1)
     header_line, header = records[0]
@@ -210,7 +214,7 @@ def detect_format(header: Sequence[str]) -> str | None:
 def _require(table: _Table, columns: Sequence[str], fmt: str) -> None:
     for col in columns:
         if not table.has(col):
-            raise InputError(f"missing column {col!r} for format {fmt}", source=table.source, line=1, field=col)
+            raise InputError(f"missing column {brief(col)} for format {fmt}", source=table.source, line=1, field=col)
 
 
 def load_measurements(
@@ -227,7 +231,9 @@ def load_measurements(
             line=1,
         )
     if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; choose one of {list(FORMATS)}", source=table.source, field="format")
+        raise InputError(
+            f"unknown format {brief(fmt)}; choose one of {list(FORMATS)}", source=table.source, field="format"
+        )
     return _from_sebs(table, mb_per_vcpu) if fmt == "sebs" else _from_generic(table, mb_per_vcpu)
 
 

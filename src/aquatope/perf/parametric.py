@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from aquatope.errors import InputError
-from aquatope.perf.base import check_n, check_q, noise_quantile, sample_noise
+from aquatope.errors import InputError, brief
+from aquatope.perf.base import check_n, check_q, noise_quantile, sample_noise, upper_bound
 from aquatope.resources import ResourceConfig
 
 _NON_NEGATIVE = (
@@ -67,9 +67,9 @@ def deterministic_latency_ms(
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise InputError(f"must be a number, got {value!r}", field=name)
+        raise InputError(f"must be a number, got {brief(value)}", field=name)
     if not math.isfinite(value):
-        raise InputError(f"must be finite, got {value!r}", field=name)
+        raise InputError(f"must be finite, got {brief(value)}", field=name)
     return float(value)
 
 
@@ -101,25 +101,28 @@ class ParametricPerf:
             object.__setattr__(self, f.name, _number(f.name, getattr(self, f.name)))
         for name in _NON_NEGATIVE:
             if getattr(self, name) < 0:
-                raise InputError(f"must be >= 0, got {getattr(self, name)!r}", field=name)
+                raise InputError(f"must be >= 0, got {brief(getattr(self, name))}", field=name)
+        for f in dataclasses.fields(self):
+            if getattr(self, f.name) > upper_bound(f.name):
+                raise InputError(f"must be <= {upper_bound(f.name):g}, got {getattr(self, f.name):g}", field=f.name)
         if self.serial_ms + self.parallel_ms + self.io_ms <= 0:
             raise InputError("serial_ms + parallel_ms + io_ms must be > 0", field="serial_ms")
         if self.max_parallelism < 1:
-            raise InputError(f"must be >= 1, got {self.max_parallelism!r}", field="max_parallelism")
+            raise InputError(f"must be >= 1, got {brief(self.max_parallelism)}", field="max_parallelism")
         if self.working_set_mb <= 0:
-            raise InputError(f"must be > 0, got {self.working_set_mb!r}", field="working_set_mb")
+            raise InputError(f"must be > 0, got {brief(self.working_set_mb)}", field="working_set_mb")
         if self.min_memory_mb > self.working_set_mb:
             raise InputError(
                 f"must be <= working_set_mb ({self.working_set_mb:g}), got {self.min_memory_mb:g}",
                 field="min_memory_mb",
             )
         if not 0 <= self.straggler_prob < 1:
-            raise InputError(f"must be in [0, 1), got {self.straggler_prob!r}", field="straggler_prob")
+            raise InputError(f"must be in [0, 1), got {brief(self.straggler_prob)}", field="straggler_prob")
         if self.straggler_factor < 1:
-            raise InputError(f"must be >= 1, got {self.straggler_factor!r}", field="straggler_factor")
+            raise InputError(f"must be >= 1, got {brief(self.straggler_factor)}", field="straggler_factor")
         if not 0 <= self.cold_start_cpu_fraction <= 1:
             raise InputError(
-                f"must be in [0, 1], got {self.cold_start_cpu_fraction!r}", field="cold_start_cpu_fraction"
+                f"must be in [0, 1], got {brief(self.cold_start_cpu_fraction)}", field="cold_start_cpu_fraction"
             )
 
     def fails(self, config: ResourceConfig) -> bool:

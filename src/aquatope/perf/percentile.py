@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from aquatope.errors import InputError
-from aquatope.perf.base import check_n, check_q, lognormal_sigma
+from aquatope.errors import InputError, brief
+from aquatope.perf.base import MAX_MS, check_n, check_q, lognormal_sigma, upper_bound
 from aquatope.resources import ResourceConfig
 
 FLOOR_MS = 1.0
@@ -41,13 +41,17 @@ class PercentilePerf:
         if p.ndim != 1 or p.size < 2 or p.size != v.size:
             raise InputError("need at least two (percentile, latency) points of equal length", field="percentiles")
         if not (np.all(np.diff(p) > 0) and p[0] >= 0 and p[-1] <= 100):
-            raise InputError(f"percentiles must increase within 0..100, got {self.percents}", field="percentiles")
-        if not (np.all(np.isfinite(v)) and np.all(v >= 0)):
-            raise InputError(f"latencies must be finite and >= 0, got {self.latencies_ms}", field="latencies_ms")
+            raise InputError(
+                f"percentiles must increase within 0..100, got {brief(self.percents)}", field="percentiles"
+            )
+        if not (np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(v <= MAX_MS)):
+            raise InputError(
+                f"latencies must be in 0..{MAX_MS:g} ms, got {brief(self.latencies_ms)}", field="latencies_ms"
+            )
         for name in ("cold_start_ms", "cold_start_cv"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"must be a finite number >= 0, got {value!r}", field=name)
+            if not (math.isfinite(value) and 0 <= value <= upper_bound(name)):
+                raise InputError(f"must be a number in 0..{upper_bound(name):g}, got {brief(value)}", field=name)
         # quantile functions must not decrease: the trace's percentiles of averages occasionally do
         object.__setattr__(self, "latencies_ms", tuple(np.maximum.accumulate(v).tolist()))
         object.__setattr__(self, "_u", np.asarray(self.percents, dtype=float) / 100.0)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from aquatope.errors import InputError
+from aquatope.errors import InputError, brief
 from aquatope.perf.base import PerfModel
 from aquatope.perf.empirical import EmpiricalPerf
 from aquatope.perf.measurements import FORMATS, load_measurements
@@ -41,7 +41,7 @@ def _check_keys(
     for key in spec:
         if key not in allowed_set:
             raise InputError(
-                f"unknown field {key!r}; allowed: {sorted(allowed_set)}", source=source, field=f"{field}.{key}"
+                f"unknown field {brief(key)}; allowed: {sorted(allowed_set)}", source=source, field=f"{field}.{key}"
             )
     for key in required:
         if key not in spec:
@@ -52,7 +52,7 @@ def _number(value: Any, *, minimum: float, source: str | None, field: str, stric
     bad_type = isinstance(value, bool) or not isinstance(value, int | float)
     if bad_type or not math.isfinite(value) or value < minimum or (strict and value == minimum):
         relation = ">" if strict else ">="
-        raise InputError(f"must be a number {relation} {minimum:g}, got {value!r}", source=source, field=field)
+        raise InputError(f"must be a number {relation} {minimum:g}, got {brief(value)}", source=source, field=field)
     return float(value)
 
 
@@ -70,14 +70,14 @@ def _empirical(spec: Mapping[str, Any], base_dir: Path, source: str | None, fiel
     _check_keys(spec, _EMPIRICAL_ALL, ("file",), source, field)
     file = spec["file"]
     if not isinstance(file, str) or not file.strip():
-        raise InputError(f"must be a file path, got {file!r}", source=source, field=f"{field}.file")
+        raise InputError(f"must be a file path, got {brief(file)}", source=source, field=f"{field}.file")
     path = Path(base_dir) / file
     if not path.is_file():
         raise InputError(f"file not found: {path}", source=source, field=f"{field}.file")
     fmt = spec.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise InputError(
-            f"unknown format {fmt!r}; choose one of {list(FORMATS)}", source=source, field=f"{field}.format"
+            f"unknown format {brief(fmt)}; choose one of {list(FORMATS)}", source=source, field=f"{field}.format"
         )
     scale = _number(spec.get("scale", 1.0), minimum=0.0, strict=True, source=source, field=f"{field}.scale")
     min_mem = spec.get("min_memory_mb")
@@ -119,7 +119,7 @@ def perf_model_from_spec(
     measurement CSV name the CSV's own line and column. ``model.to_spec()`` round-trips through this function.
     """
     if not isinstance(spec, Mapping):
-        raise InputError(f"expected a mapping with a 'model' key, got {spec!r}", source=source, field=field)
+        raise InputError(f"expected a mapping with a 'model' key, got {brief(spec)}", source=source, field=field)
     model = spec.get("model")
     if model is None:
         raise InputError(f"missing; choose one of {list(MODELS)}", source=source, field=f"{field}.model")
@@ -129,4 +129,6 @@ def perf_model_from_spec(
         return _empirical(spec, base_dir, source, field)
     if model == "percentiles":
         return _percentiles(spec, source, field)
-    raise InputError(f"unknown model {model!r}; choose one of {list(MODELS)}", source=source, field=f"{field}.model")
+    raise InputError(
+        f"unknown model {brief(model)}; choose one of {list(MODELS)}", source=source, field=f"{field}.model"
+    )

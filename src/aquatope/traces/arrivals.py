@@ -6,7 +6,8 @@ Minute ``m`` covers seconds ``[60 m, 60 m + 60)`` from ``start_s``. Within a min
 * ``"poisson"``: independent uniform times in the minute, i.e. a Poisson process conditioned on the
   minute's count (needs ``rng``).
 
-Either way the result is sorted, has exactly ``sum(counts)`` entries, and never leaves its minute.
+Either way the result is sorted, has exactly ``sum(counts)`` entries, and never leaves its minute. At most
+:data:`MAX_ARRIVALS` arrivals are expanded at once (a ``--scale`` of 1e12 is refused, not attempted).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from aquatope.errors import InputError
 from aquatope.traces.model import FloatArray
 
 ArrivalMode = Literal["uniform", "poisson"]
 MINUTE_S = 60.0
+MAX_ARRIVALS = 10**8
+"""Most arrivals expanded at once: 0.8 GB of float64 times (about 1.6 GB at the peak of the expansion), and
+far more requests than one replay handles in reasonable time (the simulator runs ~10^5-10^6 per second)."""
 
 
 def expand_arrivals(
@@ -42,6 +47,12 @@ def expand_arrivals(
     counts = counts.astype(np.int64, copy=False)
     starts = start_s + MINUTE_S * np.arange(counts.size, dtype=np.float64)
     total = int(counts.sum())
+    if total > MAX_ARRIVALS:
+        raise InputError(
+            f"{total:,} arrivals to replay, more than the limit of {MAX_ARRIVALS:,}; scale the trace down or "
+            "replay fewer minutes",
+            field="scale",
+        )
     if mode == "uniform":  # in-place arithmetic: one array of `total` floats plus temporaries
         times = np.arange(total, dtype=np.float64)
         times -= np.repeat((np.cumsum(counts) - counts).astype(np.float64), counts)  # rank in minute

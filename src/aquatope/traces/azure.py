@@ -26,7 +26,7 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.traces.csvio import CsvFile, int_block
-from aquatope.traces.model import DurationStats, IntArray, InvocationTrace, MemoryStats
+from aquatope.traces.model import DurationStats, IntArray, InvocationTrace, MemoryStats, check_trace_size
 from aquatope.traces.stats import Key, combine_durations, combine_memory, read_durations, read_memory
 
 DAY_FILE = re.compile(r"^invocations_per_function_md\.anon\.d(\d+)\.csv$")
@@ -103,6 +103,7 @@ def _minute_start(f: CsvFile) -> int:
         raise InputError("unexpected column before the minute columns", source=f.path, line=1, field=extra)
     if start == len(f.header):
         raise InputError("no minute columns (expected 1..N or minute_1..minute_N)", source=f.path, line=1)
+    check_trace_size(1, len(f.header) - start, source=str(f.path))
     for expected, name in enumerate(f.header[start:], start=1):
         match = _MINUTE.match(name)
         if not match or int(match.group(1)) != expected:
@@ -142,6 +143,7 @@ def read_invocations(path: Path) -> DayCounts:
                 if trigger is not None:
                     triggers.append(row[trigger].strip())
             blocks.append(int_block(path, f.header, lines, rows, start))
+            check_trace_size(len(keys), len(f.header) - start, source=str(path))
     counts = np.concatenate(blocks, axis=0)
     return DayCounts(tuple(keys), tuple(triggers) if trigger is not None else None, counts)
 
@@ -166,6 +168,7 @@ def _merge(days: Sequence[DayCounts], sources: Sequence[Path]) -> DayCounts:
                 field="HashFunction",
             )
     total = sum(day.counts.shape[1] for day in days)
+    check_trace_size(len(order), total, source=str(sources[0].parent))
     counts = np.zeros((len(order), total), dtype=np.int64)
     offset = 0
     for day in days:

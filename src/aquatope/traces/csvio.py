@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aquatope.errors import InputError
+from aquatope.jsonio import note_input
 
 CHUNK_ROWS = 2048
 
@@ -38,9 +39,10 @@ class CsvFile:
 
     def __enter__(self) -> CsvFile:
         try:
-            self._handle = self.path.open(newline="", encoding="utf-8-sig")
+            self._handle = self.path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
         except OSError as exc:
             raise InputError(f"cannot open file: {exc.strerror}", source=self.path) from None
+        note_input(self.path)
         reader = csv.reader(self._handle)
         self._reader = reader
         header = self._next(reader)
@@ -60,9 +62,10 @@ class CsvFile:
         try:
             for row in reader:
                 if row and any(cell.strip() for cell in row):
+                    _check_text(row, self.path, self._reader)
                     return row
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"unreadable CSV: {exc}", source=self.path) from None
+        except csv.Error as exc:
+            raise InputError(f"unreadable CSV: {exc}", source=self.path, line=_line(self._reader)) from None
         return None
 
     def column(self, name: str) -> int:
@@ -101,6 +104,18 @@ class CsvFile:
                 lines, rows = [], []
         if rows:
             yield lines, rows
+
+
+def _line(reader: _csv.Reader | None) -> int | None:
+    return reader.line_num if reader is not None else None
+
+
+def _check_text(row: list[str], path: Path, reader: _csv.Reader | None) -> None:
+    """Refuse a row with bytes that are not UTF-8 (read as surrogates), naming its line."""
+    try:
+        "".join(row).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("not UTF-8 text (a binary file?)", source=path, line=_line(reader)) from None
 
 
 def _locate(

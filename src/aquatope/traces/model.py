@@ -5,6 +5,10 @@ An :class:`InvocationTrace` holds ``counts``, a read-only ``int64`` array of sha
 that arrived in minute ``m`` (minute 0 covers seconds ``[0, 60)`` from the start of the trace).
 Optional per-function metadata (app, owner, trigger) and per-function execution-time and memory
 statistics travel with it and are kept aligned by :meth:`InvocationTrace.select`.
+
+Sizes are bounded before anything is allocated (:func:`check_trace_size`): a trace spans at most
+:data:`MAX_MINUTES` minutes and holds at most :data:`MAX_CELLS` counts, so a file with a huge timestamp or a
+spec asking for a billion functions is refused with a message instead of exhausting memory.
 """
 
 from __future__ import annotations
@@ -19,6 +23,33 @@ from aquatope.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+MAX_MINUTES = 366 * 1440
+"""Longest trace, in minutes: a (leap) year. The public Azure traces span 14 days; a longer span in a file
+means its timestamps are not seconds from the trace start."""
+MAX_CELLS = 2**28
+"""Most counts one trace holds (functions x minutes): 2 GiB of int64, e.g. one day of the full Azure 2019
+trace (~46,000 functions x 1,440 minutes) 3.5 times over. Load fewer days or functions to go beyond."""
+MAX_SCALED_COUNT = 2**53
+"""Largest count after :meth:`InvocationTrace.scale`: integers above it are not exact in float64."""
+
+
+def check_trace_size(n_functions: int, n_minutes: int, *, source: str | None = None, field: str | None = None) -> None:
+    """Refuse a trace of more than :data:`MAX_MINUTES` minutes or :data:`MAX_CELLS` counts (before allocating)."""
+    if n_minutes > MAX_MINUTES:
+        raise InputError(
+            f"the trace would span {n_minutes:,} minutes, more than the limit of {MAX_MINUTES:,} (a year)",
+            source=source,
+            field=field,
+        )
+    if n_functions * n_minutes > MAX_CELLS:
+        gib = n_functions * n_minutes * 8 / 2**30
+        raise InputError(
+            f"{n_functions:,} functions x {n_minutes:,} minutes would take {gib:,.1f} GiB of counts, more than the "
+            f"limit of {MAX_CELLS * 8 / 2**30:g} GiB; use fewer days or functions",
+            source=source,
+            field=field,
+        )
 
 
 def _frozen_float(values: npt.ArrayLike, shape: tuple[int, ...], name: str) -> FloatArray:
@@ -231,6 +262,13 @@ class InvocationTrace:
         """
         if not np.isfinite(x) or x < 0:
             raise InputError(f"scale factor must be a finite number >= 0, got {x}", field="scale")
+        largest = float(self.counts.max(initial=0)) * x
+        if largest > MAX_SCALED_COUNT:
+            raise InputError(
+                f"scale factor {x:g} makes a minute's count {largest:.3g}, more than {MAX_SCALED_COUNT:.3g}",
+                source=self.source or None,
+                field="scale",
+            )
         scaled = self.counts.astype(np.float64) * x
         base = np.floor(scaled)
         rng = np.random.default_rng(seed)

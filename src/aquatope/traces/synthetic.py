@@ -14,7 +14,9 @@ same arguments give the same counts. The four kinds:
   (drawn uniformly in ``[0, period)`` per function when not given).
 
 Spec strings: ``synthetic:poisson:rate=5,minutes=1440,functions=1,seed=0``. Every kind accepts
-``minutes`` (default 1440), ``functions`` (default 1) and ``seed`` (default: the caller's seed).
+``minutes`` (default 1440), ``functions`` (default 1) and ``seed`` (default: the caller's seed, 0..2**32-1).
+Sizes are bounded like every trace's (:func:`~aquatope.traces.model.check_trace_size`), and a rate or a
+count at most :data:`MAX_RATE` per minute.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from aquatope.errors import InputError
-from aquatope.traces.model import IntArray, InvocationTrace
+from aquatope.errors import InputError, check_seed
+from aquatope.traces.model import MAX_MINUTES, IntArray, InvocationTrace, check_trace_size
 
 Seed = int | np.random.Generator
 PREFIX = "synthetic:"
+MAX_RATE = 1e8
+"""Largest mean rate (or timer count) per minute and function: 1.7 million invocations per second, far above
+the busiest function of the Azure traces; NumPy's Poisson sampler fails near 1e19."""
 
 
 def _require(ok: bool, message: str, field: str) -> None:
@@ -40,6 +45,7 @@ def _require(ok: bool, message: str, field: str) -> None:
 def _shape(minutes: int, functions: int) -> tuple[int, int]:
     _require(minutes >= 1, f"minutes must be >= 1, got {minutes}", "minutes")
     _require(functions >= 1, f"functions must be >= 1, got {functions}", "functions")
+    check_trace_size(functions, minutes, field="minutes" if functions == 1 else "functions")
     return functions, minutes
 
 
@@ -50,7 +56,12 @@ def _trace(kind: str, counts: IntArray, source: str | None) -> InvocationTrace:
 
 
 def _rate(rate: float) -> None:
-    _require(math.isfinite(rate) and rate >= 0, f"rate must be a finite number >= 0, got {rate}", "rate")
+    ok = math.isfinite(rate) and 0 <= rate <= MAX_RATE
+    _require(ok, f"rate must be a number in 0..{MAX_RATE:g} per minute, got {rate}", "rate")
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed(seed))
 
 
 def poisson_trace(
@@ -58,7 +69,7 @@ def poisson_trace(
 ) -> InvocationTrace:
     """Constant-rate Poisson counts, ``rate`` invocations per minute; shape ``(functions, minutes)``."""
     _rate(rate)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     return _trace("poisson", rng.poisson(rate, size=_shape(minutes, functions)), source)
 
 
@@ -77,10 +88,11 @@ def diurnal_trace(
     _rate(rate)
     _require(0.0 <= amplitude <= 1.0, f"amplitude must be in [0, 1], got {amplitude}", "amplitude")
     _require(period >= 1, f"period must be >= 1 minute, got {period}", "period")
+    _require(math.isfinite(phase), f"phase must be a finite number of minutes, got {phase}", "phase")
     shape = _shape(minutes, functions)
     m = np.arange(minutes) + 0.5
     lam = rate * (1.0 + amplitude * np.sin(2.0 * np.pi * (m - phase) / period))
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     return _trace("diurnal", rng.poisson(np.broadcast_to(lam, shape)), source)
 
 
@@ -97,11 +109,11 @@ def bursty_trace(
 ) -> InvocationTrace:
     """On/off (two-state MMPP) counts with long-run mean ``rate`` per minute; see the module doc."""
     _rate(rate)
-    _require(ratio >= 1.0, f"ratio (on rate / off rate) must be >= 1, got {ratio}", "ratio")
-    _require(on_minutes >= 1.0, f"on_minutes must be >= 1, got {on_minutes}", "on_minutes")
-    _require(off_minutes >= 1.0, f"off_minutes must be >= 1, got {off_minutes}", "off_minutes")
+    _require(1.0 <= ratio <= MAX_RATE, f"ratio (on rate / off rate) must be in 1..{MAX_RATE:g}, got {ratio}", "ratio")
+    for name, value in (("on_minutes", on_minutes), ("off_minutes", off_minutes)):
+        _require(1.0 <= value <= MAX_MINUTES, f"{name} must be in 1..{MAX_MINUTES}, got {value}", name)
     shape = _shape(minutes, functions)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     p_on = on_minutes / (on_minutes + off_minutes)
     rate_off = rate / (p_on * ratio + 1.0 - p_on)
     switch = rng.random(shape)
@@ -126,10 +138,10 @@ def periodic_trace(
 ) -> InvocationTrace:
     """A timer: ``count`` invocations every ``period`` minutes from minute ``offset`` (random if None)."""
     _require(period >= 1, f"period must be >= 1 minute, got {period}", "period")
-    _require(count >= 0, f"count must be >= 0, got {count}", "count")
+    _require(0 <= count <= MAX_RATE, f"count must be in 0..{MAX_RATE:g}, got {count}", "count")
     _require(offset is None or 0 <= offset < period, f"offset must be in [0, period), got {offset}", "offset")
     shape = _shape(minutes, functions)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     offsets = rng.integers(0, period, size=functions) if offset is None else np.full(functions, offset)
     fires = (np.arange(minutes)[None, :] - offsets[:, None]) % period == 0
     return _trace("periodic", np.where(fires, count, 0).reshape(shape), source)

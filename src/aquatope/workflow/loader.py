@@ -23,6 +23,11 @@ Schema (see ``src/aquatope/workloads/*.yaml`` for complete examples)::
       watermark: {after: [split], map: chunks}
       merge: {after: [watermark]}
       detect: {function: detect-objects, after: [merge], fanout: 4}
+
+Hostile files are refused with a message naming the line (see :func:`parse_yaml`): more than
+:data:`MAX_YAML_BYTES`, nesting deeper than :data:`MAX_YAML_DEPTH`, and anchors and aliases that expand to
+more than :data:`MAX_YAML_NODES` nodes (a "billion laughs" file is 1 KB and expands to 10^9 nodes) or refer
+to themselves. Only plain YAML types are built (no ``!!python/...`` or custom tags).
 """
 
 from __future__ import annotations
@@ -34,13 +39,20 @@ from typing import Any
 
 import yaml
 
-from aquatope.errors import InputError
+from aquatope.errors import InputError, brief
+from aquatope.jsonio import read_text
 from aquatope.resources import ResourceConfig
-from aquatope.workflow.model import DEFAULT_TIMEOUT_S, WORKFLOW_KINDS, FunctionSpec, QoS, Stage, Workflow
+from aquatope.workflow.model import DEFAULT_TIMEOUT_S, MAX_FANOUT, WORKFLOW_KINDS, FunctionSpec, QoS, Stage, Workflow
 
 _TOP_KEYS = {"name", "kind", "description", "qos", "functions", "maps", "stages"}
 _FUNCTION_KEYS = {"perf", "resources", "description", "handler", "init", "output_mb", "bound", "timeout_s"}
 _CODE_REF = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
+MAX_YAML_BYTES = 2**20
+"""Largest workflow file (1 MiB); the built-in ones are 2-5 KB."""
+MAX_YAML_DEPTH = 32
+"""Deepest nesting of a workflow file; the schema needs 4 levels."""
+MAX_YAML_NODES = 100_000
+"""Most YAML nodes a workflow file may expand to once aliases are followed; the built-in ones have ~300."""
 
 
 class _LineDict(dict[str, Any]):
@@ -51,7 +63,20 @@ class _LineDict(dict[str, Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings are :class:`_LineDict` (so errors can name lines)."""
+    """SafeLoader whose mappings are :class:`_LineDict` (so errors can name lines) and whose composer refuses
+    nesting deeper than :data:`MAX_YAML_DEPTH`."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", line=mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
@@ -64,7 +89,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
         if not isinstance(key, str):
             key = str(key)
         if key in out:
-            raise InputError(f"duplicate key {key!r}", line=key_node.start_mark.line + 1, field=key)
+            raise InputError(f"duplicate key {brief(key)}", line=key_node.start_mark.line + 1, field=key)
         out[key] = loader.construct_object(value_node, deep=True)
         out.lines[key] = key_node.start_mark.line + 1
     return out
@@ -102,22 +127,53 @@ def load_workflow_file(path: str | Path) -> Workflow:
     """Load and validate a workflow YAML file; raises :class:`InputError` naming file, line and field."""
     path = Path(path)
     source = str(path)
+    text = read_text(path, max_bytes=MAX_YAML_BYTES, what="workflow file")
+    return workflow_from_dict(parse_yaml(text, source), base_dir=path.parent, source=source)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse one YAML document with line numbers, refusing malformed YAML, unknown tags, deep nesting and
+    alias expansions beyond :data:`MAX_YAML_NODES` (module doc)."""
+    loader = _LineLoader(text)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("workflow file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read workflow file: {exc}", source=source) from None
-    try:
-        data = yaml.load(text, Loader=_LineLoader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, set(), source)
+        return loader.construct_document(node)
     except InputError as exc:
         raise InputError(exc.message, source=source, line=exc.line, field=exc.field) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"malformed YAML: {problem}", source=source, line=line) from None
-    return workflow_from_dict(data, base_dir=path.parent, source=source)
+        context, problem = getattr(exc, "context", None), getattr(exc, "problem", None) or str(exc)
+        what = f"{context}, {problem}" if context else problem
+        raise InputError(f"malformed YAML: {what}", source=source, line=line) from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int], source: str) -> int:
+    """Nodes under ``node`` with every alias followed (memoized: a shared node is counted per reference)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise InputError("an alias refers to the node that contains it", line=node.start_mark.line + 1)
+    open_nodes.add(key)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes, open_nodes, source) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, sizes, open_nodes, source) + _expanded_size(v, sizes, open_nodes, source)
+    if total > MAX_YAML_NODES:
+        raise InputError(
+            f"expands to more than {MAX_YAML_NODES:,} nodes through anchors and aliases", line=node.start_mark.line + 1
+        )
+    open_nodes.discard(key)
+    sizes[key] = total
+    return total
 
 
 def workflow_from_dict(data: Any, *, base_dir: Path, source: str = "<workflow>") -> Workflow:
@@ -135,7 +191,7 @@ def workflow_from_dict(data: Any, *, base_dir: Path, source: str = "<workflow>")
         raise ctx.error("missing or empty (a string is required)", data, "name" if "name" in data else None, "name")
     kind = data.get("kind", "analytics")
     if kind not in WORKFLOW_KINDS:
-        raise ctx.error(f"must be one of {list(WORKFLOW_KINDS)}, got {kind!r}", data, "kind", "kind")
+        raise ctx.error(f"must be one of {list(WORKFLOW_KINDS)}, got {brief(kind)}", data, "kind", "kind")
     qos = _read_qos(ctx, data)
     functions = _read_functions(ctx, data, base_dir)
     stages = _read_stages(ctx, data)
@@ -179,7 +235,7 @@ def _read_qos(ctx: _Ctx, data: _LineDict) -> QoS:
         if value is None:
             raise ctx.error("missing", node, None, f"qos.{key}")
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ctx.error(f"must be a number, got {value!r}", node, key, f"qos.{key}")
+            raise ctx.error(f"must be a number, got {brief(value)}", node, key, f"qos.{key}")
         values[key] = float(value)
     try:
         return QoS(latency_ms=values["latency_ms"], percentile=values["percentile"])
@@ -249,7 +305,7 @@ def _code_ref(ctx: _Ctx, spec: _LineDict, key: str, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _CODE_REF.fullmatch(value.strip()):
-        raise ctx.error(f"expected 'module:function' (e.g. my_pkg.stages:resize), got {value!r}", spec, key, field)
+        raise ctx.error(f"expected 'module:function' (e.g. my_pkg.stages:resize), got {brief(value)}", spec, key, field)
     return value.strip()
 
 
@@ -261,8 +317,9 @@ def _read_maps(ctx: _Ctx, data: _LineDict) -> dict[str, int]:
         if not isinstance(spec, _LineDict) or set(spec) != {"fanout"}:
             raise ctx.error("expected {fanout: N}", node, gname, where)
         fanout = spec["fanout"]
-        if isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1:
-            raise ctx.error(f"fanout must be a positive integer, got {fanout!r}", spec, "fanout", f"{where}.fanout")
+        if isinstance(fanout, bool) or not isinstance(fanout, int) or not 1 <= fanout <= MAX_FANOUT:
+            message = f"fanout must be an integer in 1..{MAX_FANOUT:,}, got {brief(fanout)}"
+            raise ctx.error(message, spec, "fanout", f"{where}.fanout")
         fanouts[str(gname)] = fanout
     return fanouts
 
@@ -297,14 +354,17 @@ def _read_stage(ctx: _Ctx, node: _LineDict, sname: str, spec: Any, maps: Mapping
     fanout = spec.get("fanout", 1)
     if group is not None:
         if group not in maps:
-            raise ctx.error(f"unknown map group {group!r}; declared: {sorted(maps)}", node, sname, f"{where}.map")
+            raise ctx.error(
+                f"unknown map group {brief(group)}; declared: {brief(sorted(maps))}", node, sname, f"{where}.map"
+            )
         if "fanout" in spec and spec["fanout"] != maps[group]:
             raise ctx.error(
-                f"fanout {spec['fanout']!r} differs from map group {group!r}", node, sname, f"{where}.fanout"
+                f"fanout {brief(spec['fanout'])} differs from map group {brief(group)}", node, sname, f"{where}.fanout"
             )
         fanout = maps[group]
-    if isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1:
-        raise ctx.error(f"fanout must be a positive integer, got {fanout!r}", node, sname, f"{where}.fanout")
+    if isinstance(fanout, bool) or not isinstance(fanout, int) or not 1 <= fanout <= MAX_FANOUT:
+        message = f"fanout must be an integer in 1..{MAX_FANOUT:,}, got {brief(fanout)}"
+        raise ctx.error(message, node, sname, f"{where}.fanout")
     if group is None and fanout > 1:
         group = f"stage:{sname}"
     function = spec.get("function", sname)

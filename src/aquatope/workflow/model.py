@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aquatope.errors import InputError
+from aquatope.errors import InputError, brief
 from aquatope.resources import ResourceConfig
 
 if TYPE_CHECKING:
@@ -34,6 +34,12 @@ DEFAULT_TIMEOUT_S = 60.0
 time limit (60 s; AWS Lambda's is 3 s, Cloud Run functions' 60 s)."""
 MAX_TIMEOUT_S = 3600.0
 """The longest ``timeout_s`` accepted: Cloud Run's maximum request timeout (60 min; AWS Lambda's is 15 min)."""
+MAX_STAGES = 1000
+"""Most stages in a workflow (the built-in ones have 3-9); validation and simulation are per stage."""
+MAX_FANOUT = 10_000
+"""Largest fan-out of a stage: AWS Step Functions' distributed map runs at most 10,000 child workflows at once."""
+MAX_INVOCATIONS_PER_REQUEST = 10_000
+"""Most function invocations one request may cause (fan-out copies included); each is sampled per request."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,11 @@ class QoS:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.latency_ms) and self.latency_ms > 0):
-            raise InputError(f"QoS latency must be > 0 ms, got {self.latency_ms!r}", field="qos.latency_ms")
+            raise InputError(f"QoS latency must be > 0 ms, got {brief(self.latency_ms)}", field="qos.latency_ms")
         if not (0 < self.percentile < 100):
-            raise InputError(f"QoS percentile must be in (0, 100), got {self.percentile!r}", field="qos.percentile")
+            raise InputError(
+                f"QoS percentile must be in (0, 100), got {brief(self.percentile)}", field="qos.percentile"
+            )
 
     @property
     def quantile(self) -> float:
@@ -88,14 +96,14 @@ class FunctionSpec:
         if isinstance(self.output_mb, bool) or not (
             isinstance(self.output_mb, int | float) and math.isfinite(self.output_mb) and 0 <= self.output_mb <= 1e6
         ):
-            raise InputError(f"must be a number of MB in [0, 1e6], got {self.output_mb!r}", field="output_mb")
+            raise InputError(f"must be a number of MB in [0, 1e6], got {brief(self.output_mb)}", field="output_mb")
         if self.bound not in FUNCTION_BOUNDS:
-            raise InputError(f"must be one of {', '.join(FUNCTION_BOUNDS)}, got {self.bound!r}", field="bound")
+            raise InputError(f"must be one of {', '.join(FUNCTION_BOUNDS)}, got {brief(self.bound)}", field="bound")
         if isinstance(self.timeout_s, bool) or not (
             isinstance(self.timeout_s, int | float) and 0 < self.timeout_s <= MAX_TIMEOUT_S
         ):
             raise InputError(
-                f"must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {self.timeout_s!r}", field="timeout_s"
+                f"must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {brief(self.timeout_s)}", field="timeout_s"
             )
 
 
@@ -136,7 +144,7 @@ class Workflow:
 
     def stage(self, name: str) -> Stage:
         if name not in self._index:
-            raise InputError(f"workflow {self.name!r} has no stage {name!r}; stages: {list(self._index)}")
+            raise InputError(f"workflow {brief(self.name)} has no stage {brief(name)}; stages: {list(self._index)}")
         return self.stages[self._index[name]]
 
     @property
@@ -242,6 +250,10 @@ def validate_dag(stages: tuple[Stage, ...], functions: Mapping[str, FunctionSpec
     """Refuse unknown functions or predecessors, duplicate names, bad fan-out and inconsistent map groups."""
     if not stages:
         raise InputError("a workflow needs at least one stage", source=source, field="stages")
+    if len(stages) > MAX_STAGES:
+        raise InputError(
+            f"{len(stages):,} stages, more than the limit of {MAX_STAGES:,}", source=source, field="stages"
+        )
     names = [s.name for s in stages]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -251,27 +263,36 @@ def validate_dag(stages: tuple[Stage, ...], functions: Mapping[str, FunctionSpec
         where = f"stages.{s.name}"
         if s.function not in functions:
             raise InputError(
-                f"unknown function {s.function!r}; defined: {sorted(functions)}",
+                f"unknown function {brief(s.function)}; defined: {brief(sorted(functions))}",
                 source=source,
                 field=f"{where}.function",
             )
         for p in s.after:
             if p not in names:
                 raise InputError(
-                    f"edge from unknown stage {p!r}; stages: {names}", source=source, field=f"{where}.after"
+                    f"edge from unknown stage {brief(p)}; stages: {brief(names)}", source=source, field=f"{where}.after"
                 )
-        if isinstance(s.fanout, bool) or not isinstance(s.fanout, int) or s.fanout < 1:
+        if isinstance(s.fanout, bool) or not isinstance(s.fanout, int) or not 1 <= s.fanout <= MAX_FANOUT:
             raise InputError(
-                f"fanout must be a positive integer, got {s.fanout!r}", source=source, field=f"{where}.fanout"
+                f"fanout must be an integer in 1..{MAX_FANOUT:,}, got {brief(s.fanout)}",
+                source=source,
+                field=f"{where}.fanout",
             )
         if s.map_group is not None:
             expected = group_fanout.setdefault(s.map_group, s.fanout)
             if expected != s.fanout:
                 raise InputError(
-                    f"map group {s.map_group!r} has fanout {expected}, stage has {s.fanout}",
+                    f"map group {brief(s.map_group)} has fanout {expected}, stage has {s.fanout}",
                     source=source,
                     field=f"{where}.fanout",
                 )
+    total = sum(s.fanout for s in stages)
+    if total > MAX_INVOCATIONS_PER_REQUEST:
+        raise InputError(
+            f"one request would invoke {total:,} functions, more than the limit of {MAX_INVOCATIONS_PER_REQUEST:,}",
+            source=source,
+            field="stages",
+        )
     topological_order(stages, source=source)
 
 

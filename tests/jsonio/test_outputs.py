@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import aquatope.jsonio
+import aquatope.jsonio.outputs
 from aquatope.errors import InputError
 from aquatope.jsonio import write_json_atomic
 
@@ -104,7 +104,7 @@ def test_failing_rename_leaves_no_temporary_file(tmp_path: Path, monkeypatch: py
         renames.append((str(src), str(dst)))
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(aquatope.jsonio.os, "replace", failing_replace)
+    monkeypatch.setattr(aquatope.jsonio.outputs.os, "replace", failing_replace)
     with pytest.raises(InputError, match="disk on fire"):
         write_json_atomic(tmp_path / "out.json", {"a": 1})
     assert _files(tmp_path) == []
@@ -118,7 +118,7 @@ def test_interrupt_while_writing_leaves_no_temporary_file(tmp_path: Path, monkey
     def interrupted_dump(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(aquatope.jsonio.json, "dump", interrupted_dump)
+    monkeypatch.setattr(aquatope.jsonio.outputs.json, "dump", interrupted_dump)
     with pytest.raises(KeyboardInterrupt):
         write_json_atomic(tmp_path / "out.json", {"a": 1})
     assert _files(tmp_path) == []
