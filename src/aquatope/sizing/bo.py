@@ -6,12 +6,10 @@ steps. After the shared starting design (:mod:`aquatope.sizing.design`), each st
 *constrained expected improvement* on posterior draws:
 
     acq(x) = mean over draws of  max(0, log objective(answer) - log objective(x)) * [loc(x) <= threshold(n_x)]
-             * P(no function of x runs out of memory)
 
 ``threshold(n)`` is the largest end-to-end location the shared answer rule (:mod:`aquatope.sizing.answer`) accepts
-from ``n`` requests, and ``loc(x)`` the location the rule will see after measuring ``x`` (the surrogate's draw plus
-the measurement's own noise, pooled with what ``x`` already has): the model aims at configurations that will *pass
-the rule* once measured, not at ones that merely sit under the target. Candidates are unmeasured configurations and already measured ones (re-measuring adds
+from ``n`` requests: the model aims at configurations that will *pass the rule* once measured, not at ones that
+merely sit under the target. Candidates are unmeasured configurations and already measured ones (re-measuring adds
 requests, which lowers the margin: the model decides when more samples of a near-miss are worth an evaluation).
 Until an answer exists the acquisition is the probability of passing. One configuration is proposed at a time.
 
@@ -20,8 +18,8 @@ Variants (``variant=``, dash-separated: surrogate, region, noise; :data:`DEFAULT
 
 * surrogate ``dag`` (per-stage GPs combined along the critical path) or ``e2e`` (one GP over all dimensions);
 * region ``trust`` (candidates in a trust region around the answer with TuRBO's update rule, Eriksson et al.,
-  NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`), ``global`` (Sobol points over the whole cube) or
-  ``mixed`` (a third global, the rest in the trust region); all then polish locally around their best candidates;
+  NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
+  cube); both then polish locally around their best candidates;
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level).
 
 Rules:
@@ -51,9 +49,7 @@ from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES = ("dag", "e2e"), ("trust", "global", "mixed"), ("het", "homo")
-MIXED_GLOBAL_SHARE = 1.0 / 3.0
-"""``mixed``: this share of the candidates are global Sobol points, the rest come from the trust region."""
+SURROGATES, REGIONS, NOISES = ("dag", "e2e"), ("trust", "global"), ("het", "homo")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -144,6 +140,7 @@ class AquatopeBO(BaseSizer):
             return self._any_unseen()
         rng = np.random.default_rng([self.seed, len(self.history), 11])
         judged = judge_all(self.problem, self.history)
+        k = self.history.items[-1].k
         fails = FailureModel(self.problem, self.history.items)
         new = [c for c in snap(self.coords, self._region(judged, rng), exclude=set(judged)) if not fails.fails(c)]
         best = self.best()
@@ -152,18 +149,18 @@ class AquatopeBO(BaseSizer):
             if not j.failed and key not in self.suspects and (best is None or key != config_key(best.config))
         ]  # fmt: skip
         configs = new + [dict(j.config) for j in again]
+        n_after = [k] * len(new) + [j.requests + k for j in again]
         if not configs:
             return None
-        prior = [(0, 0.0)] * len(new) + [(j.requests, j.loc) for j in again]
-        acq = self._score(surrogate, noise, configs, prior, rng)
+        acq = self._score(surrogate, noise, configs, n_after, rng)
         if new:  # local polish around the best new candidates
-            top = self.coords.many(new)
+            top = np.array([self.coords.to_x(c) for c in new])
             seen = set(judged) | {config_key(c) for c in configs}
             more = snap(self.coords, polish(top, acq[: len(new)], self.n_candidates // 2, rng), exclude=seen)
             more = [c for c in more if not fails.fails(c)]
             if more:
                 configs += more
-                acq = np.concatenate([acq, self._score(surrogate, noise, more, [(0, 0.0)] * len(more), rng)])
+                acq = np.concatenate([acq, self._score(surrogate, noise, more, [k] * len(more), rng)])
         i = int(np.argmax(acq))
         self.last_acq = float(acq[i])
         if best is not None and self.ei_stop > 0 and acq[i] < self.ei_stop:
@@ -171,29 +168,22 @@ class AquatopeBO(BaseSizer):
         return configs[i], "model"
 
     def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
-        n_global = {"trust": 0, "global": self.n_candidates}.get(
-            self.variant.region, int(MIXED_GLOBAL_SHARE * self.n_candidates)
-        )
-        center = self._center(judged)
-        half = self.trust.half_width / self.coords.spans()
-        local = trust_candidates(center, half, self.n_candidates - n_global, self.problem.space.dims, rng)
-        wide = global_candidates(self.problem.dims, n_global, self.seed + len(self.history), rng)
-        return np.concatenate([local, wide])
+        if self.variant.region == "trust":
+            center = self._center(judged)
+            half = self.trust.half_width / self.coords.spans()
+            return trust_candidates(center, half, self.n_candidates, self.problem.space.dims, rng)
+        return global_candidates(self.problem.dims, self.n_candidates, self.seed + len(self.history), rng)
 
     def _score(
         self,
         surrogate: Surrogate,
         noise: NoiseModel,
         configs: list[WorkflowConfig],
-        prior: list[tuple[int, float]],
+        n_after: list[int],
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """The acquisition of ``configs``; ``prior``: per configuration, the requests it already has and their
-        mean log latency ((0, 0) for an unmeasured one)."""
         x = self.coords.many(configs)
-        n_prior = np.array([p[0] for p in prior], dtype=float)
-        loc_prior = np.array([p[1] for p in prior])
-        return self._acquisition(surrogate, noise, configs, x, n_prior, loc_prior, rng)
+        return self._acquisition(surrogate, noise, configs, x, np.asarray(n_after, dtype=float), rng)
 
     def _center(self, judged: dict[ConfigKey, Judgement]) -> np.ndarray:
         best = self.best()
@@ -209,19 +199,14 @@ class AquatopeBO(BaseSizer):
         noise: NoiseModel,
         configs: list[WorkflowConfig],
         x: np.ndarray,
-        n_prior: np.ndarray,
-        loc_prior: np.ndarray,
+        n_after: np.ndarray,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """Monte Carlo constrained EI (module docstring). A draw passes when the location the rule will see after
-        one more measurement of ``k`` requests, ``(n_prior * loc_prior + k * (f + e)) / (n_prior + k)`` with ``f``
-        the surrogate's draw and ``e`` the measurement's own error (sd / sqrt(k)), is under the rule's threshold."""
-        k = float(self.history.items[-1].k)
         draws = surrogate.sample(configs, x, self.draws, rng)
-        measured = draws.loc + noise.sd / math.sqrt(k) * rng.standard_normal(draws.loc.shape)
-        seen = (n_prior * loc_prior + k * measured) / (n_prior + k)
-        threshold = noise.threshold(math.log(self.problem.qos_ms), n_prior + k)
-        passes = (seen <= threshold) * FailureModel(self.problem, self.history.items).p_runs(configs)
+        log_qos = math.log(self.problem.qos_ms)
+        threshold = noise.threshold(log_qos, n_after)
+        runs = FailureModel(self.problem, self.history.items).p_runs(configs)
+        passes = (draws.loc <= threshold) * runs
         best = self.best()
         if best is None:
             tie = -draws.log_objective.mean(axis=0)

@@ -65,8 +65,6 @@ def trust_candidates(
     """``n`` points in the box ``center +- half_width`` (per dimension, log coordinates): half move every
     dimension, half move the ``per_function`` dimensions of one function only. Shape (n, d), clipped to the cube."""
     d = center.size
-    if n <= 0:
-        return np.empty((0, d))
     step = rng.uniform(-1.0, 1.0, size=(n, d)) * half_width
     mask = np.ones((n, d), dtype=bool)
     blocks = max(1, d // per_function)
@@ -79,7 +77,7 @@ def trust_candidates(
 
 def global_candidates(dims: int, n: int, seed: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` scrambled Sobol points of the cube (the polish happens after scoring, :func:`polish`)."""
-    return sobol_points(n, dims, seed) if n > 0 else np.empty((0, dims))
+    return sobol_points(n, dims, seed)
 
 
 def polish(points: np.ndarray, scores: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
