@@ -25,7 +25,7 @@ def test_shared_turns_on_every_source_and_measures_in_production() -> None:
     assert s.tenants.enabled and s.tenants.functions is None and s.production
     assert s.cluster.invokers is None  # auto: sized from history
     cfg = s.sim_config(invokers=10)
-    assert cfg.contention and cfg.interference > 0 and cfg.cold_start_storm > 0
+    assert cfg.contention and cfg.interference_memory > 0 and cfg.cold_start_storm > 0  # CPU-bound slope: 0 here
     assert cfg.transfer_ms > 0 and cfg.transfer_mb_per_s > 0 and cfg.cpu_overcommit > 1
     assert not cfg.drift and cfg.neighbour_rate_per_h == 0 and cfg.heavy_tail_prob == 0
 

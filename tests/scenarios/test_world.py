@@ -73,11 +73,12 @@ def test_auto_cluster_size_from_the_busiest_minute_of_the_sizing_data() -> None:
 def test_a_configuration_that_meets_qos_in_calm_misses_it_in_shared_at_high_utilisation() -> None:
     trace = _trace(rate=16.0)
     shared = load_scenario("shared")
-    busy = dataclasses.replace(shared, cluster=dataclasses.replace(shared.cluster, peak_utilisation=0.9))
+    busy = dataclasses.replace(shared, cluster=dataclasses.replace(shared.cluster, peak_utilisation=1.3))
     calm = simulate_workflow(WF, trace, function="fn0", scenario="calm", seed=1).metrics
     hot = simulate_workflow(WF, trace, function="fn0", scenario=busy, seed=1)
     assert calm.qos_violation_rate <= 0.05 and calm.p95_over_target < 1  # meets its p95 target
-    # contention with the tenants' computing (and a 10 ms hop) push the 400 ms past 500 ms
+    # at the tenants' peak the invoker computes 1.3x its cores (CPU overcommitted): processor sharing with their
+    # computing (and a 10 ms hop) pushes the 400 ms past 500 ms (the calibrated slope below the cores is 0)
     assert hot.setup["world"]["utilisation"]["max"] > 0.5
     assert hot.metrics.qos_violation_rate > 0.05 and hot.metrics.p95_over_target > 1
     assert hot.metrics.latency_ms["p50"] > 1.1 * calm.latency_ms["p50"]

@@ -120,7 +120,7 @@ def _refuse_overwriting_input(wf: Workflow, outputs: list[Path]) -> None:
         return
     for out in outputs:
         if out.exists() and out.resolve() == Path(source).resolve():
-            raise InputError("would overwrite the workflow file it reads; choose another output", source=out)
+            raise InputError("is an input (the workflow file this command reads); choose another output", source=out)
 
 
 def _report(
