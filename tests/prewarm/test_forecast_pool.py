@@ -96,3 +96,15 @@ def test_missing_stats_use_the_documented_default() -> None:
     with_default = {"f0": DEFAULT_STATS}  # f1 has no observed duration
     decision, _ = ForecastPoolPolicy()(ctx([[0.0], [0.0]], forecast=forecast, stats=with_default))
     assert decision.targets["f0"] == decision.targets["f1"] == PoolTarget(5, 30.0)  # the 1 s row of the tick table
+
+
+@pytest.mark.parametrize("bad", [3e18, 1e300])
+def test_an_unusable_forecast_falls_back_on_the_last_count_and_says_so(bad: float) -> None:
+    """A forecast of 3e18 invocations (as a bisection bound once produced; NaN cannot be built) must not reach the
+    platform as a pool size: that function uses its last observed count, the decision is marked as a fallback."""
+    forecast = Forecast(np.array([[bad], [6.0]]), np.array([[0.0], [0.0]]))
+    stats = {"f0": FunctionStats(1.0, 1.0), "f1": FunctionStats(1.0, 1.0)}
+    decision, _ = ForecastPoolPolicy(onset_floor=False)(ctx([[0, 6], [1, 2]], forecast=forecast, stats=stats))
+    assert decision.fallback and "f0" in decision.reasons and "f1" not in decision.reasons
+    assert decision.targets["f0"].min_warm == 2  # as a forecast of 6 (the last count) gives
+    assert decision.targets["f1"].min_warm == 2

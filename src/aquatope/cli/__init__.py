@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "scenarios": ("aquatope.cli.scenarios", "scenarios_app", "List and inspect scenarios: tenants, interference, storms, transfers, drift, bad measurements."),
     "simulate": ("aquatope.cli.simulate", "simulate", "Replay a trace on the simulator: a workflow driven by one trace function, or a whole trace (--single-function)."),
     "tune": ("aquatope.cli.tune", "tune_command", "Right-size a workflow on the simulator or on Ray: the configuration per function, its measured percentile, its cost and the saving over the deployed (default) configuration"),
-    "evaluate": ("aquatope.cli.evaluate", "evaluate_command", "A reduced study (shared scenario, named systems, 3 seeds, one 1-hour window; ~10 min on 2 cores)."),
+    "evaluate": ("aquatope.cli.evaluate", "evaluate_command", "A reduced study (shared scenario, named systems, ml-pipeline and trip-booking, 3 seeds, one 1-hour window; ~10 min on 2 cores)."),
     "study": ("aquatope.cli.evaluate", "study_command", "The full study: every named scenario, the named systems and ablations, peak and quiet 2-hour windows, each knob swept."),
     "run": ("aquatope.cli.run", "run_command", "Replay a trace on Ray: real functions in containers, driven by the same controller as the simulator."),
 }  # fmt: skip

@@ -137,7 +137,9 @@ RayOpt = Annotated[str, typer.Option(help="'local' (a local Ray on all cores), a
 def evaluate_command(
     scenarios: Annotated[str, typer.Option(help="Scenario names or files, comma-separated.")] = "shared",
     systems: SystemsOpt = "all",
-    workflows: Annotated[str, typer.Option(help="'all' (the six main workflows) or a comma-separated list.")] = "all",
+    workflows: Annotated[
+        str, typer.Option(help="'all' (the six main workflows) or a comma-separated list.")
+    ] = "ml-pipeline,trip-booking",
     seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1.")] = 3,
     windows: Annotated[str, typer.Option(help="Replay windows: peak, quiet or both.")] = "peak",
     hours: Annotated[float, typer.Option(help="Length of each replay window (hours).")] = 1.0,
@@ -156,7 +158,7 @@ def evaluate_command(
         Path, typer.Option(help="Directory: runs.jsonl (resumable), results.json, report.md, plots.")
     ] = Path("evaluate-out"),
 ) -> None:
-    """A reduced study (shared scenario, named systems, 3 seeds, one 1-hour window; ~10 min on 2 cores)."""
+    """A reduced study (shared scenario, named systems, ml-pipeline and trip-booking, 3 seeds, one 1-hour window; ~10 min on 2 cores)."""
     config = EvaluateConfig(
         scenarios=tuple(load_scenario(s).source or s for s in parse_list(scenarios, "--scenarios")),
         systems=parse_systems(systems),

@@ -101,6 +101,11 @@ def iso_claim(table: Table, scenario: str, idx: np.ndarray) -> dict[str, Any]:
     others = _contenders(table, scenario)
     out: dict[str, Any] = {}
     for label, level in ISO_LEVELS.items():
+        if not others:  # nothing to compare with: no verdict (an empty comparison is not a win)
+            out[label] = {"aquatope_cost_usd": None, "best_other": None, "best_other_cost_usd": None, "ratio": None,
+                          "ratio_ci95": [None, None], "target": f"<= {COST_TARGET}", "verdict": "INCONCLUSIVE",
+                          "note": "no baseline in the study"}  # fmt: skip
+            continue
 
         def ratio(rows: np.ndarray, level: float = level) -> np.ndarray:
             mine = _iso(table, scenario, AQUATOPE, level, rows)

@@ -27,6 +27,10 @@ from aquatope.scenarios import load_scenario, scenario_names
 from aquatope.traces import InvocationTrace
 
 MAIN_WORKFLOWS = ("chatbot", "map-reduce", "ml-pipeline", "social-network", "trip-booking", "video-processing")
+EVALUATE_WORKFLOWS = ("ml-pipeline", "trip-booking")
+"""The reduced evaluation's workflows: an analytics DAG with fan-out and an interactive chain (one of each kind,
+the uncertainty issue's pair), so that ``aquatope evaluate`` with no arguments fits in about 10 minutes on 2 cores;
+``--workflows all`` runs the six."""
 ABLATIONS = ("aquatope-prewarm", "aquatope-sizing", "aquatope-design")
 
 
@@ -36,7 +40,7 @@ class EvaluateConfig:
 
     scenarios: tuple[str, ...] = ("shared",)
     systems: tuple[str, ...] = DEFAULT_SYSTEMS
-    workflows: tuple[str, ...] = MAIN_WORKFLOWS
+    workflows: tuple[str, ...] = EVALUATE_WORKFLOWS
     seeds: int = 3
     protocol: Protocol = field(default_factory=lambda: Protocol(window_minutes=60))
     budgets: Budgets = field(default_factory=Budgets)
@@ -67,6 +71,7 @@ def full_study_config(**overrides: Any) -> EvaluateConfig:
     base: dict[str, Any] = {
         "scenarios": tuple(n for n in scenario_names()),
         "systems": (*DEFAULT_SYSTEMS, "clairvoyant-interval", *ABLATIONS),
+        "workflows": MAIN_WORKFLOWS,
         "seeds": 5,
         "protocol": Protocol(window_minutes=120, windows=("peak", "quiet")),
         "pareto": True,

@@ -91,6 +91,20 @@ def warm_containers(
     return np.where(count >= presence, need, 0.0).astype(np.int64)
 
 
+UNUSABLE_FORECAST_REASON = "forecast not finite or above 1000x the largest count seen: last count"
+UNUSABLE_FACTOR = 1000.0
+"""A count quantile above this many times the largest per-interval count in the history (or 1) is taken as a model
+failure, not a forecast: a safety bound, not a tuned constant (a burst 1000x beyond the history's maximum is
+not something a one-interval forecast can know)."""
+
+
+def unusable_counts(count_q: np.ndarray, history: np.ndarray) -> np.ndarray:
+    """Per function: is the count quantile NaN, infinite, negative or beyond :data:`UNUSABLE_FACTOR` x the history?"""
+    seen = history.max(axis=1) if history.ndim == 2 and history.shape[1] else np.zeros(len(count_q))
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(count_q) | (count_q < 0) | (count_q > UNUSABLE_FACTOR * np.maximum(seen, 1.0))
+
+
 @dataclass(frozen=True)
 class ForecastPoolPolicy:
     """Aquatope's pool policy on any :class:`~aquatope.forecast.base.Forecast` (parameters: module docstring).
@@ -130,15 +144,22 @@ class ForecastPoolPolicy:
         duration = np.array([context.stats.get(f, DEFAULT_STATS).mean_duration_s for f in fns])
         observed = context.observed
         in_progress = np.array([observed[f].peak_concurrency if f in observed else 0 for f in fns], dtype=float)
-        count_q = forecast.quantile(self.q)[:, 0]
-        warm = warm_containers(count_q, duration, in_progress, context.interval_s, self.q, self.presence)
+        count_q = np.asarray(forecast.quantile(self.q)[:, 0], dtype=float)
         reasons: dict[str, str] = {}
+        fallback = None
+        bad = unusable_counts(count_q, context.history)
+        if bad.any():  # a forecast that is not a number, or beyond any count seen: the last observed count instead
+            last = context.history[:, -1] if context.history.shape[1] else np.zeros(len(fns))
+            count_q = np.where(bad, last, count_q)
+            reasons = {fns[i]: UNUSABLE_FORECAST_REASON for i in np.flatnonzero(bad)}
+            fallback = f"{int(bad.sum())} function(s): {UNUSABLE_FORECAST_REASON}"
+        warm = warm_containers(count_q, duration, in_progress, context.interval_s, self.q, self.presence)
         if self.onset_floor and context.history.shape[1] > 0:  # a burst from zero the forecast has not caught yet
             rho = onset_persistence(context.history, self.persistence_window)
             floored = np.maximum(count_q, rho * context.history[:, -1])
             with_floor = warm_containers(floored, duration, in_progress, context.interval_s, self.q, self.presence)
-            reasons = {fns[i]: ONSET_FLOOR_REASON for i in np.flatnonzero(with_floor > warm)}
+            reasons.update({fns[i]: ONSET_FLOOR_REASON for i in np.flatnonzero(with_floor > warm)})
             warm = with_floor
         keep_alive_s = self.keep_alive_intervals * context.interval_s
         targets = {f: PoolTarget(int(w), keep_alive_s) for f, w in zip(fns, warm, strict=True)}
-        return PoolDecision(targets, reasons), None
+        return PoolDecision(targets, reasons, fallback), None
