@@ -108,24 +108,27 @@ def test_memory_bound_functions_have_their_own_slope() -> None:
 
 
 def test_cold_start_storm_exact_event_log() -> None:
-    sim = Simulator(SimConfig(invokers=1, invoker_cpu=8.0, cold_start_storm=0.5), record_events=True)
+    sim = Simulator(SimConfig(invokers=1, invoker_cpu=2.0, cpu_overcommit=4.0, cold_start_storm=1.0), record_events=True)
     sim.deploy(chain("one", [("a", 100.0)]))
-    sim.set_pool("a", PoolTarget(min_warm=3, keep_alive_s=600.0))
+    sim.set_pool("a", PoolTarget(min_warm=4, keep_alive_s=600.0))
     sim.advance(10.0)
     assert sim.events is not None
     log = [(round(t, 9), what, cid) for t, what, _, cid, _ in sim.events]
-    # three containers start at once on one invoker: 0, 1 and 2 already starting -> 1x, 1.5x and 2x of 1 s
+    # four containers start at once on a 2-core invoker, each start computing on 1 vCPU: the first two fit on the
+    # cores (1x of 1 s), the third shares them three ways (1.5x), the fourth four ways (2x)
     assert log == [
         (0.0, "container-start", 0),
         (0.0, "container-start", 1),
         (0.0, "container-start", 2),
+        (0.0, "container-start", 3),
         (1.0, "ready", 0),
-        (1.5, "ready", 1),
-        (2.0, "ready", 2),
+        (1.0, "ready", 1),
+        (1.5, "ready", 2),
+        (2.0, "ready", 3),
     ]
-    sim.set_pool("a", PoolTarget(min_warm=4, keep_alive_s=600.0))  # alone again: no storm
+    sim.set_pool("a", PoolTarget(min_warm=5, keep_alive_s=600.0))  # alone again: no storm
     sim.advance(20.0)
-    assert sim.container_records()[3].ready_s - sim.container_records()[3].start_s == pytest.approx(1.0)
+    assert sim.container_records()[4].ready_s - sim.container_records()[4].start_s == pytest.approx(1.0)
 
 
 def test_transfer_delay_from_payload_size_and_latency() -> None:

@@ -239,7 +239,7 @@ def measured_outcome(
         ok = np.asarray(values, dtype=float)
         samples.setdefault(workflow.stage(stage).function, []).extend(ok[np.isfinite(ok)].tolist())
     durations = {f: float(np.median(v)) / 1000.0 for f, v in samples.items() if v}
-    source = getattr(best, "source", None)
+    source = result.best_source
     return SizingOutcome(config, result.evaluations, cost_usd, note, source=source, durations_s=durations or None)
 
 

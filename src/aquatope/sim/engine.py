@@ -104,6 +104,7 @@ class Simulator(RequestFlow, ContainerLifecycle):
         self._cluster_queue: deque[int] = deque()
         self._draining = False
         self._storm = cfg.cold_start_storm
+        self._invoker_cpu = float(cfg.invoker_cpu)
         self._drift = cfg.drift
         self._cont = (
             Contention(cfg.invokers, cfg.invoker_cpu, cfg.interference, cfg.interference_memory)

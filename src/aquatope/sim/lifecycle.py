@@ -30,6 +30,7 @@ class ContainerLifecycle:
     _cluster_queue: deque[int]
     _draining: bool
     _storm: float
+    _invoker_cpu: float
 
     def _push(self, t: float, prio: int, kind: int, cid: int, a: Any, b: Any) -> None:
         raise AssertionError("provided by the engine")
@@ -55,8 +56,8 @@ class ContainerLifecycle:
 
     def _launch(self, fn: FnState, invoker: int, t: float) -> None:
         cold_s = fn.next_cold_start_ms() / 1000.0
-        if self._storm > 0.0:
-            cold_s *= 1.0 + self._storm * self.cluster.starting[invoker]
+        if self._storm > 0.0:  # start-up CPU shared over the invoker's cores (SimConfig: cold-start storms)
+            cold_s *= max(1.0, (self.cluster.starting[invoker] + 1) * self._storm / self._invoker_cpu)
         self.cluster.starting[invoker] += 1
         cid = self.c.add(fn.fid, fn.config, invoker, t, t + cold_s)
         if self.events is not None:
