@@ -138,7 +138,7 @@ def test_load_configs_malformed_json_names_the_line(trip_booking: Workflow, tmp_
 
 
 def test_load_configs_missing_file_and_wrong_shape(trip_booking: Workflow, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read configuration") as info:
+    with pytest.raises(InputError, match="configuration file not found") as info:
         load_configs(str(tmp_path / "nope.json"), trip_booking)
     assert info.value.source == str(tmp_path / "nope.json")
     path = tmp_path / "list.json"

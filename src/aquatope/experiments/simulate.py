@@ -10,7 +10,6 @@ the whole trace (the day an operator provisions for).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from aquatope.errors import InputError
+from aquatope.jsonio import read_json
 from aquatope.metrics import RequestColumns, RunMetrics, compute_metrics
 from aquatope.platform import PoolTarget
 from aquatope.resources import ResourceConfig
@@ -55,15 +55,7 @@ def load_configs(spec: str | None, workflow: Workflow) -> dict[str, ResourceConf
     if spec is None or spec == "default":
         return configs
     path = Path(spec)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a UTF-8 text file"
-        raise InputError(f"cannot read configuration: {reason}", source=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg}", source=path, line=exc.lineno) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply", source=path) from None
+    data = read_json(path, what="configuration file")
     if isinstance(data, dict) and isinstance(data.get("best"), dict) and "config" in data["best"]:
         data = data["best"]["config"]
     if not isinstance(data, dict):
