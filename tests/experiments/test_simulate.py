@@ -353,6 +353,13 @@ def test_single_functions_refuses_zero_functions() -> None:
     assert info.value.field == "--functions"
 
 
+def test_single_functions_refuse_a_trace_without_invocations() -> None:
+    silent = InvocationTrace(("a", "b"), np.array([[0, 0, 3], [0, 0, 0]]), source="silent.csv")
+    with pytest.raises(InputError, match="no invocations in the first 2 minutes of its 2 functions") as info:
+        simulate_single_functions(silent, hours=2 / 60)
+    assert info.value.source == "silent.csv"
+
+
 def test_single_functions_cost_follows_the_lambda_share_of_memory() -> None:
     # prewarm none: f0's container (1 vCPU, 1769 MB) is cold once per request
     m = simulate_single_functions(_stats_trace(), functions=1, prewarm="none", sim_config=UNIFORM).metrics

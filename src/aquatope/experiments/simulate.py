@@ -225,7 +225,10 @@ def simulate_workflow(
     full = trace.select([row]).scale(scale, seed=seed).counts[0]
     counts = full[:minutes]
     if counts.sum() == 0:
-        raise InputError(f"function {trace.function_ids[row]} has no invocations in the first {minutes} minutes")
+        raise InputError(
+            f"function {trace.function_ids[row]} has no invocations in the first {minutes} minutes",
+            source=trace.source or None,
+        )
     world = (
         World(scenario, sim_config, None, 0)
         if sim_config is not None
@@ -286,6 +289,11 @@ def simulate_single_functions(
             raise InputError(f"must be >= 1, got {functions}", field="--functions")
         trace = trace.select(list(range(min(functions, trace.n_functions))))
     minutes = replay_minutes(trace, hours)
+    if not trace.counts[:, :minutes].any():
+        raise InputError(
+            f"no invocations in the first {minutes} minutes of its {trace.n_functions} functions: nothing to replay",
+            source=trace.source or None,
+        )
     fset = single_function_workflows(trace)
     invokers = scenario.cluster.invokers
     if invokers is None and sim_config is None:
