@@ -138,7 +138,7 @@ def test_load_configs_malformed_json_names_the_line(trip_booking: Workflow, tmp_
 
 
 def test_load_configs_missing_file_and_wrong_shape(trip_booking: Workflow, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read configuration") as info:
+    with pytest.raises(InputError, match="configuration file not found") as info:
         load_configs(str(tmp_path / "nope.json"), trip_booking)
     assert info.value.source == str(tmp_path / "nope.json")
     path = tmp_path / "list.json"
@@ -351,6 +351,13 @@ def test_single_functions_refuses_zero_functions() -> None:
     with pytest.raises(InputError, match=">= 1") as info:
         simulate_single_functions(_stats_trace(), functions=0)
     assert info.value.field == "--functions"
+
+
+def test_single_functions_refuse_a_trace_without_invocations() -> None:
+    silent = InvocationTrace(("a", "b"), np.array([[0, 0, 3], [0, 0, 0]]), source="silent.csv")
+    with pytest.raises(InputError, match="no invocations in the first 2 minutes of its 2 functions") as info:
+        simulate_single_functions(silent, hours=2 / 60)
+    assert info.value.source == "silent.csv"
 
 
 def test_single_functions_cost_follows_the_lambda_share_of_memory() -> None:

@@ -45,6 +45,16 @@ def test_hostile_json_is_one_clear_error(tmp_path: Path, content: bytes, message
     assert "\n" not in str(info.value)
 
 
+def test_nan_and_infinity_are_refused_naming_their_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, '{"f": {"cpu": 1},\n "g": {"cpu": [1, 2], "memory_mb": -Infinity}, "h": NaN}')
+    with pytest.raises(InputError, match="-Infinity is not a JSON number") as info:
+        read_json(path, field="--config")
+    assert (info.value.line, info.value.field) == (2, "--config.g.memory_mb")
+    with pytest.raises(InputError) as info:
+        read_json(_write(tmp_path, "[1, NaN,"))  # malformed besides: the constant is still named, without a key
+    assert (info.value.line, info.value.field) == (1, None)
+
+
 def test_strings_may_hold_brackets_and_the_words_nan_and_infinity(tmp_path: Path) -> None:
     text = '{"note": "NaN [[[[ Infinity \\" }}}", "deep": ' + "[" * 10 + "]" * 10 + "}"
     assert read_json(_write(tmp_path, text))["note"] == 'NaN [[[[ Infinity " }}}'

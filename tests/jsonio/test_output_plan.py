@@ -170,6 +170,21 @@ def test_a_full_disk_leaves_the_old_files_and_no_temporary_file(tmp_path: Path, 
     assert _names(tmp_path) == ["big.json"] and big.read_text() == '{"old": true}\n'
 
 
+def test_an_output_set_without_the_room_it_asks_for_is_refused_before_any_work(
+    tmp_path: Path, small_files: None
+) -> None:
+    plan = OutputPlan()
+    plan.directory(tmp_path / "out", field="--out", room=64 * 1024)
+    with pytest.raises(InputError, match="no room for the outputs .* nothing was written") as info:
+        plan.check()
+    assert (info.value.source, info.value.field) == (str(tmp_path / "out"), "--out")
+    assert _names(tmp_path) == []  # not even the probe file
+    fits = OutputPlan()
+    fits.directory(tmp_path / "out", room=1024)
+    fits.check()
+    assert _names(tmp_path) == []
+
+
 def test_a_new_output_set_appears_complete_or_not_at_all(tmp_path: Path) -> None:
     out_dir = tmp_path / "evaluate-out"
     plan = OutputPlan()

@@ -126,7 +126,7 @@ def test_bad_value_in_a_file_names_file_and_field(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_non_object(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read simulator config") as info:
+    with pytest.raises(InputError, match="simulator config not found") as info:
         load_sim_config(tmp_path / "nope.json")
     assert info.value.source == str(tmp_path / "nope.json")
     path = tmp_path / "list.json"

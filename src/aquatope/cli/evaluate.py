@@ -18,6 +18,7 @@ from aquatope.experiments.evaluate import MAIN_WORKFLOWS, EvaluateConfig, evalua
 from aquatope.experiments.protocol import Protocol
 from aquatope.experiments.report import SYSTEM_HEAD, ratio, system_cells, write_outputs
 from aquatope.experiments.systems import Budgets, parse_systems
+from aquatope.jsonio import OutputPlan
 from aquatope.scenarios import load_scenario
 from aquatope.traces import load_trace
 from aquatope.workflow.catalog import builtin_workflow_names
@@ -25,6 +26,9 @@ from aquatope.workflow.catalog import builtin_workflow_names
 console = Console()
 err = Console(stderr=True)
 DEFAULT_TRACE = str(Path(__file__).resolve().parent.parent / "data" / "azure2019-sample-250")
+OUTPUT_ROOM = 2**20
+"""Bytes of room --out must have before a study starts: more than its largest file (a plot or a reduced study's
+runs.jsonl is tens of KiB), so a full disk is refused before hours of work, not after."""
 
 
 def parse_workflows(text: str) -> tuple[str, ...]:
@@ -71,8 +75,10 @@ def progress_printer() -> Callable[[int, int, str], None]:
 
 
 def _run(config: EvaluateConfig, trace: str, out: Path, ray_address: str) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError("is not a directory", source=out)
+    plan = OutputPlan()  # --out checked before any work: a directory, in an existing writable one, with room
+    plan.input(trace)
+    plan.directory(out, field="--out", room=OUTPUT_ROOM)
+    plan.check()
     tr = load_trace(trace, seed=0)
     config.protocol.check(tr)
     address = None if ray_address == "none" else ray_address
@@ -93,7 +99,7 @@ def _run(config: EvaluateConfig, trace: str, out: Path, ray_address: str) -> Non
         )
     for line in results["errors"][:10]:
         console.print(f"run failed: {line}", highlight=False, markup=False)
-    paths = write_outputs(results, out)
+    paths = write_outputs(results, out, plan=plan)
     console.print(f"written: {', '.join(str(p) for p in paths)} (runs: {out / 'runs.jsonl'})", highlight=False)
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aquatope.cli.options import seed_option
 from aquatope.errors import InputError
 from aquatope.experiments.prewarm_eval import (
     DEFAULT_POLICIES,
@@ -71,7 +72,7 @@ def evaluate(
         Path | None,
         typer.Option(help="A bayes-lstm model file from 'prewarm train' (used as is, not refitted; matched by name)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
+    seed: Annotated[int, seed_option("Seed of every random draw.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to this file.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Draw cold-start rate against idle GB-s to this PNG.")] = None,
 ) -> None:
@@ -130,7 +131,7 @@ def train(
         int | None, typer.Option(help="Minutes to train on (default: all days but the last, or 2/3).")
     ] = None,
     functions: Annotated[str, typer.Option(help="Only the first N functions, or 'all'.")] = "all",
-    seed: Annotated[int, typer.Option(help="Seed of the training.")] = 0,
+    seed: Annotated[int, seed_option("Seed of the training.")] = 0,
     param: Annotated[
         list[str] | None,
         typer.Option(help="A bayes-lstm parameter KEY=VALUE (repeatable), e.g. epochs=5; see BayesParams."),

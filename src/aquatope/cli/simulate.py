@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aquatope.cli.display import metrics_rows, progress_bar, two_column_table
+from aquatope.cli.options import SeedOption
 from aquatope.errors import InputError
 from aquatope.experiments.simulate import (
     SimulationResult,
@@ -51,7 +52,7 @@ def simulate(
     cluster: Annotated[
         str | None, typer.Option(help="Explicit simulator parameters instead of a scenario: a JSON file (SimConfig).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every random draw; same seed, same result.")] = 0,
+    seed: SeedOption = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON to this file.")] = None,
 ) -> None:
     """Replay a trace on the simulator: a workflow driven by one trace function, or a whole trace (--single-function)."""

@@ -4,26 +4,40 @@ with intervals, the advantage per scenario, and a pool x sizer heatmap of cost o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aquatope.jsonio import save_figure_atomic
+from aquatope.jsonio import Staging, save_figure_atomic
 
 
-def draw_plots(results: dict[str, Any], records: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Every plot of the first scenario (and the advantage across scenarios) into ``out``; returns their paths."""
+def draw_plots(
+    results: dict[str, Any], records: list[dict[str, Any]], out: Path, staged: Staging | None = None
+) -> list[Path]:
+    """Every plot of the first scenario (and the advantage across scenarios) into ``out``, staged in ``staged`` (an
+    :meth:`~aquatope.jsonio.OutputPlan.commit` that declared ``out``) or else each written atomically; their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     scenario = next(iter(results["scenarios"].values()), None)
     if scenario is None:
         return []
-    paths = [_pareto(scenario, out / "pareto.png"), _iso_bars(scenario, out / "iso_qos.png")]
-    paths.append(_heatmap(scenario, results["setup"]["systems"], out / "pool_sizer.png"))
+    draw: dict[str, Callable[[], Any]] = {
+        "pareto.png": lambda: _pareto(scenario),
+        "iso_qos.png": lambda: _iso_bars(scenario),
+        "pool_sizer.png": lambda: _heatmap(scenario, results["setup"]["systems"]),
+    }
     if "advantage_trend" in results:
-        paths.append(_advantage(results, out / "advantage.png"))
+        draw["advantage.png"] = lambda: _advantage(results)
+    paths = []
+    for name, figure in draw.items():  # one figure open at a time: each is closed once saved
+        fig = figure()
+        if staged is None:
+            paths.append(save_figure_atomic(fig, out / name, dpi=110))
+        else:
+            paths.append(staged.figure(out / name, fig, dpi=110))
     return paths
 
 
@@ -35,7 +49,7 @@ def _grid(n: int) -> tuple[Any, Any]:
     return plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
 
 
-def _pareto(scenario: dict[str, Any], path: Path) -> Path:
+def _pareto(scenario: dict[str, Any]) -> Any:
     """Per workflow: every system's (cost, window violation rate) at each knob value, its front as a line, the lower
     bound as a star."""
     per_wf = scenario["per_workflow"]
@@ -57,10 +71,10 @@ def _pareto(scenario: dict[str, Any], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=6)
     fig.tight_layout()
-    return save_figure_atomic(fig, path, dpi=110)
+    return fig
 
 
-def _iso_bars(scenario: dict[str, Any], path: Path) -> Path:
+def _iso_bars(scenario: dict[str, Any]) -> Any:
     """Cost at iso-QoS (1% window violations) per system with its 95% interval; systems that never reach it are
     marked."""
     import matplotlib.pyplot as plt
@@ -79,10 +93,10 @@ def _iso_bars(scenario: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=7)
     ax.set_ylabel("total cost at <= 1% window violations (USD)")
     fig.tight_layout()
-    return save_figure_atomic(fig, path, dpi=110)
+    return fig
 
 
-def _advantage(results: dict[str, Any], path: Path) -> Path:
+def _advantage(results: dict[str, Any]) -> Any:
     """The best other system's iso-QoS cost over Aquatope's, per scenario (above 1: Aquatope is cheaper)."""
     import matplotlib.pyplot as plt
 
@@ -100,10 +114,10 @@ def _advantage(results: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("best other / aquatope (iso-QoS cost)")
     fig.tight_layout()
-    return save_figure_atomic(fig, path, dpi=110)
+    return fig
 
 
-def _heatmap(scenario: dict[str, Any], systems: dict[str, dict[str, Any]], path: Path) -> Path:
+def _heatmap(scenario: dict[str, Any], systems: dict[str, dict[str, Any]]) -> Any:
     """Cost over the lower bound (geometric mean over workflows) of every system run, placed by its pool (rows) and
     sizer (columns); blank where that combination was not run."""
     import matplotlib.pyplot as plt
@@ -128,4 +142,4 @@ def _heatmap(scenario: dict[str, Any], systems: dict[str, dict[str, Any]], path:
     ax.set_yticks(range(len(pools)), pools, fontsize=7)
     fig.colorbar(im, ax=ax, label="cost / lower bound")
     fig.tight_layout()
-    return save_figure_atomic(fig, path, dpi=110)
+    return fig

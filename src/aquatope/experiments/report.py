@@ -1,20 +1,14 @@
 """An evaluation's outputs: ``results.json``, ``report.md`` (hypotheses, set-up, verdicts, tables) and the plots
-(:mod:`aquatope.experiments.plots`), written as a set: into a temporary directory first, then moved into place, so
-that they appear together or not at all."""
+(:mod:`aquatope.experiments.plots`), written as a set with an :class:`~aquatope.jsonio.OutputPlan`: staged first,
+then moved into place, so that they appear together or not at all (a full disk on the way leaves the old ones)."""
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from aquatope.errors import InputError
-from aquatope.jsonio import write_json_atomic
-
-OUTPUTS = ("results.json", "report.md")
+from aquatope.jsonio import OutputPlan
 
 
 def pct(x: Any) -> str:
@@ -155,35 +149,18 @@ def markdown_report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_outputs(results: dict[str, Any], out: Path, plots: bool = True) -> list[Path]:
-    """results.json, report.md and the plots in directory ``out``, as a set (module docstring)."""
+def write_outputs(results: dict[str, Any], out: Path, plots: bool = True, plan: OutputPlan | None = None) -> list[Path]:
+    """results.json, report.md and the plots in directory ``out``, as a set (module docstring). ``plan``: the
+    command's :class:`~aquatope.jsonio.OutputPlan` that declared ``out`` as a directory and checked it before the
+    work; by default a plan of its own."""
     from aquatope.experiments.plots import draw_plots
 
-    out.mkdir(parents=True, exist_ok=True)
+    if plan is None:
+        plan = OutputPlan()
+        plan.directory(out)
     public = {k: v for k, v in results.items() if not k.startswith("_")}
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=".outputs-", dir=out))
-    except OSError as exc:
-        raise InputError(f"cannot write here: {exc.strerror or exc}", source=out) from None
-    try:
-        write_json_atomic(tmp / "results.json", public)
-        (tmp / "report.md").write_text(markdown_report(public), encoding="utf-8")
-        names = list(OUTPUTS)
+    with plan.commit() as staged:
+        paths = [staged.json(out / "results.json", public), staged.text(out / "report.md", markdown_report(public))]
         if plots:
-            names += [p.name for p in draw_plots(public, results.get("_records", []), tmp)]
-        mode = 0o666 & ~_umask()
-        for name in names:
-            os.chmod(tmp / name, mode)
-        for name in names:
-            os.replace(tmp / name, out / name)
-    except OSError as exc:
-        raise InputError(f"cannot write the results: {exc.strerror or exc}", source=out) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [out / n for n in names]
+            paths += draw_plots(public, results.get("_records", []), out, staged)
+    return paths

@@ -10,7 +10,6 @@ the whole trace (the day an operator provisions for).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from aquatope.errors import InputError
+from aquatope.jsonio import read_json
 from aquatope.metrics import RequestColumns, RunMetrics, compute_metrics
 from aquatope.platform import PoolTarget
 from aquatope.resources import ResourceConfig
@@ -55,15 +55,7 @@ def load_configs(spec: str | None, workflow: Workflow) -> dict[str, ResourceConf
     if spec is None or spec == "default":
         return configs
     path = Path(spec)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a UTF-8 text file"
-        raise InputError(f"cannot read configuration: {reason}", source=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg}", source=path, line=exc.lineno) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply", source=path) from None
+    data = read_json(path, what="configuration file")
     if isinstance(data, dict) and isinstance(data.get("best"), dict) and "config" in data["best"]:
         data = data["best"]["config"]
     if not isinstance(data, dict):
@@ -233,7 +225,10 @@ def simulate_workflow(
     full = trace.select([row]).scale(scale, seed=seed).counts[0]
     counts = full[:minutes]
     if counts.sum() == 0:
-        raise InputError(f"function {trace.function_ids[row]} has no invocations in the first {minutes} minutes")
+        raise InputError(
+            f"function {trace.function_ids[row]} has no invocations in the first {minutes} minutes",
+            source=trace.source or None,
+        )
     world = (
         World(scenario, sim_config, None, 0)
         if sim_config is not None
@@ -294,6 +289,11 @@ def simulate_single_functions(
             raise InputError(f"must be >= 1, got {functions}", field="--functions")
         trace = trace.select(list(range(min(functions, trace.n_functions))))
     minutes = replay_minutes(trace, hours)
+    if not trace.counts[:, :minutes].any():
+        raise InputError(
+            f"no invocations in the first {minutes} minutes of its {trace.n_functions} functions: nothing to replay",
+            source=trace.source or None,
+        )
     fset = single_function_workflows(trace)
     invokers = scenario.cluster.invokers
     if invokers is None and sim_config is None:

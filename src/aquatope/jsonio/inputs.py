@@ -3,7 +3,7 @@
 Every reader here refuses, with one :class:`~aquatope.errors.InputError` naming the file and, where it can,
 the line: a missing file, a directory, a file larger than the reader's limit (checked before it is held in
 memory), text that is not UTF-8 (binary data), and for JSON malformed syntax, ``NaN``/``Infinity`` (not
-JSON), numbers out of range, duplicate keys and nesting deeper than a limit (a 100,000-deep ``[[[...]]]``
+JSON; the key holding one is named too), numbers out of range, duplicate keys and nesting deeper than a limit (a 100,000-deep ``[[[...]]]``
 would otherwise exhaust the parser's recursion).
 
 :func:`note_input` records each file a command reads (while :func:`guard_inputs` is active: the CLI
@@ -149,7 +149,7 @@ def read_json(
     if constant is not None:
         line = skeleton.count(b"\n", 0, constant.start()) + 1
         word = constant.group().decode()
-        raise InputError(f"{word} is not a JSON number", source=path, line=line, field=field)
+        raise InputError(f"{word} is not a JSON number", source=path, line=line, field=_constant_key(text, field))
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -190,6 +190,32 @@ def _check_depth(skeleton: bytes, max_depth: int, path: str | Path, field: str |
         at = int(np.argmax(depth > max_depth))
         line = skeleton.count(b"\n", 0, at) + 1
         raise InputError(f"nested deeper than {max_depth} levels", source=path, line=line, field=field)
+
+
+def _constant_key(text: str, field: str | None) -> str | None:
+    """The key that holds the first ``NaN``/``Infinity`` of ``text`` (under ``field``), or ``field`` if the text
+    does not parse even with those constants allowed."""
+    first = object()
+    seen: list[object] = []
+
+    def constant(word: str) -> object:
+        seen.append(word)
+        return first if len(seen) == 1 else None
+
+    try:
+        value = json.loads(text, parse_constant=constant)
+    except (ValueError, RecursionError):
+        return field
+    stack: list[tuple[Any, str | None]] = [(value, field)]
+    while stack:
+        item, where = stack.pop()
+        if item is first:
+            return where
+        if isinstance(item, dict):
+            stack.extend((v, k if where is None else f"{where}.{k}") for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, where) for v in item)
+    return field
 
 
 def _check_finite(value: Any, path: str | Path, field: str | None) -> None:

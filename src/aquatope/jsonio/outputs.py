@@ -9,7 +9,10 @@ What an output may be (checked by :meth:`OutputPlan.check`, before the work, and
 * an existing output must be a regular file: a directory, a device (``/dev/full``, ``/dev/null``), a FIFO or
   a socket is refused (an atomic rename would replace it with a regular file); a symlink is followed, and
   the file it points to is replaced;
-* its directory must exist and be writable (a file is created and removed there to make sure);
+* its directory must exist and be writable (a file is created and removed there to make sure); an output
+  declared with ``room`` (bytes its largest file may need) must have that much room there: the probe file is
+  grown to it (``posix_fallocate``), so a full disk, a quota or a file-size limit (``ulimit -f``) is refused
+  before the work rather than when the results are written;
 * two outputs of one command are two different files.
 
 Writing (:meth:`OutputPlan.commit`): every file goes to a hidden temporary file next to its target (the same
@@ -28,6 +31,7 @@ left alone.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -66,6 +70,7 @@ class _Output:
     real: Path  # where the bytes go: symlinks resolved
     field: str | None
     directory: bool
+    room: int = 0
 
     def error(self, message: str) -> InputError:
         return InputError(message, source=self.given, field=self.field)
@@ -75,14 +80,31 @@ def _hidden_name(name: str) -> str:
     return f".{name}.{secrets.token_hex(4)}.tmp"
 
 
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+"""Errors of a write that does not fit: a full disk, a file-size limit, a quota."""
+
+
 def _probe(directory: Path, output: _Output) -> None:
-    """Create and remove a file in ``directory``: the one reliable test of writability (also for root)."""
+    """Create and remove a file in ``directory`` (the one reliable test of writability, also for root), grown to
+    ``output.room`` bytes first when the output asks for room (where the file system cannot reserve space, only
+    writability is tested)."""
     probe = directory / _hidden_name("aquatope-probe")
     try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        os.unlink(probe)
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError as exc:
         raise output.error(f"cannot write in directory {directory}: {exc.strerror or exc}") from None
+    try:
+        if output.room > 0:
+            os.posix_fallocate(fd, 0, output.room)
+    except OSError as exc:
+        if exc.errno in NO_ROOM:
+            raise output.error(
+                f"no room for the outputs in {directory} ({output.room:,} bytes needed): {exc.strerror or exc}; "
+                "nothing was written"
+            ) from None
+    finally:
+        os.close(fd)
+        probe.unlink(missing_ok=True)
 
 
 class OutputPlan:
@@ -126,10 +148,11 @@ class OutputPlan:
         self._add(_Output(given, Path(os.path.realpath(given)), field, directory=False))
         return given
 
-    def directory(self, path: str | Path, *, field: str | None = None) -> Path:
-        """Declare an output directory (an output set); files in it are written with ``commit()``."""
+    def directory(self, path: str | Path, *, field: str | None = None, room: int = 0) -> Path:
+        """Declare an output directory (an output set); files in it are written with ``commit()``. ``room``: bytes
+        the largest file written there may need, checked with the directory (module doc)."""
         given = Path(path)
-        self._add(_Output(given, Path(os.path.realpath(given)), field, directory=True))
+        self._add(_Output(given, Path(os.path.realpath(given)), field, directory=True, room=room))
         return given
 
     def _add(self, output: _Output) -> None:

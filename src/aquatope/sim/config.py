@@ -8,13 +8,13 @@ the file and field named). Named scenarios (:mod:`aquatope.scenarios`) produce S
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from aquatope.errors import InputError
+from aquatope.jsonio import read_json
 from aquatope.resources import Pricing
 
 MAX_INVOKERS = 100_000
@@ -195,15 +195,4 @@ def load_sim_config(spec: str | Path | None) -> SimConfig:
     if spec is None or str(spec) == "default":
         return SimConfig()
     path = Path(spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a UTF-8 text file"
-        raise InputError(f"cannot read simulator config: {reason}", source=path) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg}", source=path, line=exc.lineno) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply", source=path) from None
-    return sim_config_from_dict(data, source=str(path))
+    return sim_config_from_dict(read_json(path, what="simulator config"), source=str(path))
