@@ -108,3 +108,24 @@ def test_disturbances_come_in_runs_with_the_asked_long_run_share() -> None:
 
     assert 0.13 < np.mean(runs.disturbed) < 0.27 and 0.13 < np.mean(coins.disturbed) < 0.27
     assert mean_run(runs.disturbed) > 2.5 > 1.5 > mean_run(coins.disturbed)
+
+
+def test_a_configuration_whose_containers_cannot_start_is_a_failed_measurement() -> None:
+    """Another workflow's long invocations hold the only invoker's memory (busy containers cannot be evicted): the
+    measured function's container waits in the cluster queue; after READY_LIMIT_S of platform time the measurement
+    is failed (every request), not an exception that ends the sizing run. Once the room is freed, it works again."""
+    from aquatope.sim import SimConfig
+
+    wf = chain("one", [("a", 100.0)], qos_ms=500.0)
+    hog = chain("hog", [("h", 2_000_000.0)], qos_ms=500.0)  # 2000 s per invocation
+    problem = SizingProblem(wf, ResourceSpace.decoupled(), Pricing.cloud_run(), 5, 0)
+    sim = Simulator(SimConfig(invokers=1, invoker_cpu=4.0, invoker_memory_mb=2048))
+    sim.deploy(hog)
+    sim.set_resources("h", ResourceConfig(cpu=1.0, memory_mb=1024))
+    sim.submit("hog", np.array([0.0, 0.0]))
+    sim.advance(10.0)
+    measurer = Measurer(sim, problem, k=3)
+    m = measurer.measure({"a": ResourceConfig(cpu=1.0, memory_mb=1024)})
+    assert m.failed == 3 and len(m.latency_ms) == 3
+    sim.advance(2100.0)  # the hog's invocations end
+    assert measurer.measure({"a": ResourceConfig(cpu=1.0, memory_mb=1024)}).failed == 0

@@ -37,7 +37,8 @@ from aquatope.sizing.base import Measurement, SizingProblem, WorkflowConfig
 
 WARM_KEEP_ALIVE_S = 3600.0
 READY_LIMIT_S = 600.0
-"""How long a measurement waits for its warm containers before giving up (a cold start of minutes is a fault)."""
+"""How long a measurement waits for its warm containers before giving up: then the configuration's measurement is
+failed (every request), as a configuration that cannot start is (a cold start of minutes is a fault)."""
 READY_POLL_S = 1.0
 
 Steps = Generator[float, None, Measurement]
@@ -99,7 +100,9 @@ class Measurer:
         for name in wf.function_names:
             self.platform.set_resources(name, config[name])
             self.platform.set_pool(name, PoolTarget(min_warm=self.calls[name], keep_alive_s=WARM_KEEP_ALIVE_S))
-        yield from self._wait_warm(config)
+        ready = yield from self._wait_warm(config)
+        if not ready:  # the configuration's containers could not start (no room, a start that never ends): failed
+            return self._measurement(config, [], {}, {})
         busy_before = self._busy_s()
         seen = len(self._own_requests())
         records: list[RequestRecord] = []
@@ -117,8 +120,12 @@ class Measurer:
         busy_before: dict[str, float],
     ) -> Measurement:
         wf = self.problem.workflow
-        latency = np.array([np.nan if r.failed else r.latency_ms for r in records])
-        stages = {s.name: np.array([r.stage_latency_ms.get(s.name, np.nan) for r in records]) for s in wf.stages}
+        if records:
+            latency = np.array([np.nan if r.failed else r.latency_ms for r in records])
+            stages = {s.name: np.array([r.stage_latency_ms.get(s.name, np.nan) for r in records]) for s in wf.stages}
+        else:  # never ran: k failed requests
+            latency = np.full(self.k, np.nan)
+            stages = {s.name: np.full(self.k, np.nan) for s in wf.stages}
         factor = self.disturbance_factor if self._disturb() else 1.0
         latency, stages = latency * factor, {n: v * factor for n, v in stages.items()}
         busy = {f: max(0.0, busy_after.get(f, 0.0) - busy_before.get(f, 0.0)) / self.k for f in self.calls}
@@ -163,7 +170,8 @@ class Measurer:
     def _step_s(self) -> float:
         return max(0.01, self.problem.qos_ms / 1000.0 / 4.0)
 
-    def _wait_warm(self, config: Mapping[str, ResourceConfig]) -> Generator[float, None, None]:
+    def _wait_warm(self, config: Mapping[str, ResourceConfig]) -> Generator[float, None, bool]:
+        """Wait until every function has its warm containers at ``config``; False after :data:`READY_LIMIT_S`."""
         start = self.platform.now_s
         while self.platform.now_s - start < READY_LIMIT_S:
             now = self.platform.now_s
@@ -172,9 +180,9 @@ class Measurer:
                 if c.end_s >= now and c.ready_s <= now and c.config == config.get(c.function):
                     ready[c.function] = ready.get(c.function, 0) + 1
             if all(ready.get(f, 0) >= n for f, n in self.calls.items()):
-                return
+                return True
             yield now + READY_POLL_S
-        raise RuntimeError(f"containers did not become ready within {READY_LIMIT_S:g} s")
+        return False
 
     def _one_request(self, seen: int, limit_factor: float = 100.0) -> Generator[float, None, RequestRecord]:
         wf = self.problem.workflow
