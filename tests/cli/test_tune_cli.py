@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -34,6 +35,9 @@ def test_tune_writes_json_with_sources_csv_and_plot(tmp_path: Path) -> None:
     assert len(rows) == data["evaluations"] and sum(r["answer"] == "True" for r in rows) == 1
     assert {"source", "reserve-car_vcpu", "latency_pctl_ms", "judged_pctl_ms", "meets_qos"} <= set(rows[0])
     assert png.stat().st_size > 1000
+    mask = os.umask(0)
+    os.umask(mask)
+    assert {f.stat().st_mode & 0o777 for f in (out, table, png)} == {0o666 & ~mask}  # normal modes, not 0600
 
 
 def test_the_answer_and_the_plotted_curve_agree(tmp_path: Path) -> None:

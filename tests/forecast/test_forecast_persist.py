@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import time
 from collections.abc import Callable
@@ -196,7 +197,11 @@ def test_a_trace_is_matched_to_the_model_by_function_name(model_file: tuple[Baye
 
 def test_a_model_without_names_needs_the_same_number_of_functions(tmp_path: Path) -> None:
     model = BayesLSTMForecaster(**SMALL).fit(_counts()[:, :150])
-    loaded = load_model(save_model(model, tmp_path / "anon.safetensors"))
+    path = save_model(model, tmp_path / "anon.safetensors")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # a model file has the normal mode (mkstemp's is 0600)
+    loaded = load_model(path)
     assert loaded.function_names_ is None
     assert match_functions(loaded, ["x", "y", "z"]) is loaded
     for names in (["x"], ["x", "y"], ["w", "x", "y", "z"]):  # one, fewer, more

@@ -108,7 +108,9 @@ def test_memory_bound_functions_have_their_own_slope() -> None:
 
 
 def test_cold_start_storm_exact_event_log() -> None:
-    sim = Simulator(SimConfig(invokers=1, invoker_cpu=2.0, cpu_overcommit=4.0, cold_start_storm=1.0), record_events=True)
+    sim = Simulator(
+        SimConfig(invokers=1, invoker_cpu=2.0, cpu_overcommit=4.0, cold_start_storm=1.0), record_events=True
+    )
     sim.deploy(chain("one", [("a", 100.0)]))
     sim.set_pool("a", PoolTarget(min_warm=4, keep_alive_s=600.0))
     sim.advance(10.0)

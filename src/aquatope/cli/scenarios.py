@@ -42,7 +42,10 @@ def _sources(s: Scenario) -> dict[str, str]:
             s.interference_cpu or s.interference_memory,
             f"slope cpu {s.interference_cpu:g}, memory {s.interference_memory:g}",
         ),
-        "cold-start storms": _off(s.cold_start_storm, f"+{s.cold_start_storm:g} per container starting alongside"),
+        "cold-start storms": _off(
+            s.cold_start_storm,
+            f"start-up computes on {s.cold_start_storm:g} vCPU; simultaneous starts share the invoker's cores",
+        ),
         "transfers": _off(
             s.transfer_latency_ms or s.transfer_storage_ms,
             f"{s.transfer_latency_ms:g} ms per edge; payloads over {s.transfer_inline_mb:g} MB via object storage: "

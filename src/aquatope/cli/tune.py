@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +23,7 @@ from aquatope.experiments.tuning import (
     saving,
     tune,
 )
-from aquatope.jsonio import check_output_path, save_figure_atomic, write_json_atomic
+from aquatope.jsonio import check_output_path, save_figure_atomic, write_json_atomic, write_text_atomic
 from aquatope.scenarios import load_scenario
 from aquatope.sizing.answer import judge_all
 from aquatope.sizing.base import History, Measurement, SizingProblem, config_key
@@ -300,20 +298,6 @@ def history_csv(problem: SizingProblem, result: SizingResult) -> str:
         cells.append(m is result.best)
         rows.append(",".join("" if isinstance(c, float) and not math.isfinite(c) else str(c) for c in cells))
     return "\n".join(rows) + "\n"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror or exc}", source=path) from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _oracle_table(problem: SizingProblem, oracle: OracleResult) -> Table:

@@ -79,6 +79,9 @@ def save_model(model: BayesLSTMForecaster, path: str | Path, functions: Sequence
     except OSError as exc:
         raise InputError(f"cannot write the model here: {exc.strerror or exc}", source=target) from None
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600; a model file gets the normal mode, as other outputs
         with os.fdopen(fd, "wb") as handle:
             handle.write(blob)
         os.replace(tmp, target)
