@@ -41,7 +41,7 @@ from aquatope.experiments.systems import (
     make_system_forecaster,
     system_spec,
 )
-from aquatope.experiments.tuning import make_problem
+from aquatope.experiments.tuning import make_problem, world_effects
 from aquatope.forecast import Forecaster
 from aquatope.metrics import metrics_from_records
 from aquatope.platform import PoolTarget
@@ -181,10 +181,14 @@ def tuned(
         live = copy.deepcopy(snapshot)
         place = _place(scenario, world, live, problem)
         place.mark_deployed(deployed)
-        real = make_resizer(system, problem, inputs.budgets, place, spec.seed, target_factor=factor)
+        real = make_resizer(
+            system, problem, inputs.budgets, place, spec.seed, factor, world_effects(world.config, problem.workflow)
+        )
         return TunedResizer(outcome, real), live
     place = _place(scenario, world, live, problem)
-    real = make_resizer(system, problem, inputs.budgets, place, spec.seed, target_factor=factor)
+    real = make_resizer(
+        system, problem, inputs.budgets, place, spec.seed, factor, world_effects(world.config, problem.workflow)
+    )
     outcome = real(0)
     if cache is not None:
         cache[key] = (outcome, copy.deepcopy(live), place.deployed)

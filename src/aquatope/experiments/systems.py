@@ -48,7 +48,7 @@ from aquatope.prewarm import PoolPolicy, SafePolicy, make_policy
 from aquatope.resources import Pricing
 from aquatope.retune import SizingOutcome
 from aquatope.sizing.base import SizingProblem
-from aquatope.sizing.exhaustive import exhaustive_search
+from aquatope.sizing.exhaustive import NO_EFFECTS, WorldEffects, exhaustive_search
 from aquatope.sizing.loop import SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
 from aquatope.sizing.registry import MEASURED_METHODS, make_sizer
@@ -191,9 +191,12 @@ Exhaustive sizing sits exactly on the percentile's boundary, so any slowdown the
 
 class OracleResizer:
     """The exhaustive optimum on the true performance models (a reference) for ``target_factor`` times the QoS
-    target; computed once, reused on re-tunes."""
+    target, in the run's world (``world``: transfers, heavy tails, an invocation's own contention; not the tenants'
+    load, which it cannot know in advance); computed once, reused on re-tunes."""
 
-    def __init__(self, problem: SizingProblem, budgets: Budgets, target_factor: float = 1.0) -> None:
+    def __init__(
+        self, problem: SizingProblem, budgets: Budgets, target_factor: float = 1.0, world: WorldEffects = NO_EFFECTS
+    ) -> None:
         wf = problem.workflow
         if target_factor != 1.0:
             tighter = QoS(wf.qos.latency_ms * target_factor, wf.qos.percentile)
@@ -201,11 +204,13 @@ class OracleResizer:
         self.problem = SizingProblem(wf, problem.space, problem.pricing, problem.budget, problem.seed, problem.load)
         self.budgets = budgets
         self.target_factor = target_factor
+        self.world = world
         self._answer: SizingOutcome | None = None
 
     def __call__(self, attempt: int) -> SizingOutcome:
         if self._answer is None:
-            r = exhaustive_search(self.problem, self.budgets.oracle_mc_samples, self.budgets.oracle_candidate_samples)
+            b = self.budgets
+            r = exhaustive_search(self.problem, b.oracle_mc_samples, b.oracle_candidate_samples, self.world)
             note = f"exhaustive ({r.method}) for {self.target_factor:g} x the target"
             self._answer = SizingOutcome(r.config, 0, 0.0, note, source="exhaustive")
         return self._answer
@@ -329,11 +334,12 @@ def make_resizer(
     place: MeasurementPlace,
     seed: int,
     target_factor: float = 1.0,
+    world: WorldEffects = NO_EFFECTS,
 ) -> DefaultResizer | OracleResizer | MeasuredResizer:
     if system.sizer == "defaults":
         return DefaultResizer(problem.workflow)
     if system.sizer == "exhaustive":
-        return OracleResizer(problem, budgets, target_factor)
+        return OracleResizer(problem, budgets, target_factor, world)
     return MeasuredResizer(problem, system.sizer, budgets, place, seed)
 
 
