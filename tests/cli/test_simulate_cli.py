@@ -100,6 +100,16 @@ def test_single_function_replay_of_the_bundled_sample(tmp_path: Path) -> None:
     assert (data["setup"]["missing_durations"], data["setup"]["missing_memory"]) == (0, 0)
     assert data["cost_usd"]["total"] == pytest.approx(sum(v for k, v in data["cost_usd"].items() if k != "total"))
     assert data["per_workflow"] == {}
+    per_fn = data["setup"]["per_function_p95_over_target"]  # each function against its own target, not pooled
+    assert 0 < per_fn["functions"] <= 5 and per_fn["median"] <= per_fn["p90"] <= per_fn["worst"]
+    shown = runner.invoke(app, ["simulate", *args], terminal_width=100)
+    assert "p95 over own target" in shown.output and "latency p50" not in shown.output
+
+
+def test_simulate_refuses_a_policy_that_needs_the_controller_and_says_where_it_runs() -> None:
+    result = runner.invoke(app, ["simulate", "--trace", str(SAMPLE), "--workflow", "trip-booking",
+                                 "--prewarm", "hybrid-histogram"])  # fmt: skip
+    assert result.exit_code == 2 and "--systems POOL+defaults" in " ".join(result.output.split())
 
 
 def test_keepalive_gives_fewer_cold_starts_than_none(tmp_path: Path) -> None:

@@ -327,6 +327,8 @@ def test_single_functions_hand_computed() -> None:
     assert m.per_workflow == {}
     assert r.setup.pop("scenario")["name"] == "calm"
     assert r.setup.pop("world")["tenants"]["functions"] == 0
+    per_fn = r.setup.pop("per_function_p95_over_target")  # both called functions' p95 is their ~1 s cold start
+    assert (per_fn["functions"], per_fn["over"]) == (2, 2) and 1.0 < per_fn["median"] <= per_fn["worst"]
     assert r.setup == {
         "mode": "single-function",
         "trace": "stats",

@@ -113,8 +113,19 @@ def summary_table(result: SimulationResult) -> Table:
     )
     world = s.get("world", {})
     util = world.get("utilisation")
-    rows = [
-        *metrics_rows(m),
+    rows = list(metrics_rows(m))
+    per_fn = s.get("per_function_p95_over_target")
+    if per_fn is not None:  # single-function: a latency pooled over unrelated functions means nothing
+        rows = [r for r in rows if not r[0].startswith("latency p50")]
+        if per_fn["functions"]:
+            rows.append(
+                (
+                    "p95 over own target: median / p90 / worst",
+                    f"{per_fn['median']:.2f} / {per_fn['p90']:.2f} / {per_fn['worst']:.2f}",
+                )
+            )
+            rows.append(("functions over their target", f"{per_fn['over']:,} of {per_fn['functions']:,}"))
+    rows += [
         ("cost: total", f"${m.cost_usd['total']:,.4f}"),
         ("invokers", f"{world.get('invokers', '?'):,}" if isinstance(world.get("invokers"), int) else "?"),
     ]

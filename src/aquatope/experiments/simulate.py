@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,11 @@ def parse_prewarm(spec: str) -> PoolTarget:
             seconds = -1.0
         if seconds >= 0 and math.isfinite(seconds):
             return PoolTarget(0, seconds)
-    raise InputError(f"unknown pool policy {spec!r}; use none or keepalive:<seconds>", field="--prewarm")
+    raise InputError(
+        f"unknown pool policy {spec!r}; use none or keepalive:<seconds> (policies that decide every interval, e.g. "
+        f"hybrid-histogram, reactive or aquatope, run under the controller: aquatope evaluate --systems POOL+defaults)",
+        field="--prewarm",
+    )
 
 
 def load_configs(spec: str | None, workflow: Workflow) -> dict[str, ResourceConfig]:
@@ -322,9 +326,30 @@ def simulate_single_functions(
         "scenario": scenario.to_dict(),
         "sim": config.to_dict(),
         "world": world_figures(sim),
+        "per_function_p95_over_target": per_function_p95_over_target(sim, fset.workflows),
         "seed": seed,
     }
     return SimulationResult(summarize(sim, minutes * 60.0, per_workflow=False), wall, setup)
+
+
+def per_function_p95_over_target(sim: Simulator, workflows: Sequence[Workflow]) -> dict[str, float | int | None]:
+    """Each function's own p95 over its own QoS target, summarised over the functions with requests (median, 90th
+    percentile, worst): a p95 pooled over unrelated functions means nothing, so single-function replays show this."""
+    targets = {wf.name: wf.qos.latency_ms for wf in workflows}
+    by_fn: dict[str, list[float]] = {}
+    for r in sim.request_records():
+        if r.workflow in targets:
+            by_fn.setdefault(r.workflow, []).append(math.inf if r.failed else r.latency_ms)
+    ratios = np.array([np.percentile(v, 95) / targets[f] for f, v in by_fn.items()]) if by_fn else np.array([])
+    if not ratios.size:
+        return {"functions": 0, "median": None, "p90": None, "worst": None, "over": 0}
+    return {
+        "functions": int(ratios.size),
+        "median": float(np.median(ratios)),
+        "p90": float(np.percentile(ratios, 90)),
+        "worst": float(ratios.max()),
+        "over": int((ratios > 1.0).sum()),
+    }
 
 
 __all__ = [
