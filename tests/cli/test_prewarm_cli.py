@@ -24,7 +24,7 @@ def test_train_then_evaluate_with_the_saved_model(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert set(data["policies"]) == {"keepalive:60", "aquatope:q=0.9"}
-    assert "over target" in result.output and "p99 ms" not in result.output  # judged per function, not pooled
+    assert "over" in result.output and "p99" not in result.output  # judged per function, not pooled
     assert list(data["forecasters"]) == ["bayes-lstm", "moving-average"]
     bayes = data["forecasters"]["bayes-lstm"]
     assert sum(bayes["components"].values()) == 3 and set(bayes["components"]) <= {"lstm", "phase", "moving-average"}
