@@ -24,7 +24,7 @@ def _trace(tmp_path: Path, minutes: int = 45) -> Path:
 
 
 ARGS = ["--workflows", "trip-booking", "--systems", "openwhisk,lower-bound,knative", "--seeds", "1"]
-ARGS += ["--scenarios", "calm", "--hours", "0.25", "--train-hours", "0.5", "--ray-address", "none"]
+ARGS += ["--scenarios", "calm", "--window-hours", "0.25", "--train-hours", "0.5", "--ray-address", "none"]
 
 
 def test_evaluate_writes_the_outputs_and_resumes(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_evaluate_writes_the_outputs_and_resumes(tmp_path: Path) -> None:
     ("extra", "field"),
     [
         (["--systems", "nope"], "--systems"),
-        (["--hours", "0"], "--hours"),
+        (["--window-hours", "0"], "--window-hours"),
         (["--windows", "noon"], "--windows"),
         (["--scenarios", "stormy"], "--scenario"),
         (["--max-rps", "-1"], "--max-rps"),

@@ -148,7 +148,13 @@ def evaluate_command(
     ] = "ml-pipeline,trip-booking",
     seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1.")] = 3,
     windows: Annotated[str, typer.Option(help="Replay windows: peak, quiet or both.")] = "peak",
-    hours: Annotated[float, typer.Option(help="Length of each replay window (hours).")] = 1.0,
+    hours: Annotated[
+        float,
+        typer.Option(
+            "--window-hours",
+            help="Length of each replay window (hours; simulate's --hours is how much of the trace to replay).",
+        ),
+    ] = 1.0,
     pareto: Annotated[
         bool, typer.Option("--pareto", help="Sweep each system's knob (Pareto fronts, iso-QoS).")
     ] = False,
@@ -191,7 +197,7 @@ def _protocol(windows: str, hours: float, max_rps: float, train_hours: float) ->
     settle = min(Protocol.settle_minutes, lead)
     return Protocol(
         train_minutes=train,
-        window_minutes=_minutes(hours, "--hours"),
+        window_minutes=_minutes(hours, "--window-hours"),
         windows=parse_list(windows, "--windows"),
         max_rps=max_rps,
         settle_minutes=settle,

@@ -71,7 +71,7 @@ class Protocol:
             raise InputError(
                 f"the trace has {trace.n_minutes} minutes; training {self.train_minutes} + a "
                 f"{self.window_minutes}-minute window need {need}",
-                field="--hours",
+                field="--window-hours",
             )
         if self.warmup_minutes + self.settle_minutes > self.train_minutes:
             raise InputError(
