@@ -118,7 +118,7 @@ def test_ctrl_c_stops_a_run_accounts_for_every_request_and_leaves_no_process(tmp
     pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[ray]')")
     out, err = tmp_path / "run.json", tmp_path / "stderr.txt"
     cmd = [sys.executable, "-m", "aquatope", "run", "--workflow", str(WORKLOADS / "nap.yaml")]
-    cmd += ["--trace", "synthetic:poisson:rate=20,minutes=5", "--minutes", "2", "--speedup", "6"]
+    cmd += ["--trace", "synthetic:poisson:rate=20,minutes=5", "--minutes", "4", "--speedup", "6"]
     cmd += ["--num-cpus", "2", "--json", str(out)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     with err.open("w") as stderr:
@@ -126,7 +126,7 @@ def test_ctrl_c_stops_a_run_accounts_for_every_request_and_leaves_no_process(tmp
     try:
         wait_until(lambda: "replay:" in err.read_text() or proc.poll() is not None, "the replay to start", 180.0)
         assert proc.poll() is None, err.read_text()
-        time.sleep(18.0)  # 8 s into the 20 s replay, after the 10 s warm-up interval
+        time.sleep(18.0)  # about 8 s into the 40 s replay (after the 10 s warm-up interval), with room for a slow start
         ray_processes = descendants(proc.pid)
         assert ray_processes, "the run started no Ray processes"
         os.killpg(proc.pid, signal.SIGINT)
