@@ -122,7 +122,16 @@ def test_ctrl_c_stops_a_run_accounts_for_every_request_and_leaves_no_process(tmp
     cmd += ["--num-cpus", "2", "--json", str(out)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     with err.open("w") as stderr:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True)
+        # SIGINT back to its default in the child: a test run from a background shell (`cmd &`) inherits it
+        # ignored, and Python then installs no KeyboardInterrupt handler (a terminal's Ctrl-C is never ignored)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     try:
         wait_until(lambda: "replay:" in err.read_text() or proc.poll() is not None, "the replay to start", 180.0)
         assert proc.poll() is None, err.read_text()
