@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -38,7 +39,7 @@ from aquatope.runtime.records import request_record
 from aquatope.workflow import Workflow
 
 
-class ReplayPlatform:
+class ReplayPlatform(ABC):
     """The clock, arrivals, request runners, lag monitor and request records of a real platform (module doc)."""
 
     def __init__(
@@ -165,8 +166,9 @@ class ReplayPlatform:
         cpu, mem = self._capacity.cluster()
         return cpu, mem / MIB
 
-    def shutdown(self) -> None:  # pragma: no cover - every platform has its own
-        raise NotImplementedError
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Stop every container this platform started (and Ray, if it started it); every platform has its own."""
 
     def __enter__(self) -> Self:
         return self
