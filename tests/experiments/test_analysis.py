@@ -105,3 +105,46 @@ def test_the_advantage_trend_across_scenarios() -> None:
     assert trend["order"] == ["calm", "shared"]
     assert trend["advantage"]["shared"] > trend["advantage"]["calm"] and trend["verdict"] == "PASS"
     assert tabulate(records).pairs == ((0, "peak"), (1, "peak"), (2, "peak"), (3, "peak"))
+
+
+def test_iso_qos_without_any_system_within_the_level_is_inconclusive_not_a_loss() -> None:
+    defaults = [r for r in _study(aq_cost=3.0) if r["spec"]["knob"] is None]
+    for r in defaults:
+        r["metrics"]["window_violation_rate"] = 0.2  # nobody keeps 1% or 5% at the default knob
+    claim = analyze(defaults)["scenarios"]["shared"]["claims"]["iso_qos"]["1%"]
+    assert claim["verdict"] == "INCONCLUSIVE" and "--pareto" in claim["note"]
+    for r in defaults:
+        if r["spec"]["system"] == "openwhisk":
+            r["metrics"]["window_violation_rate"] = 0.0  # now a baseline does, aquatope does not
+    claim = analyze(defaults)["scenarios"]["shared"]["claims"]["iso_qos"]["1%"]
+    assert claim["verdict"] == "FAIL" and "openwhisk does" in claim["note"]
+
+
+def test_the_lower_bounds_verification_is_summarised_and_unmet_runs_listed() -> None:
+    records = _study(aq_cost=3.0)
+    lbs = [r for r in records if r["spec"]["system"] == "lower-bound"]
+    for i, r in enumerate(lbs):
+        r["lower_bound"] = {"target_factor": 0.8, "met": i > 0, "level": 0.01, "ladder": []}
+    out = analyze(records)["lower_bound"]
+    assert out["runs"] == len(lbs) and out["target_factors"] == [0.8] * len(lbs)
+    assert len(out["unmet"]) == 1 and "seed 0" in out["unmet"][0]
+
+
+def test_claims_per_workflow_when_one_workflow_cannot_reach_the_level() -> None:
+    records = _study(aq_cost=3.0)
+    for r in records:
+        if r["spec"]["workflow"] == "trip-booking":
+            r["metrics"]["window_violation_rate"] = 0.3  # nobody reaches 1% or 5% there
+    sc = analyze(records)["scenarios"]["shared"]
+    assert sc["claims"]["iso_qos"]["1%"]["verdict"] == "INCONCLUSIVE"
+    by_wf = sc["claims_by_workflow"]
+    assert by_wf["chatbot"]["iso_qos"]["1%"]["verdict"] == "PASS"
+    assert by_wf["trip-booking"]["iso_qos"]["1%"]["verdict"] == "INCONCLUSIVE"
+
+
+def test_cost_over_the_lower_bound_uses_the_verified_bound_not_a_pareto_rung() -> None:
+    records = _study(aq_cost=3.0)
+    records += [_record("lower-bound", wf, seed, 100.0, 0.5, knob=1.0) for seed in range(4)
+                for wf in ("chatbot", "trip-booking")]  # fmt: skip
+    s = analyze(records)["scenarios"]["shared"]["systems"]["openwhisk"]
+    assert s["cost_over_lower_bound"] > 5.0  # over the bound's cost of 1, not the rung's 100

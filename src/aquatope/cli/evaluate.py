@@ -89,6 +89,8 @@ def _run(config: EvaluateConfig, trace: str, out: Path, ray_address: str) -> Non
         console.print(system_table(name, sc))
         if "claims" in sc:
             console.print(verdict_table(name, sc["claims"]))
+            for w, claims in sc.get("claims_by_workflow", {}).items():
+                console.print(verdict_table(f"{name}, {w} alone", claims))
     if "advantage_trend" in results:
         t = results["advantage_trend"]
         console.print(
@@ -124,7 +126,8 @@ def verdict_table(scenario: str, claims: dict[str, Any]) -> Table:
     for level, c in claims.get("iso_qos", {}).items():
         band = c["ratio_ci95"]
         shown = "—" if None in band else f"[{band[0]:.2f}, {band[1]:.2f}]"
-        table.add_row(f"cost ratio at iso-QoS {level} (<= 0.7)", ratio(c["ratio"]), shown, c["verdict"])
+        figure = ratio(c["ratio"]) if c.get("ratio") is not None else c.get("note", "—")
+        table.add_row(f"cost ratio at iso-QoS {level} (<= 0.7)", figure, shown, c["verdict"])
     eq = claims.get("equal_cost", {})
     if "ratio" in eq:
         band = eq["ratio_ci95"]

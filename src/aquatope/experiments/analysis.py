@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from aquatope.experiments.bound import LADDER
 from aquatope.experiments.stats import (
     ISO_LEVELS,
     LOWER_BOUND,
@@ -116,12 +117,19 @@ def iso_claim(table: Table, scenario: str, idx: np.ndarray) -> dict[str, Any]:
                 else np.nanmin(np.where(np.isfinite(theirs), theirs, np.inf), axis=0)
             )
             best = np.where(np.isfinite(best), best, np.nan)
-            # aquatope never within the level: infinitely worse; nobody else is: aquatope wins outright
-            return np.where(~np.isfinite(mine), np.inf, np.where(np.isfinite(best), mine / best, 0.0))
+            # aquatope never within the level: infinitely worse; nobody else is: aquatope wins outright; nobody at
+            # all: no comparison on that resample (NaN)
+            lost = np.where(np.isfinite(best), np.inf, np.nan)
+            return np.where(~np.isfinite(mine), lost, np.where(np.isfinite(best), mine / best, 0.0))
 
         point, ci = interval(ratio, idx)
         full = {s: float(_iso(table, scenario, s, level, _all(table))[0]) for s in others}
         best_other = min(full, key=lambda s: _nan_last(full[s]), default=None)
+        if math.isnan(point):
+            out[label] = {"aquatope_cost_usd": None, "best_other": None, "best_other_cost_usd": None, "ratio": None,
+                          "ratio_ci95": [None, None], "target": f"<= {COST_TARGET}", "verdict": "INCONCLUSIVE",
+                          "note": "no system keeps window violations within the level (--pareto sweeps the knobs)"}  # fmt: skip
+            continue
         out[label] = {
             "aquatope_cost_usd": _finite(float(_iso(table, scenario, AQUATOPE, level, _all(table))[0])),
             "best_other": best_other,
@@ -131,6 +139,8 @@ def iso_claim(table: Table, scenario: str, idx: np.ndarray) -> dict[str, Any]:
             "target": f"<= {COST_TARGET}",
             "verdict": _verdict(ci, lambda r: r <= COST_TARGET) if math.isfinite(point) else "FAIL",
         }
+        if not math.isfinite(point):
+            out[label]["note"] = f"aquatope never keeps window violations within the level; {best_other} does"
     return out
 
 
@@ -223,6 +233,16 @@ def scenario_results(table: Table, scenario: str) -> dict[str, Any]:
             "iso_qos": iso_claim(table, scenario, idx),
             "equal_cost": equal_cost_claim(table, scenario, idx),
         }
+        # per workflow too: a level that one workflow cannot reach (for any system) leaves the pooled claim
+        # without a verdict, and the claim may hold on one workflow and fail on another
+        out["claims_by_workflow"] = {}
+        for w in out["per_workflow"]:
+            tw = table.workflow(w)
+            if (scenario, AQUATOPE, None) in tw.values:
+                out["claims_by_workflow"][w] = {
+                    "iso_qos": iso_claim(tw, scenario, idx),
+                    "equal_cost": equal_cost_claim(tw, scenario, idx),
+                }
     return out
 
 
@@ -248,9 +268,27 @@ def analyze(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     scenarios = list(dict.fromkeys(r["spec"]["scenario"] for r in records if "spec" in r))
     per_scenario = {s: scenario_results(table, s) for s in scenarios}
     out: dict[str, Any] = {"scenarios": per_scenario, "errors": table.errors, "qos_misses": qos_misses(records)}
+    out["lower_bound"] = lower_bound_runs(records)
     if len(per_scenario) > 1:
         out["advantage_trend"] = advantage_trend(per_scenario)
     return out
+
+
+def lower_bound_runs(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How the lower bound was verified (:mod:`aquatope.experiments.bound`): the sizing target chosen per run and
+    the runs where no rung kept the level (listed, like every other per-seed failure)."""
+    chosen, unmet = [], []
+    for r in records:
+        lb = r.get("lower_bound")
+        if "error" in r or not lb:
+            continue
+        s = r["spec"]
+        chosen.append(lb["target_factor"])
+        if not lb["met"]:
+            unmet.append(f"{s['scenario']} {s['workflow']} seed {s['seed']} {s['window']}: best rung "
+                         f"{lb['target_factor']:g} x the target, {r['metrics']['window_violation_rate']:.1%} windows")  # fmt: skip
+    level = next((r["lower_bound"]["level"] for r in records if r.get("lower_bound")), None)
+    return {"runs": len(chosen), "level": level, "ladder": list(LADDER), "target_factors": chosen, "unmet": unmet}
 
 
 def qos_misses(records: Sequence[dict[str, Any]]) -> list[str]:

@@ -37,6 +37,13 @@ def ci(v: Any) -> str:
     return f"[{lo:.3g}, {hi:.3g}]"
 
 
+def pct_ci(v: Any) -> str:
+    """``[lo, hi]`` of a rate, in percent like the rate beside it."""
+    if not isinstance(v, list) or None in v:
+        return "—"
+    return f"[{100 * v[0]:.1f}, {100 * v[1]:.1f}]"
+
+
 def row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -49,7 +56,7 @@ def system_cells(name: str, m: dict[str, Any]) -> list[str]:
     return [
         name,
         pct(m["window_violation_rate"]),
-        ci(m.get("window_violation_rate_ci95")),
+        pct_ci(m.get("window_violation_rate_ci95")),
         pct(m["qos_violation_rate"]),
         ratio(m.get("p95_over_target")),
         usd(m["cost_usd"]),
@@ -63,6 +70,7 @@ def _claims_lines(claims: dict[str, Any]) -> list[str]:
     out = [row(["claim", "figure", "95% CI", "target", "verdict"]), row(["---"] * 5)]
     for level, c in claims.get("iso_qos", {}).items():
         fig = f"{ratio(c['ratio'])} (aquatope {usd(c['aquatope_cost_usd'])} vs {c['best_other']} {usd(c['best_other_cost_usd'])})"
+        fig = c.get("note") or fig
         out.append(
             row([f"cost at iso-QoS ({level} window viol.)", fig, ci(c["ratio_ci95"]), c["target"], c["verdict"]])
         )
@@ -76,6 +84,19 @@ def _claims_lines(claims: dict[str, Any]) -> list[str]:
         else:
             out.append(row(["fewer window violations at equal cost", eq.get("reason", ""), "—", ">= 5", eq["verdict"]]))
     return out
+
+
+def _bound_lines(lb: dict[str, Any] | None) -> list[str]:
+    if not lb or not lb.get("runs"):
+        return []
+    f = sorted(lb["target_factors"])
+    met = lb["runs"] - len(lb["unmet"])
+    return [
+        f"- Lower bound verified in each run's own replay: sized for the first of "
+        f"{', '.join(f'{x:g}' for x in lb['ladder'])} x the target "
+        f"(then half a step) whose window violations stay within {lb['level']:.0%}; chosen {f[0]:g}-{f[-1]:g} x "
+        f"(median {f[len(f) // 2]:g}); met in {met} of {lb['runs']} runs."
+    ]
 
 
 def markdown_report(results: dict[str, Any]) -> str:
@@ -108,6 +129,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         + ".",
         f"- {setup['runs']} runs ({setup['failed_runs']} failed), {setup['run_wall_s'] / 60:.0f} min of run time, "
         f"{setup['wall_s'] / 60:.1f} min of wall time.",
+        *_bound_lines(results.get("lower_bound")),
         "",
     ]
     trend = results.get("advantage_trend")
@@ -115,6 +137,8 @@ def markdown_report(results: dict[str, Any]) -> str:
         lines += [f"## Scenario `{name}`", ""]
         if "claims" in sc:
             lines += ["### Verdicts", "", *_claims_lines(sc["claims"]), ""]
+        for w, claims in sc.get("claims_by_workflow", {}).items():
+            lines += [f"#### Verdicts on `{w}` alone", "", *_claims_lines(claims), ""]
         lines += ["### Per system (default knob)", "", row(SYSTEM_HEAD), row(["---"] * len(SYSTEM_HEAD))]
         lines += [row(system_cells(s, m)) for s, m in sc["systems"].items()]
         lines += [
@@ -145,6 +169,7 @@ def markdown_report(results: dict[str, Any]) -> str:
     lines += ["## Failures", ""]
     lines += [f"- run error: {e}" for e in results.get("errors", [])] or ["- no run failed"]
     lines += [f"- QoS missed: {m}" for m in results.get("qos_misses", [])]
+    lines += [f"- lower bound not met: {m}" for m in (results.get("lower_bound") or {}).get("unmet", [])]
     lines.append("")
     return "\n".join(lines)
 

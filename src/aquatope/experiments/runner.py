@@ -29,6 +29,7 @@ import numpy as np
 
 from aquatope.controller import Controller, ControllerConfig
 from aquatope.errors import InputError
+from aquatope.experiments.bound import verified_bound
 from aquatope.experiments.protocol import Protocol, Workload, make_workload
 from aquatope.experiments.simulate import replay_arrivals, world_figures
 from aquatope.experiments.systems import (
@@ -238,7 +239,27 @@ def run_one(
     sizing_cache: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One run (module docstring); returns its figures as plain data (JSON-ready). ``sizing_cache``: shared by the
-    runs of one task (:func:`settled_world`, :func:`tuned`)."""
+    runs of one task (:func:`settled_world`, :func:`tuned`). The lower bound at its default knob is verified in
+    the run's world (:mod:`aquatope.experiments.bound`)."""
+    system = system_spec(spec.system)
+    if system.pool == JIT_POOL and system.sizer == "exhaustive" and spec.knob is None:
+        cache = sizing_cache if sizing_cache is not None else {}
+        began = time.perf_counter()
+        out = verified_bound(lambda f: _run_at(spec, inputs, forecaster, cache, f))
+        out["wall_s"] = time.perf_counter() - began
+        return out
+    factor = spec.knob if system.reference and spec.knob is not None else 1.0
+    return _run_at(spec, inputs, forecaster, sizing_cache, factor)
+
+
+def _run_at(
+    spec: RunSpec,
+    inputs: StudyInputs,
+    forecaster: Forecaster | None,
+    sizing_cache: dict[str, Any] | None,
+    factor: float,
+) -> dict[str, Any]:
+    """One replay of ``spec`` (a reference sized for ``factor`` times the target)."""
     began = time.perf_counter()
     system = system_spec(spec.system)
     pool = pool_spec(system, spec.knob)
@@ -247,7 +268,6 @@ def run_one(
     wf = workload.workflow
     problem = make_problem(wf, "decoupled", inputs.budgets.tuning_budget, seed)
     problem = SizingProblem(wf, problem.space, world.config.prices, problem.budget, seed, load_profile(workload, pool))
-    factor = spec.knob if system.reference and spec.knob is not None else 1.0
     resizer, live = tuned(spec, system, factor, inputs, sizing_cache, world, live, problem)
     if forecaster is None and system.forecaster is not None:
         forecaster = make_system_forecaster(system, inputs.budgets, seed)
@@ -320,7 +340,13 @@ def _figures(
         "metrics": m.to_dict(),
         "configs": {f: c.to_dict() for f, c in controller.configs.items()},
         "sizings": [
-            {"note": s.note, "source": s.source, "evaluations": s.evaluations, "cost_usd": s.cost_usd}
+            {
+                "note": s.note,
+                "source": s.source,
+                "evaluations": s.evaluations,
+                "cost_usd": s.cost_usd,
+                "found": s.config is not None,
+            }
             for s in controller.sizings
         ],
         "tuning_evaluations": controller.tuning_evaluations,

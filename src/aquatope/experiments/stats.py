@@ -68,6 +68,11 @@ class Table:
     def systems(self, scenario: str) -> list[tuple[str, float | None]]:
         return sorted({(s, k) for (sc, s, k) in self.values if sc == scenario}, key=lambda x: (x[0], x[1] or 0.0))
 
+    def workflow(self, name: str) -> Table:
+        """The same table restricted to one workflow (claims per workflow)."""
+        values = {key: {name: by_wf[name]} for key, by_wf in self.values.items() if name in by_wf}
+        return Table(self.pairs, values, self.errors)
+
 
 def tabulate(records: Sequence[dict[str, Any]]) -> Table:
     """Index run records by system and workflow over (seed, window) pairs; add ``cost_over_lower_bound``."""
@@ -78,7 +83,7 @@ def tabulate(records: Sequence[dict[str, Any]]) -> Table:
     lower: dict[tuple[str, str, int, str], float] = {}
     for r in ok:
         s = r["spec"]
-        if s["system"] == LOWER_BOUND:
+        if s["system"] == LOWER_BOUND and s.get("knob") is None:  # the verified bound, not a --pareto rung
             lower[(s["scenario"], s["workflow"], s["seed"], s["window"])] = r["metrics"]["cost_usd"]["total"]
     values: dict[tuple[str, str, float | None], dict[str, dict[str, np.ndarray]]] = {}
     for r in ok:

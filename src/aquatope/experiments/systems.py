@@ -212,6 +212,8 @@ class OracleResizer:
             b = self.budgets
             r = exhaustive_search(self.problem, b.oracle_mc_samples, b.oracle_candidate_samples, self.world)
             note = f"exhaustive ({r.method}) for {self.target_factor:g} x the target"
+            if r.config is None:
+                note += ": nothing in the space meets it on the models (the deployed sizes stay)"
             self._answer = SizingOutcome(r.config, 0, 0.0, note, source="exhaustive")
         return self._answer
 
