@@ -87,4 +87,5 @@ def verified_bound(run_at: Callable[[float], dict[str, Any]], ladder: tuple[floa
     result["lower_bound"] = {"target_factor": factor, "met": bool(passing), "level": LEVEL, "ladder": rungs}
     return result
 
+
 __all__ = ["LADDER", "LEVEL", "meets", "sized", "verified_bound"]
