@@ -36,7 +36,9 @@ from aquatope.experiments.stats import (
     tabulate,
     workflow_summary,
 )
+from aquatope.errors import InputError
 from aquatope.experiments.systems import system_spec
+from aquatope.prewarm import knob_for
 from aquatope.workflow import load_workflow
 
 AQUATOPE = "aquatope"
@@ -187,6 +189,20 @@ def equal_cost_claim(table: Table, scenario: str, idx: np.ndarray) -> dict[str, 
     }
 
 
+def _knob_value(system: str, knob: float | None) -> float | None:
+    """The knob's value (the default's, for a run at the default: a reference sizes for the target itself, or as
+    verified, :mod:`aquatope.experiments.bound`)."""
+    if knob is not None:
+        return knob
+    spec = system_spec(system)
+    if spec.reference:
+        return None
+    try:
+        return knob_for(spec.pool).default
+    except InputError:
+        return None
+
+
 def _nan_last(x: float) -> float:
     return x if math.isfinite(x) else math.inf
 
@@ -211,7 +227,7 @@ def scenario_results(table: Table, scenario: str) -> dict[str, Any]:
             systems[system] = system_summary(by_wf, idx)
     for system in sorted({s for s, _ in table.systems(scenario)}):
         points = [
-            {"knob": k, "cost_usd": float(c[0]), "window_violation_rate": float(w[0])}
+            {"knob": _knob_value(system, k), "cost_usd": float(c[0]), "window_violation_rate": float(w[0])}
             for k, c, w in _points(table, scenario, system, _all(table))
         ]
         pareto[system] = sorted(points, key=lambda p: p["cost_usd"])

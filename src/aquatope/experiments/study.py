@@ -60,14 +60,15 @@ class StudyDesign:
             raise InputError(f"seeds must be >= 0, got {self.seeds}", field="--seeds")
 
     def knobs(self, system: str) -> tuple[float | None, ...]:
-        """The knob values a system runs at: its default only, or with ``pareto`` its knob's sweep (the pool's; a
-        reference's is its sizing target, :data:`REFERENCE_FACTORS`)."""
+        """The knob values a system runs at: its default only (None), or with ``pareto`` also the rest of its knob's
+        sweep (the pool's; a reference's is its sizing target, :data:`REFERENCE_FACTORS`)."""
         spec = system_spec(system)
         if not self.pareto:
             return (None,)
         if spec.reference:
             return (None, *(f for f in REFERENCE_FACTORS if f != 1.0))
-        return tuple(knob_for(spec.pool).values)
+        knob = knob_for(spec.pool)  # the default runs once, as None: the per-system tables and the claims read it
+        return (None, *(v for v in knob.values if v != knob.default))
 
     def tasks(self) -> list[list[RunSpec]]:
         """Every run, grouped into tasks by pair (module docstring), in a stable order."""
