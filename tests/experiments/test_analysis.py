@@ -148,3 +148,9 @@ def test_cost_over_the_lower_bound_uses_the_verified_bound_not_a_pareto_rung() -
                 for wf in ("chatbot", "trip-booking")]  # fmt: skip
     s = analyze(records)["scenarios"]["shared"]["systems"]["openwhisk"]
     assert s["cost_over_lower_bound"] > 5.0  # over the bound's cost of 1, not the rung's 100
+
+
+def test_the_least_violations_each_system_reached_are_reported_with_their_cost() -> None:
+    least = analyze(_study(aq_cost=3.0))["scenarios"]["shared"]["least_violations"]
+    assert least["aquatope"]["knob"] == 0.988 and least["aquatope"]["window_violation_rate"] == pytest.approx(0.001)
+    assert least["openwhisk"]["knob"] == 2400.0 and least["openwhisk"]["cost_usd"] == pytest.approx(28.0)

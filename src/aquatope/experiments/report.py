@@ -128,7 +128,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         + "; ".join(f"{n} = {s['pool']} + {s['sizer']}" for n, s in setup["systems"].items())
         + ".",
         f"- {setup['runs']} runs ({setup['failed_runs']} failed), {setup['run_wall_s'] / 60:.0f} min of run time, "
-        f"{setup['wall_s'] / 60:.1f} min of wall time.",
+        f"{setup['wall_s'] / 60:.1f} min of wall time in the last invocation (runs found on disk are not re-run).",
         *_bound_lines(results.get("lower_bound")),
         "",
     ]
@@ -154,9 +154,11 @@ def markdown_report(results: dict[str, Any]) -> str:
         for w, per in sc["per_workflow"].items():
             lines += [row([w, *system_cells(s, m)]) for s, m in per.items() if "@" not in s]
         lines += ["", "### Cost at iso-QoS (USD, least cost with window violations within the level)", ""]
-        lines += [row(["system", "1%", "5%", "Pareto points"]), row(["---"] * 4)]
+        lines += [row(["system", "1%", "5%", "Pareto points", "least win.viol (knob, cost $)"]), row(["---"] * 5)]
         for s, levels in sc["iso_qos"].items():
-            lines.append(row([s, usd(levels["1%"]), usd(levels["5%"]), str(len(sc["pareto"].get(s, [])))]))
+            b = sc.get("least_violations", {}).get(s)
+            best = f"{pct(b['window_violation_rate'])} ({b['knob']}, {usd(b['cost_usd'])})" if b else "—"
+            lines.append(row([s, usd(levels["1%"]), usd(levels["5%"]), str(len(sc["pareto"].get(s, []))), best]))
         lines.append("")
     if trend:
         adv = ", ".join(f"{k}: {ratio(v)}" for k, v in trend["advantage"].items())
