@@ -148,11 +148,11 @@ def main() -> None:
     for system in args.systems.split(","):
         spec = RunSpec(system, args.minutes, FIRST_ACTIVE, 1.0, str(ROW), seed=args.seed, on_lag="warn")
         sim = lambda speedup, pricing, lag: Simulator(SimConfig(), seed=args.seed)  # noqa: E731
-        out[system] = {
-            "ray": figures(run_on_ray(wf, trace, spec, ray=ray)),
+        rows = {  # the simulator first: seconds, and a failure there does not cost the Ray replay
             "sim (fitted)": figures(run_on_platform(calibrated, trace, spec, sim, "sim")),
             "sim (YAML)": figures(run_on_platform(wf, trace, spec, sim, "sim")),
         }
+        out[system] = {"ray": figures(run_on_ray(wf, trace, spec, ray=ray)), **rows}
         print(f"{system}: done (load average {os.getloadavg()[0]:.1f})", flush=True)
     print(f"\ntext pipeline, trace row {ROW} minutes {FIRST_ACTIVE}-{FIRST_ACTIVE + args.minutes}, seed {args.seed}")
     print(f"{'system':<10} {'where':<13} {'reqs':>5} {'p50 ms':>9} {'p95 ms':>9} {'cold%':>7} {'warm m/pk':>10}")

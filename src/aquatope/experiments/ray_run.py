@@ -291,7 +291,9 @@ class _Run:
                 field="--speedup",
             ) from None
         finally:
-            platform.shutdown()
+            close = getattr(platform, "shutdown", None)  # a real platform releases its containers; a simulator has none
+            if close is not None:
+                close()
 
     def _controller(self, platform: Any) -> Controller:
         system = run_system_spec(self.spec.system)
