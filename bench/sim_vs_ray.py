@@ -1,7 +1,7 @@
 """Calibrating the simulator against Ray: the same workflow and trace on both, the simulator's perf models fitted
 from Ray measurements.
 
-    python bench/sim_vs_ray.py                       # about 35 minutes on a 2-core machine
+    python bench/sim_vs_ray.py                       # about 25 minutes on a 2-core machine
     python bench/sim_vs_ray.py --minutes 3 --levels 0.25,1.0 --requests 10   # a smoke run (~10 minutes)
 
 1. **Measure on Ray** (RayPlatform, speed-up 1, the text pipeline): at each CPU level (``--levels``, memory at the
