@@ -47,7 +47,7 @@ def _rung(factor: float, out: dict[str, Any]) -> dict[str, Any]:
         "target_factor": factor,
         "window_violation_rate": m["window_violation_rate"],
         "qos_violation_rate": m["qos_violation_rate"],
-        "cost_usd": m["cost_usd"]["total"] if isinstance(m["cost_usd"], dict) else m["cost_usd"],
+        "cost_usd": m["cost_usd"]["total"],
     }
 
 
@@ -57,11 +57,11 @@ def verified_bound(run_at: Callable[[float], dict[str, Any]], ladder: tuple[floa
     whether the level was met, and every rung tried)."""
     rungs: list[dict[str, Any]] = []
     tried: list[tuple[float, dict[str, Any]]] = []
-    first: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []  # every replay, in order (the first is the result when no rung can be sized)
 
     def attempt(factor: float) -> dict[str, Any] | None:
         out = run_at(factor)
-        first.append(out)
+        outputs.append(out)
         if not sized(out):
             rungs.append({"target_factor": factor, "sized": False})
             return None
@@ -83,7 +83,7 @@ def verified_bound(run_at: Callable[[float], dict[str, Any]], ladder: tuple[floa
     elif tried:  # nothing met the level: the rung with the fewest violations, flagged
         factor, result = min(tried, key=lambda t: (t[1]["metrics"]["window_violation_rate"], -t[0]))
     else:  # not even the target itself can be met on the models: the deployed sizes ran
-        factor, result = ladder[0], first[0]
+        factor, result = ladder[0], outputs[0]
     result["lower_bound"] = {"target_factor": factor, "met": bool(passing), "level": LEVEL, "ladder": rungs}
     return result
 
