@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from aquatope.experiments.analysis import analyze
+from aquatope.experiments.report import trend_lines
 from aquatope.experiments.stats import iso_qos_cost, pareto_front, resamples, tabulate
 
 
@@ -105,6 +106,33 @@ def test_the_advantage_trend_across_scenarios() -> None:
     assert trend["order"] == ["calm", "shared"]
     assert trend["advantage"]["shared"] > trend["advantage"]["calm"] and trend["verdict"] == "PASS"
     assert tabulate(records).pairs == ((0, "peak"), (1, "peak"), (2, "peak"), (3, "peak"))
+    assert trend["measure"] == "iso-QoS 1% cost" and set(trend["measures"]) == {
+        "iso-QoS 1% cost",
+        "iso-QoS 5% cost",
+        "violations at equal cost",
+    }
+    lo, hi = trend["advantage_ci95"]["shared"]
+    assert lo <= trend["advantage"]["shared"] <= hi
+
+
+def test_the_trend_falls_back_to_violations_at_equal_cost_when_no_one_reaches_the_levels() -> None:
+    records = []
+    for scenario, aq_w in (("calm", 0.06), ("shared", 0.03), ("noisy", 0.04)):
+        study = _study(aq_cost=3.0, scenario=scenario)
+        for r in study:
+            w = r["metrics"]["window_violation_rate"]
+            # nobody within 5%: the baselines at 20-60%, aquatope's points at aq_w and above
+            r["metrics"]["window_violation_rate"] = aq_w * (1 + w) if r["spec"]["system"] == "aquatope" else 0.2 + w
+        records += study
+    trend = analyze(records)["advantage_trend"]
+    assert trend["measures"]["iso-QoS 1% cost"]["verdict"] == "INCONCLUSIVE"
+    assert trend["measure"] == "violations at equal cost"
+    adv = trend["advantage"]
+    assert adv["shared"] > adv["calm"] and adv["noisy"] < adv["shared"]
+    assert trend["verdict"] == "FAIL"  # grows calm -> shared, falls shared -> noisy
+    text = "\n".join(trend_lines(trend))
+    assert "Measure: violations at equal cost" in text and "**FAIL**" in text
+    assert "- iso-QoS 1% cost: calm: —, shared: —, noisy: — — INCONCLUSIVE" in text
 
 
 def test_iso_qos_without_any_system_within_the_level_is_inconclusive_not_a_loss() -> None:

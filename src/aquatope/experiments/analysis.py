@@ -10,7 +10,8 @@ when none of it does, INCONCLUSIVE otherwise):
    within the allowance, ``1 - percentile``, on every workflow, at its default knob), Aquatope's best point that
    costs no more has at least 5x fewer window violations.
 3. *The advantage grows with uncertainty*: claim 1's cost ratio of the best other system over Aquatope increases
-   from ``calm`` to ``shared`` to ``noisy`` (among the scenarios run).
+   from ``calm`` to ``shared`` to ``noisy`` (among the scenarios run); where no system reaches the iso-QoS level
+   in two scenarios, claim 2's violation ratio is the measure (:data:`TREND_MEASURES`).
 """
 
 from __future__ import annotations
@@ -267,20 +268,52 @@ def scenario_results(table: Table, scenario: str) -> dict[str, Any]:
     return out
 
 
+TREND_MEASURES = ("iso-QoS 1% cost", "iso-QoS 5% cost", "violations at equal cost")
+"""Claim 3's measures of Aquatope's advantage, in order of preference (fixed before any study was run with them):
+the best other system's iso-QoS cost over Aquatope's at 1%, then at 5%, then claim 2's ratio of the baseline's
+window violations to Aquatope's at the baseline's cost. The headline is the first measured in two scenarios or
+more; every measure is reported."""
+
+
+def _advantage_of(claims: dict[str, Any], measure: str) -> tuple[float | None, list[float | None]]:
+    """One scenario's advantage (above 1: Aquatope is better) and its 95% interval under ``measure``."""
+    if measure == "violations at equal cost":
+        c = claims.get("equal_cost", {})
+        r, ci = c.get("ratio"), c.get("ratio_ci95") or [None, None]
+        return (r if r else None), list(ci)  # 0: aquatope had no point that cheap (no advantage to speak of)
+    c = claims.get("iso_qos", {}).get(measure.split()[1], {})
+    r, (lo, hi) = c.get("ratio"), c.get("ratio_ci95") or [None, None]
+    inv = [1.0 / hi if hi else None, 1.0 / lo if lo else None]  # an interval on the ratio, inverted
+    return ((1.0 / r) if r else None), inv
+
+
 def advantage_trend(per_scenario: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Claim 3: the best other system's iso-QoS (1%) cost over Aquatope's, per scenario, in order of uncertainty."""
+    """Claim 3: Aquatope's advantage per scenario in order of uncertainty, under each of :data:`TREND_MEASURES`;
+    PASS when the point estimates grow strictly from scenario to scenario (intervals reported next to them)."""
     ordered = [s for s in SCENARIO_ORDER if s in per_scenario] + [s for s in per_scenario if s not in SCENARIO_ORDER]
-    advantage = {}
-    for s in ordered:
-        c = per_scenario[s].get("claims", {}).get("iso_qos", {}).get("1%", {})
-        r = c.get("ratio")
-        advantage[s] = (1.0 / r) if r else None
-    known = [v for s in ordered if s in SCENARIO_ORDER and (v := advantage[s]) is not None]
-    if len(known) < 2:
-        verdict = "INCONCLUSIVE"
-    else:
-        verdict = "PASS" if all(b > a for a, b in itertools.pairwise(known)) else "FAIL"
-    return {"advantage": advantage, "order": ordered, "verdict": verdict}
+    measures: dict[str, dict[str, Any]] = {}
+    for m in TREND_MEASURES:
+        got = {s: _advantage_of(per_scenario[s].get("claims", {}), m) for s in ordered}
+        known = [v for s in ordered if s in SCENARIO_ORDER and (v := got[s][0]) is not None]
+        if len(known) < 2:
+            verdict = "INCONCLUSIVE"
+        else:
+            verdict = "PASS" if all(b > a for a, b in itertools.pairwise(known)) else "FAIL"
+        measures[m] = {
+            "advantage": {s: got[s][0] for s in ordered},
+            "advantage_ci95": {s: got[s][1] for s in ordered},
+            "scenarios_measured": len(known),
+            "verdict": verdict,
+        }
+    headline = next((m for m in TREND_MEASURES if measures[m]["scenarios_measured"] >= 2), TREND_MEASURES[0])
+    return {
+        "measure": headline,
+        "advantage": measures[headline]["advantage"],
+        "advantage_ci95": measures[headline]["advantage_ci95"],
+        "order": ordered,
+        "verdict": measures[headline]["verdict"],
+        "measures": measures,
+    }
 
 
 def analyze(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
