@@ -225,9 +225,11 @@ class Controller:
         n_intervals: int,
         future_peak: np.ndarray | None = None,
         progress: Callable[[float], None] | None = None,
+        first: int = 0,
     ) -> list[TickRecord]:
-        """Ticks 0 .. n_intervals - 1; ``future_peak`` (n_functions, n_intervals) for a clairvoyant policy."""
-        for k in range(n_intervals):
+        """Ticks ``first`` .. n_intervals - 1 (a run resumed after its first ticks starts past them);
+        ``future_peak`` (n_functions, n_intervals) for a clairvoyant policy."""
+        for k in range(first, n_intervals):
             self.tick(k, None if future_peak is None else future_peak[:, k])
             self._sub_ticks(k)
             if progress:

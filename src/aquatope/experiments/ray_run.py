@@ -11,9 +11,11 @@ never the work, so the cluster carries S times the trace's load (:mod:`aquatope.
 prints the estimate first). The replay's lag behind the trace clock is tracked (:mod:`aquatope.runtime.lag`): with
 ``on_lag="stop"`` a replay that falls ``max_lag_s`` behind stops with :class:`ReplayLagError`; with ``"warn"`` it
 goes on and the lag is in the results. Cold starts do not shrink, so the controller ticks ``lead_s`` trace seconds
-early (default: a wall second's worth, at most half an interval) to pre-warm containers before their interval. The
-replay starts ``warmup_intervals`` control intervals after deployment (default 1), so a pre-warming policy can act
-before the first request; every system gets the same warm-up, and its container time is counted in the cost.
+early to pre-warm containers before their interval (default: a wall second's worth, or the start-up times observed
+during the warm-up if longer, at most half an interval). The replay starts after a warm-up of at least
+``warmup_intervals`` control intervals (default 1) and until the containers the first tick asked for are ready (at
+most 5 intervals; :mod:`aquatope.experiments.warmup`), so a pre-warming policy is measured in steady state; every
+system gets the same warm-up, and its container time is counted in the cost.
 
 **Right-sizing** (systems that measure): ``tune_on="ray"`` (the default) measures the real functions on a staging
 platform on the same cluster at speed-up 1, in a space clamped so that every configuration a measurement keeps warm
@@ -30,7 +32,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,7 @@ from aquatope.experiments.systems import (
     make_system_forecaster,
     system_spec,
 )
+from aquatope.experiments.warmup import observed_lead_s, wait_until_ready
 from aquatope.metrics import RunMetrics, metrics_from_records
 from aquatope.resources import Pricing, ResourceSpace
 from aquatope.runtime.lag import ReplayLagError
@@ -268,6 +271,7 @@ class _Run:
         self.limit_s = spec.max_lag_s if spec.max_lag_s is not None else max_lag_for(workflow)
         self.began = time.perf_counter()
         self.estimate: ReplayEstimate | None = None
+        self.warmup = spec.warmup_intervals
 
     def execute(self) -> RayRunResult:
         controller = None
@@ -278,8 +282,9 @@ class _Run:
             controller = self._controller(platform)
             self.progress("right-sizing" if run_system_spec(self.spec.system).measured else "deploying", 0.0)
             controller.start()
+            first = self._warm_up(controller, platform)
             n_ticks = self._submit(controller, platform)
-            controller.run(n_ticks, progress=lambda f: self.progress("replaying", f))
+            controller.run(n_ticks, progress=lambda f: self.progress("replaying", f), first=first)
             controller.finish()
             return self._result(controller, platform, n_ticks * self.interval)
         except KeyboardInterrupt:
@@ -334,9 +339,22 @@ class _Run:
             self.estimate = estimate_replay(self.wf, controller.configs, self.replay, self.spec.speedup, cpu)
             self.notify(f"replay: {self.estimate.summary()}")
         rng = np.random.default_rng(self.spec.seed)
-        offset = controller.t0_s + self.spec.warmup_intervals * self.interval
+        offset = controller.t0_s + self.warmup * self.interval
         platform.submit(self.wf.name, offset + expand_arrivals(self.replay, mode="poisson", rng=rng))
-        return self.spec.warmup_intervals + int(self.replay.size)
+        return self.warmup + int(self.replay.size)
+
+    def _warm_up(self, controller: Controller, platform: Any) -> int:
+        """The warm-up (:mod:`aquatope.experiments.warmup`): tick 0, wait until the pool's containers are ready, and
+        take the lead from their start-up times (unless the spec fixes it); the first tick still to run."""
+        if self.spec.warmup_intervals == 0:
+            return 0
+        self.progress("warming up", 0.0)
+        controller.run(1)
+        self.warmup = wait_until_ready(platform, controller.t0_s, self.interval, self.spec.warmup_intervals)
+        if self.spec.lead_s is None:
+            lead = observed_lead_s(platform.container_records(), controller.config.lead_s, self.interval)
+            controller.config = replace(controller.config, lead_s=lead)
+        return 1
 
     def _result(self, controller: Controller, platform: Any, horizon_s: float, note: str | None = None) -> RayRunResult:
         requests, containers = platform.request_records(), platform.container_records()
@@ -375,7 +393,7 @@ class _Run:
         records = platform.request_records()
         failed = sum(r.failed for r in records)
         in_flight, pending = platform.in_flight(), platform.requests_pending()
-        now = max(0.0, platform.now_s - controller.t0_s - self.spec.warmup_intervals * self.interval)
+        now = max(0.0, platform.now_s - controller.t0_s - self.warmup * self.interval)
         note = (
             f"interrupted at trace second {now:,.0f} of {self.replay.size * 60:,}: {len(records):,} requests "
             f"finished ({failed:,} failed); {in_flight:,} in flight and {pending:,} not yet arrived were abandoned "
@@ -397,6 +415,8 @@ class _Run:
             "minutes": int(self.replay.size),
             "start_minute": int(self.train.size),
             "max_lag_s": self.limit_s,
+            "warmup_intervals": self.warmup,  # as run: until the pool was ready (warmup.py)
+            "lead_s": controller.config.lead_s,
             "configs": {f: c.to_dict() for f, c in controller.configs.items()},
             "sizing_notes": [s.note for s in controller.sizings],
             "budgets": asdict(self.budgets),
