@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from aquatope.experiments.analysis import analyze
+from aquatope.experiments.plots import _advantage
 from aquatope.experiments.report import trend_lines
 from aquatope.experiments.stats import iso_qos_cost, pareto_front, resamples, tabulate
 
@@ -133,6 +134,10 @@ def test_the_trend_falls_back_to_violations_at_equal_cost_when_no_one_reaches_th
     text = "\n".join(trend_lines(trend))
     assert "Measure: violations at equal cost" in text and "**FAIL**" in text
     assert "- iso-QoS 1% cost: calm: —, shared: —, noisy: — — INCONCLUSIVE" in text
+    pytest.importorskip("matplotlib")
+    fig = _advantage({"advantage_trend": trend})
+    ax = fig.axes[0]
+    assert "equal cost" in ax.get_ylabel() and ax.get_lines()[-1].get_ydata()[0] == 5.0  # the claim's 5x line
 
 
 def test_iso_qos_without_any_system_within_the_level_is_inconclusive_not_a_loss() -> None:

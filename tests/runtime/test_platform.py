@@ -201,3 +201,20 @@ def test_a_failing_init_fails_the_waiting_invocation_without_a_restart_loop(plat
     assert recs and all(r.failed for r in recs)
     assert "init failed: RuntimeError: model file missing" in (recs[0].error or "")
     assert len(platform.container_records()) <= 2
+
+
+def test_a_measurement_gives_up_at_once_on_a_configuration_whose_containers_cannot_start(
+    platform: RayPlatform,
+) -> None:
+    """A failing initialisation (here an exception; in practice out of memory at a small size) fails the
+    configuration's measurement as soon as its container has died starting, not after the 600-s readiness limit."""
+    from aquatope.resources import Pricing, ResourceSpace
+    from aquatope.sizing.base import SizingProblem
+    from aquatope.sizing.measure import READY_LIMIT_S, Measurer
+
+    wf = inline_workflow("rt-badinit2", {"broken": {"handler": "rt_handlers:noop", "init": "rt_handlers:failing_init"}})
+    problem = SizingProblem(wf, ResourceSpace.decoupled(), Pricing.cloud_run(), 5, 0)
+    m = Measurer(platform, problem, k=2)
+    began = platform.now_s
+    result = m.measure(wf.default_configs())
+    assert result.failed == 2 and platform.now_s - began < READY_LIMIT_S / 10

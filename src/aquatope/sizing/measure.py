@@ -40,6 +40,8 @@ READY_LIMIT_S = 600.0
 """How long a measurement waits for its warm containers before giving up: then the configuration's measurement is
 failed (every request), as a configuration that cannot start is (a cold start of minutes is a fault)."""
 READY_POLL_S = 1.0
+START_FAILURES = 3
+"""Containers of one function that may end while starting before a measurement gives the configuration up."""
 
 Steps = Generator[float, None, Measurement]
 T = TypeVar("T")
@@ -97,10 +99,11 @@ class Measurer:
     def steps(self, config: Mapping[str, ResourceConfig]) -> Steps:
         """The measurement of ``config`` as a generator of platform times to advance to (module docstring)."""
         wf = self.problem.workflow
+        began = self.platform.now_s
         for name in wf.function_names:
             self.platform.set_resources(name, config[name])
             self.platform.set_pool(name, PoolTarget(min_warm=self.calls[name], keep_alive_s=WARM_KEEP_ALIVE_S))
-        ready = yield from self._wait_warm(config)
+        ready = yield from self._wait_warm(config, began)
         if not ready:  # the configuration's containers could not start (no room, a start that never ends): failed
             return self._measurement(config, [], {}, {})
         busy_before = self._busy_s()
@@ -170,17 +173,28 @@ class Measurer:
     def _step_s(self) -> float:
         return max(0.01, self.problem.qos_ms / 1000.0 / 4.0)
 
-    def _wait_warm(self, config: Mapping[str, ResourceConfig]) -> Generator[float, None, bool]:
-        """Wait until every function has its warm containers at ``config``; False after :data:`READY_LIMIT_S`."""
+    def _wait_warm(self, config: Mapping[str, ResourceConfig], began: float) -> Generator[float, None, bool]:
+        """Wait until every function has its warm containers at ``config``; False after :data:`READY_LIMIT_S`, or
+        as soon as a function's containers ended while starting (its initialisation fails at this size, e.g. out
+        of memory) :data:`START_FAILURES` times, or once with none of it starting again: waiting would not help."""
         start = self.platform.now_s
         while self.platform.now_s - start < READY_LIMIT_S:
             now = self.platform.now_s
             ready: dict[str, int] = {}
+            starting: dict[str, int] = {}
+            died: dict[str, int] = {}
             for c in self._own_containers():
-                if c.end_s >= now and c.ready_s <= now and c.config == config.get(c.function):
-                    ready[c.function] = ready.get(c.function, 0) + 1
+                if c.config != config.get(c.function):
+                    continue
+                if c.end_s >= now:
+                    into = ready if c.ready_s <= now else starting
+                    into[c.function] = into.get(c.function, 0) + 1
+                elif c.start_s >= began and c.ready_s > c.end_s:  # started for this measurement, died starting
+                    died[c.function] = died.get(c.function, 0) + 1
             if all(ready.get(f, 0) >= n for f, n in self.calls.items()):
                 return True
+            if any(n >= START_FAILURES or (n and not starting.get(f)) for f, n in died.items()):
+                return False
             yield now + READY_POLL_S
         return False
 
