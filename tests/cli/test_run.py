@@ -135,9 +135,7 @@ def test_ctrl_c_stops_a_run_accounts_for_every_request_and_leaves_no_process(tmp
     try:
         wait_until(lambda: "replay:" in err.read_text() or proc.poll() is not None, "the replay to start", 180.0)
         assert proc.poll() is None, err.read_text()
-        time.sleep(
-            18.0
-        )  # about 18 s into the 40 s replay (its line is printed after the warm-up), room for a slow start
+        time.sleep(18.0)  # 18 s into the 40 s replay (its line comes after the warm-up): room for a slow start
         ray_processes = descendants(proc.pid)
         assert ray_processes, "the run started no Ray processes"
         os.killpg(proc.pid, signal.SIGINT)

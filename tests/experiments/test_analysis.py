@@ -122,7 +122,7 @@ def test_the_trend_falls_back_to_violations_at_equal_cost_when_no_one_reaches_th
         study = _study(aq_cost=3.0, scenario=scenario)
         for r in study:
             w = r["metrics"]["window_violation_rate"]
-            # nobody within 5%: the baselines at 20-60%, aquatope's points at aq_w and above
+            # no baseline within 5% (20-60%), so no iso-QoS ratio; aquatope's points at aq_w and above
             r["metrics"]["window_violation_rate"] = aq_w * (1 + w) if r["spec"]["system"] == "aquatope" else 0.2 + w
         records += study
     trend = analyze(records)["advantage_trend"]

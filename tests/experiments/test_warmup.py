@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
-from sim_cases import chain
+from sim_cases import chain, exact_perf
 
 from aquatope.experiments.ray_run import RunSpec, run_on_platform
 from aquatope.experiments.warmup import MAX_WARMUP_INTERVALS, observed_lead_s, starting, wait_until_ready
@@ -13,7 +14,7 @@ from aquatope.platform import ContainerRecord, PoolTarget
 from aquatope.resources import ResourceConfig
 from aquatope.sim import SimConfig, Simulator
 from aquatope.traces import load_trace
-from aquatope.workflow import load_workflow
+from aquatope.workflow import FunctionSpec, QoS, Stage, Workflow
 
 ONE = ResourceConfig(1.0, 1024)
 
@@ -59,10 +60,24 @@ def test_the_lead_follows_observed_start_up_times_within_half_an_interval() -> N
     assert observed_lead_s([], fixed_s=2.0, interval_s=60.0) == 2.0
 
 
-def test_a_pre_warming_run_records_its_warm_up_and_lead() -> None:
-    wf = load_workflow("trip-booking")
+def test_a_pre_warming_run_waits_for_slow_starts_and_leads_by_them() -> None:
+    """Containers that take 90 s to start: the warm-up lasts two intervals and the lead is capped at half of one;
+    a system that pre-warms nothing keeps the minimum warm-up and the fixed lead."""
+    slow = Workflow(
+        "slow",
+        QoS(5000.0),
+        {"a": FunctionSpec("a", exact_perf(50.0, cold_ms=90_000.0), ONE)},
+        (Stage("a", "a", ()),),
+    )
     trace = load_trace("synthetic:poisson:rate=20,minutes=40,functions=2", seed=0)
-    spec = RunSpec("aquatope+defaults", minutes=2, start_minute=30, function="0", seed=0, on_lag="warn")
-    r = run_on_platform(wf, trace, spec, lambda speedup, pricing, lag: Simulator(SimConfig(), seed=0), "sim")
-    assert r.setup["warmup_intervals"] >= 1 and r.setup["lead_s"] >= 2.0
-    assert r.metrics.requests > 0 and r.metrics.cold_start_rate < 0.05
+
+    def run(system: str) -> dict[str, Any]:
+        spec = RunSpec(system, minutes=2, start_minute=30, function="0", seed=0, on_lag="warn")
+        r = run_on_platform(slow, trace, spec, lambda speedup, pricing, lag: Simulator(SimConfig(), seed=0), "sim")
+        assert r.metrics.requests > 0
+        return r.setup
+
+    pooled = run("aquatope+defaults")
+    assert pooled["warmup_intervals"] == 2 and pooled["lead_s"] == 30.0
+    bare = run("openwhisk")
+    assert bare["warmup_intervals"] == 1 and bare["lead_s"] == 2.0
