@@ -124,10 +124,13 @@ def test_in_the_noisy_scenario_rechecks_run_and_disturbed_measurements_never_dec
     invoker is over capacity: a bad measurement, not a slightly slow one) so that a 13-evaluation run sees several
     disturbed measurements. At the scenario's own share (0.5, under capacity with a contention slope of 0.3) a
     neighbour slows a measurement by less than its noise, and the recheck rarely fires (0-2 rechecks in 4 seeds
-    at these rates): then nothing needs rechecking. About 3 s per seed on an idle machine."""
+    at these rates): then nothing needs rechecking. The target is 800 ms, not the case's usual 700: with episodes
+    over about half of the time the pooled residuals' p95 sits about 0.3 above the centre (2.2 standard deviations)
+    and the bootstrapped margin is about 0.14, so at 700 ms nothing in the small space is judged feasible within 14
+    evaluations and the last assertion would have no answer to look at. About 3 s per seed on an idle machine."""
     from aquatope.experiments.tuning import staging_config
 
-    p = three_problem(budget=14, seed=seed)
+    p = three_problem(budget=14, seed=seed, qos_ms=800.0)
     world = dataclasses.replace(
         staging_config(p, "noisy"),
         invokers=1,
