@@ -6,6 +6,11 @@ is scored by
 
 * ``ratio``: the answer's true expected cost (perf models plus the world's transfers, tails and contention,
   :func:`aquatope.sizing.exhaustive.expected_cost_usd`) over the exhaustive optimum's in the same world;
+* ``check ratio`` (in the summary): the same cost over the *check optimum*, the cheapest configuration that passes
+  the fresh check below with 95% probability (its true p96.9 under the target for a p95 on 200 requests,
+  :func:`aquatope.sizing.answer.check_quantile`). The optimum's true p95 sits at the target, so it fails about half
+  of such checks: a sizer held to pass them cannot come within 5% of it where the target's percentile and the
+  check's differ by more than 5% in cost; the check optimum is the cheapest answer that can;
 * ``fresh``: whether it meets the QoS when measured again (200 requests, another seed, no noisy neighbours);
 * ``evals``: evaluations used, and the first evaluation after which the answer is within 5% of the optimum;
 * where the answer came from (its configuration's first evaluation's source) and the sources of all evaluations.
@@ -27,6 +32,7 @@ About 2 minutes of CPU per (scenario, workflow, seed) for the default six method
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -41,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from aquatope.experiments.tuning import make_problem, remeasure, staging_config, tune, world_effects
+from aquatope.sizing.answer import check_quantile
 from aquatope.sizing.base import SizingProblem, WorkflowConfig
 from aquatope.sizing.exhaustive import exhaustive_search, expected_cost_usd
 from aquatope.sizing.load import LoadProfile
@@ -61,11 +68,25 @@ def problem_for(workflow: str, budget: int, seed: int, load: str | None) -> Sizi
     return make_problem(load_workflow(workflow), space, budget, seed, profile)
 
 
+def at_check_quantile(p: SizingProblem) -> SizingProblem:
+    """``p`` with its QoS percentile raised to what a configuration needs to pass the fresh check 95% of the time."""
+    qos = dataclasses.replace(p.workflow.qos, percentile=100.0 * check_quantile(p.quantile))
+    return dataclasses.replace(p, workflow=dataclasses.replace(p.workflow, qos=qos))
+
+
 def oracle(scenario: str, workflow: str, load: str | None) -> dict[str, Any]:
     p = problem_for(workflow, 20, 0, load)
     world = world_effects(staging_config(p, scenario), p.workflow)
     r = exhaustive_search(p, mc_samples=10_000, samples=500, world=world)
     return {"cost": r.cost_per_request_usd, "pctl_ms": r.latency_pctl_ms, "method": r.method, "wall_s": r.wall_s}
+
+
+def check_oracle(scenario: str, workflow: str, load: str | None) -> float:
+    """Cost of the check optimum (module docstring); inf when no configuration passes the check that often."""
+    p = at_check_quantile(problem_for(workflow, 20, 0, load))
+    world = world_effects(staging_config(p, scenario), p.workflow)
+    r = exhaustive_search(p, mc_samples=10_000, samples=500, world=world)
+    return r.cost_per_request_usd if r.config is not None else math.inf
 
 
 def true_cost(p: SizingProblem, scenario: str, config: WorkflowConfig) -> float:
@@ -121,6 +142,12 @@ def oracles(args: argparse.Namespace, cache: Path) -> dict[str, dict[str, Any]]:
                 known[name] = oracle(scenario, wf, args.load)
                 print(f"oracle {name}: ${known[name]['cost']:.4g} ({time.perf_counter() - t0:.0f} s)", flush=True)
                 cache.write_text(json.dumps(known, indent=1))
+            if "check_cost" not in known[name]:
+                t0 = time.perf_counter()
+                known[name]["check_cost"] = check_oracle(scenario, wf, args.load)
+                print(f"check optimum {name}: ${known[name]['check_cost']:.4g} ({time.perf_counter() - t0:.0f} s)",
+                      flush=True)  # fmt: skip
+                cache.write_text(json.dumps(known, indent=1))
     return known
 
 
@@ -152,8 +179,12 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                   f"ratio {ratio} fresh {r['fresh']} evals {r['evaluations']} answer {r['answer_source']} "
                   f"({r['wall_s']:.0f} s)", flush=True)  # fmt: skip
     wanted = {(s, w, m, sd) for s in args.scenarios for w in args.workflows for m in args.methods for sd in args.seeds}
-    return [r for r in done if (r["scenario"], r["workflow"], r["method"], r["seed"]) in wanted and key(r)[4:] ==
+    runs = [r for r in done if (r["scenario"], r["workflow"], r["method"], r["seed"]) in wanted and key(r)[4:] ==
             (args.budget, args.k, args.start, args.load)]  # fmt: skip
+    for r in runs:
+        check = known[f"{r['scenario']}/{r['workflow']}/{r['load']}"]["check_cost"]
+        r["check_ratio"] = None if r["ratio"] is None else r["ratio"] * r["oracle_cost"] / check
+    return runs
 
 
 def fmt_ratio(rs: list[float | None]) -> str:
@@ -169,8 +200,8 @@ def fmt_ratio(rs: list[float | None]) -> str:
 def summarize(runs: list[dict[str, Any]], methods: list[str]) -> None:
     """Tables per scenario and workflow, then the targets."""
     for scenario in sorted({r["scenario"] for r in runs}):
-        print(f"\n=== scenario {scenario}: cost / optimum median [min-max], fresh QoS met, evaluations, "
-              "evals to 5%, answer sources")  # fmt: skip
+        print(f"\n=== scenario {scenario}: cost / optimum median [min-max], cost / check optimum median, fresh QoS "
+              "met, evaluations, evals to 5%, answer sources")  # fmt: skip
         for wf in dict.fromkeys(r["workflow"] for r in runs):
             print(f"{wf}")
             for m in methods:
@@ -181,7 +212,9 @@ def summarize(runs: list[dict[str, Any]], methods: list[str]) -> None:
                 hits = [r["evals_to_within"] for r in rs]
                 hit = "/".join("-" if h is None else str(h) for h in hits)
                 src = dict(Counter(r["answer_source"] or "none" for r in rs))
-                print(f"  {m:16s} {fmt_ratio([r['ratio'] for r in rs]):34s} fresh {fresh}/{len(rs)} "
+                checks = [r["check_ratio"] for r in rs if r["check_ratio"] is not None]
+                check = f"{np.median(checks):.3f}" if checks else "none"
+                print(f"  {m:16s} {fmt_ratio([r['ratio'] for r in rs]):34s} check {check:6s} fresh {fresh}/{len(rs)} "
                       f"evals {np.median([r['evaluations'] for r in rs]):.0f} to5% {hit:14s} {src}")  # fmt: skip
     targets(runs)
 
@@ -208,6 +241,11 @@ def targets(runs: list[dict[str, Any]]) -> None:
             verdict = "PASS" if med <= 1 + WITHIN and all(ok) else "FAIL"
             print(f"{verdict} aquatope-bo {scenario}/{wf}: median {med:.3f}, {sum(ok)}/{len(rs)} seeds feasible and "
                   f"within 5% (seeds not: {[r['seed'] for r, o in zip(rs, ok, strict=True) if not o]})")  # fmt: skip
+    for scenario in sorted({r["scenario"] for r in bo}):
+        rs = [r for r in bo if r["scenario"] == scenario]
+        ok = [r["check_ratio"] is not None and r["check_ratio"] <= 1 + WITHIN and r["fresh"] for r in rs]
+        print(f"     aquatope-bo {scenario}: {sum(ok)}/{len(rs)} runs pass the fresh check within 5% of the check "
+              "optimum (the cheapest configuration that passes it 95% of the time; not the issue's target)")  # fmt: skip
     for m in dict.fromkeys(r["method"] for r in runs):
         rs = [r for r in runs if r["method"] == m]
         share = sum(r["fresh"] for r in rs) / len(rs)

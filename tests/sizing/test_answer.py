@@ -9,7 +9,7 @@ import pytest
 from sizing_cases import three_problem
 
 from aquatope.resources import ResourceConfig
-from aquatope.sizing.answer import DISPUTE_Z, answer, judge_all, noise_model
+from aquatope.sizing.answer import DISPUTE_Z, answer, check_quantile, judge_all, noise_model
 from aquatope.sizing.base import History, Measurement, config_key
 
 P = three_problem()
@@ -112,3 +112,16 @@ def test_where_the_p95_sits_at_a_gap_an_answer_still_passes_a_fresh_check_95_per
         fresh = float(np.quantile(_mixture(rng, 200, 0.04), 0.95))
         hits += fresh <= judged.upper_ms
     assert hits >= 180
+
+
+def test_the_check_quantile_is_what_passes_a_200_request_check_95_percent_of_the_time() -> None:
+    """A latency distribution with its check quantile exactly at the target (uniform latencies, target at
+    ``check_quantile``) passes 4,000 simulated 200-request p95 checks 94-96.5% of the time; at the p95 itself it
+    passes about half."""
+    level = check_quantile(0.95)
+    assert 0.965 < level < 0.975
+    rng = np.random.default_rng(3)
+    sample_p95 = np.quantile(rng.random((4000, 200)), 0.95, axis=1)
+    assert 0.94 <= float(np.mean(sample_p95 <= level)) <= 0.965
+    assert 0.40 <= float(np.mean(sample_p95 <= 0.95)) <= 0.60
+    assert 0.95 < check_quantile(0.95, 20_000) < check_quantile(0.95, 2_000) < level

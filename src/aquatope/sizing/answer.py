@@ -100,6 +100,24 @@ class NoiseModel:
         return log_qos - self.tail - self.margin(n)
 
 
+def check_quantile(quantile: float, requests: int = VERIFY_REQUESTS, confidence: float = ANSWER_CONFIDENCE) -> float:
+    """The quantile level a configuration's true latency distribution must meet the target at so that a check of
+    ``requests`` independent requests passes (its sample ``quantile``, numpy's linear interpolation, at or under the
+    target) with probability ``confidence``: the smallest ``F(target)`` with ``P(Binomial(requests, F) >= m) >=
+    confidence``, ``m = floor((requests - 1) quantile) + 1`` the requests at or under the target that put the lower
+    of the two interpolated order statistics there (the interpolation weight on the upper one is small: 0.05 for a
+    p95 of 200). For a p95 checked on 200 requests at 95%: 0.9689, i.e. a configuration must have its true p96.9
+    under the target. Used to score sizers against the cheapest configuration that can pass the
+    check they are held to (``bench/tune_eval.py``), not by the rule itself."""
+    from scipy.optimize import brentq
+    from scipy.stats import binom
+
+    need = math.floor((requests - 1) * quantile) + 1
+    if need > requests:
+        return 1.0
+    return float(brentq(lambda f: binom.sf(need - 1, requests, f) - confidence, quantile / 2, 1.0))
+
+
 def verification_quantiles(e: np.ndarray, q: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """The ``q``-quantile of ``n`` values drawn from a resample of ``e`` (two-level bootstrap), once per draw of
     :data:`BOOTSTRAP_DRAWS`. Only the resample's slots that the ``n`` draws hit are materialised: a slot drawn twice
