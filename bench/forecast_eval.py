@@ -12,9 +12,10 @@ class; 90% coverage in [0.88, 0.92] in every class; stable components across see
 
     python bench/forecast_eval.py [--trace PATH] [--seeds 3] [--variant NAME:key=value,...] [--json OUT]
 
-Default trace: the bundled 250-function sample (what constants were tuned on); held-out functions:
-``--trace /work/shared/data/azure2019/heldout-750`` (see that directory's README). About 2 min per seed on the
-250-function sample and 4 min per seed on the 750 held-out functions on a loaded 2-core machine.
+Default trace: the bundled 250-function sample (what constants were tuned on, so its figures are not held out);
+held-out functions: ``--trace DIR`` with any other Azure-format trace directory (the 750 held-out functions the issue
+names are not in this machine's ``../shared/data``). About 2 min per seed on the 250-function sample on a loaded
+2-core machine.
 """
 
 from __future__ import annotations
