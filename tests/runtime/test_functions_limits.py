@@ -86,3 +86,31 @@ def test_cgroup_v1_layout_join_release_and_sweep(tmp_path: Path) -> None:
         f.unlink()
     release_cgroup(group)
     assert not group.exists()
+
+
+@pytest.mark.skipif(detect_cpu_mode() != "cgroup-v1", reason="needs a writable cgroup v1 cpu hierarchy")
+def test_sweep_until_gone_waits_for_a_killed_process_to_leave_its_cgroup() -> None:
+    """A container's cgroup empties only once its process has exited: the sweep retries until then (a single sweep
+    right after the kill left the cgroup behind under load), and gives up at its timeout, naming what is left."""
+    import subprocess
+    import threading
+    import uuid
+
+    from aquatope.runtime.limits import CGROUP_ROOT, GROUP, sweep_until_gone
+
+    prefix = f"test{uuid.uuid4().hex[:6]}-"
+    group = CGROUP_ROOT / "cpu" / GROUP / f"{prefix}1"
+    group.mkdir(parents=True)
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        (group / "cgroup.procs").write_text(str(child.pid))
+        assert sweep_until_gone(prefix, timeout_s=0.2) == [group.name]  # still in it: left, and said so
+        threading.Timer(0.3, child.kill).start()
+        threading.Timer(0.4, child.wait).start()
+        assert sweep_until_gone(prefix, timeout_s=10.0) == []
+        assert not group.exists()
+    finally:
+        child.kill()
+        child.wait()
+        if group.exists():
+            group.rmdir()

@@ -28,6 +28,7 @@ import math
 import os
 import resource
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +165,25 @@ def sweep_stale(root: Path = CGROUP_ROOT) -> int:
                         child.rmdir()
                         removed += 1
     return removed
+
+
+def sweep_until_gone(prefix: str, timeout_s: float = 10.0, root: Path = CGROUP_ROOT) -> list[str]:
+    """Sweep (:func:`sweep_stale`) until no cgroup whose name starts with ``prefix`` is left, or ``timeout_s``
+    passes; the names still left. A killed actor's cgroup empties only when its process has exited, which may be
+    after Ray reports the kill (and an actor killed while starting has no known pid to wait for)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sweep_stale(root)
+        left = [
+            child.name
+            for parent in (root / "cpu" / GROUP, root / GROUP)
+            if parent.is_dir()
+            for child in parent.iterdir()
+            if child.is_dir() and child.name.startswith(prefix)
+        ]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
 
 
 def memory_figures() -> tuple[int, int]:

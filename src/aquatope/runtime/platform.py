@@ -42,7 +42,7 @@ from aquatope.runtime.connect import connect
 from aquatope.runtime.container import ContainerActor
 from aquatope.runtime.dispatch import PoolDispatcher
 from aquatope.runtime.functions import BoundFunction, bind_workflow
-from aquatope.runtime.limits import detect_cpu_mode, sweep_stale
+from aquatope.runtime.limits import detect_cpu_mode, sweep_until_gone
 from aquatope.runtime.pool import Container, FunctionPool
 from aquatope.runtime.records import container_record
 from aquatope.runtime.room import Room
@@ -225,7 +225,7 @@ class RayPlatform(ReplayPlatform):
         self._wait_actors_gone()
         self._stop_loop()
         with contextlib.suppress(Exception):
-            sweep_stale()
+            sweep_until_gone(f"{self._token}-")
         if self.owns_ray and self._ray.is_initialized():
             self._ray.shutdown()
 
