@@ -125,3 +125,24 @@ def test_the_check_quantile_is_what_passes_a_200_request_check_95_percent_of_the
     assert 0.94 <= float(np.mean(sample_p95 <= level)) <= 0.965
     assert 0.40 <= float(np.mean(sample_p95 <= 0.95)) <= 0.60
     assert 0.95 < check_quantile(0.95, 20_000) < check_quantile(0.95, 2_000) < level
+
+
+def test_between_evaluation_spread_is_zero_for_agreeing_repeats_and_found_when_placements_differ() -> None:
+    """Repeats of a configuration that agree within their requests' noise give tau = 0 (the rule is unchanged);
+    repeats whose means move from one evaluation to the next (another invoker, another moment of the tenants'
+    load: a log shift of sd 0.08 here) give tau near 0.08, and the configuration's judged p95 rises with it."""
+    from aquatope.sizing.answer import between_evaluations
+
+    rng = np.random.default_rng(8)
+    cpus = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    same = [[measurement(c, 400.0, seed=10 * i + j) for j in range(3)] for i, c in enumerate(cpus)]
+    shifted = [
+        [measurement(c, 400.0, seed=10 * i + j, factor=float(np.exp(rng.normal(0.0, 0.08)))) for j in range(3)]
+        for i, c in enumerate(cpus)
+    ]
+    assert between_evaluations(same, 0.1) < 0.03
+    assert 0.04 < between_evaluations(shifted, 0.1) < 0.14
+    key = config_key(same[1][0].config)
+    calm = judge_all(P, history(*[m for ms in same for m in ms]))[key]
+    moving = judge_all(P, history(*[m for ms in shifted for m in ms]))[key]
+    assert moving.upper_ms / math.exp(moving.loc) > calm.upper_ms / math.exp(calm.loc)

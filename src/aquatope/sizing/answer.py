@@ -12,10 +12,13 @@ every configuration of the workflow and is estimated from the residuals of every
 (each request's log latency minus the mean of the other requests of its evaluation).
 Then
 
-    upper(c) = loc(c) + the ANSWER_CONFIDENCE-quantile of  (V + sd / sqrt(n(c)) * z)
+    upper(c) = loc(c) + the ANSWER_CONFIDENCE-quantile of  (V + sqrt(sd**2 / n(c) + tau**2 (1 + 1 / m(c))) * z)
 
-with ``sd`` the pooled residuals' standard deviation, ``n(c)`` the requests of ``c``, ``z`` standard normal (the
-error of ``loc(c)``) and ``V`` the QoS quantile of a verification of :data:`VERIFY_REQUESTS` requests' residuals,
+with ``sd`` the pooled residuals' standard deviation, ``n(c)`` the requests of ``c`` over ``m(c)`` evaluations,
+``z`` standard normal (the error of ``loc(c)``, and where the check will run), ``tau`` the spread of a
+configuration's mean from one evaluation to the next beyond its requests' noise (:func:`between_evaluations`: 0 when
+repeats agree, as on a staging world; on a live cluster each evaluation lands on other invokers at another moment of
+the tenants' load, and so will the check), and ``V`` the QoS quantile of a verification of :data:`VERIFY_REQUESTS` requests' residuals,
 drawn by a two-level bootstrap: resample the ``N`` pooled residuals (what the noise might be, given what was
 measured), then draw the verification's residuals from that resample (what one check of it might show). An answer
 should pass a fresh measurement of that many requests with probability :data:`ANSWER_CONFIDENCE`, not only have a
@@ -48,6 +51,7 @@ hidden by this rule; re-tunes start a fresh run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,21 +87,26 @@ class NoiseModel:
     quantile: float
     checks: np.ndarray
     z: np.ndarray
+    tau: float = 0.0
 
-    def margin(self, n: int | np.ndarray) -> np.ndarray:
-        """Log margin above ``loc + tail`` for a configuration measured with ``n`` requests (elementwise)."""
+    def margin(self, n: int | np.ndarray, m: int = 1) -> np.ndarray:
+        """Log margin above ``loc + tail`` for a configuration measured with ``n`` requests over ``m`` evaluations
+        (elementwise in ``n``)."""
         n_arr = np.maximum(np.asarray(n, dtype=float), 1.0)
         values, inverse = np.unique(n_arr, return_inverse=True)
-        per_n = [float(np.quantile(self.checks + self.sd / math.sqrt(v) * self.z, ANSWER_CONFIDENCE)) for v in values]
+        spread = [math.sqrt(self.sd**2 / v + self.tau**2 * (1.0 + 1.0 / max(m, 1))) for v in values]
+        per_n = [float(np.quantile(self.checks + s * self.z, ANSWER_CONFIDENCE)) for s in spread]
         return np.asarray(per_n)[inverse].reshape(n_arr.shape)
 
-    def upper(self, loc: float, n: int) -> float:
-        """Judged log percentile of a configuration with mean log latency ``loc`` over ``n`` requests."""
-        return loc + self.tail + float(self.margin(n))
+    def upper(self, loc: float, n: int, m: int = 1) -> float:
+        """Judged log percentile of a configuration with mean log latency ``loc`` over ``n`` requests in ``m``
+        evaluations."""
+        return loc + self.tail + float(self.margin(n, m))
 
-    def threshold(self, log_qos: float, n: int | np.ndarray) -> np.ndarray:
-        """The largest mean log latency that passes the rule with ``n`` requests (elementwise)."""
-        return log_qos - self.tail - self.margin(n)
+    def threshold(self, log_qos: float, n: int | np.ndarray, m: int = 1) -> np.ndarray:
+        """The largest mean log latency that passes the rule with ``n`` requests in ``m`` evaluations
+        (elementwise in ``n``; a candidate not yet measured will have one)."""
+        return log_qos - self.tail - self.margin(n, m)
 
 
 def check_quantile(quantile: float, requests: int = VERIFY_REQUESTS, confidence: float = ANSWER_CONFIDENCE) -> float:
@@ -221,7 +230,30 @@ def judge_all(problem: SizingProblem, history: History) -> dict[ConfigKey, Judge
     flags = {key: disturbed(ms, spread) for key, ms in groups.items()}
     clean = [m for key, ms in groups.items() for m, bad in zip(ms, flags[key], strict=True) if not bad]
     noise = noise_model(clean, problem.quantile)
+    if noise is not None:
+        kept = [[m for m, bad in zip(ms, flags[key], strict=True) if not bad] for key, ms in groups.items()]
+        noise = dataclasses.replace(noise, tau=between_evaluations(kept, noise.sd))
     return {key: _judge(problem, ms, flags[key], noise) for key, ms in groups.items()}
+
+
+def between_evaluations(groups: Sequence[Sequence[Measurement]], sd: float) -> float:
+    """The spread ``tau`` (log) of a configuration's mean latency from one evaluation to the next beyond its
+    requests' noise, from the configurations measured more than once (DerSimonian-Laird moments: 0 when repeats
+    agree within noise, as they do on a staging world of one placement; more on a live cluster, where each
+    evaluation lands on other invokers at another moment of the tenants' load). Each mean's variance is
+    ``sd**2 / k``; failed and one-request measurements are skipped."""
+    q = df = c = 0.0
+    for ms in groups:
+        xs = [(float(log_samples(m).mean()), m.k / sd**2) for m in ms if not m.failed and m.k > 1]
+        if len(xs) < 2 or sd <= 0:
+            continue
+        w = np.array([wt for _, wt in xs])
+        x = np.array([v for v, _ in xs])
+        centre = float(np.sum(w * x) / w.sum())
+        q += float(np.sum(w * (x - centre) ** 2))
+        df += len(xs) - 1
+        c += float(w.sum() - np.sum(w**2) / w.sum())
+    return math.sqrt(max(0.0, (q - df) / c)) if c > 0 else 0.0
 
 
 def _judge(problem: SizingProblem, ms: list[Measurement], bad: list[bool], noise: NoiseModel | None) -> Judgement:
@@ -234,7 +266,7 @@ def _judge(problem: SizingProblem, ms: list[Measurement], bad: list[bool], noise
     if failed or noise is None:
         return Judgement(kept[-1].config, kept, dropped, requests, failed, math.inf, math.inf, objective, False)
     loc = float(np.concatenate([log_samples(m) for m in kept]).mean())
-    upper = math.exp(noise.upper(loc, requests))
+    upper = math.exp(noise.upper(loc, requests, len(kept)))
     return Judgement(kept[-1].config, kept, dropped, requests, False, loc, upper, objective, upper <= problem.qos_ms)
 
 

@@ -36,12 +36,13 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from aquatope.sizing.answer import DISPUTE_Z, Judgement, NoiseModel, judge_all, noise_model
+from aquatope.sizing.answer import DISPUTE_Z, Judgement, NoiseModel, between_evaluations, judge_all, noise_model
 from aquatope.sizing.base import ConfigKey, Measurement, SizingProblem, WorkflowConfig, config_key
 from aquatope.sizing.bo_models import DagSurrogate, EndToEndSurrogate, FailureModel, Surrogate, e2e_observation
 from aquatope.sizing.candidates import TrustRegion, global_candidates, polish, snap, trust_candidates
@@ -140,6 +141,7 @@ class AquatopeBO(BaseSizer):
             return self._any_unseen()
         rng = np.random.default_rng([self.seed, len(self.history), 11])
         judged = judge_all(self.problem, self.history)
+        noise = dataclasses.replace(noise, tau=between_evaluations([j.kept for j in judged.values()], noise.sd))
         k = self.history.items[-1].k
         fails = FailureModel(self.problem, self.history.items)
         new = [c for c in snap(self.coords, self._region(judged, rng), exclude=set(judged)) if not fails.fails(c)]
