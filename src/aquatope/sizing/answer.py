@@ -242,10 +242,12 @@ def between_evaluations(groups: Sequence[Sequence[Measurement]], sd: float) -> f
     agree within noise, as they do on a staging world of one placement; more on a live cluster, where each
     evaluation lands on other invokers at another moment of the tenants' load). Each mean's variance is
     ``sd**2 / k``; failed and one-request measurements are skipped."""
+    if not sd > 0:  # no spread within requests (e.g. a deterministic platform): nothing to compare against
+        return 0.0
     q = df = c = 0.0
     for ms in groups:
         xs = [(float(log_samples(m).mean()), m.k / sd**2) for m in ms if not m.failed and m.k > 1]
-        if len(xs) < 2 or sd <= 0:
+        if len(xs) < 2:
             continue
         w = np.array([wt for _, wt in xs])
         x = np.array([v for v, _ in xs])
