@@ -149,12 +149,15 @@ def release_cgroup(group: Path | None, root: Path = CGROUP_ROOT) -> None:
         group.rmdir()
 
 
+def _parents(root: Path) -> list[Path]:
+    """The directories holding per-container cgroups that exist here (cgroup v1's cpu hierarchy, v2's)."""
+    return [p for p in (root / "cpu" / GROUP, root / GROUP) if p.is_dir()]
+
+
 def sweep_stale(root: Path = CGROUP_ROOT) -> int:
     """Remove empty per-container cgroups (left by killed actors); returns how many were removed."""
     removed = 0
-    for parent in (root / "cpu" / GROUP, root / GROUP):
-        if not parent.is_dir():
-            continue
+    for parent in _parents(root):
         with contextlib.suppress(OSError):
             for child in parent.iterdir():
                 procs = child / "cgroup.procs"
@@ -174,13 +177,7 @@ def sweep_until_gone(prefix: str, timeout_s: float = 10.0, root: Path = CGROUP_R
     deadline = time.monotonic() + timeout_s
     while True:
         sweep_stale(root)
-        left = [
-            child.name
-            for parent in (root / "cpu" / GROUP, root / GROUP)
-            if parent.is_dir()
-            for child in parent.iterdir()
-            if child.is_dir() and child.name.startswith(prefix)
-        ]
+        left = [c.name for p in _parents(root) for c in p.iterdir() if c.is_dir() and c.name.startswith(prefix)]
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.05)

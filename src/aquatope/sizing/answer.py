@@ -18,13 +18,13 @@ with ``sd`` the pooled residuals' standard deviation, ``n(c)`` the requests of `
 ``z`` standard normal (the error of ``loc(c)``, and where the check will run), ``tau`` the spread of a
 configuration's mean from one evaluation to the next beyond its requests' noise (:func:`between_evaluations`: 0 when
 repeats agree, as on a staging world; on a live cluster each evaluation lands on other invokers at another moment of
-the tenants' load, and so will the check), and ``V`` the QoS quantile of a verification of :data:`VERIFY_REQUESTS` requests' residuals,
-drawn by a two-level bootstrap: resample the ``N`` pooled residuals (what the noise might be, given what was
-measured), then draw the verification's residuals from that resample (what one check of it might show). An answer
-should pass a fresh measurement of that many requests with probability :data:`ANSWER_CONFIDENCE`, not only have a
-true percentile under the target (an answer whose true p95 equals the target fails half of such checks, and half of
-the one-minute windows of that many requests in production). ``tail``, the QoS quantile of the pooled residuals, is
-the centre of ``V``.
+the tenants' load, and so will the check), and ``V`` the QoS quantile of a verification of :data:`VERIFY_REQUESTS`
+requests' residuals, drawn by a two-level bootstrap: resample the ``N`` pooled residuals (what the noise might be,
+given what was measured), then draw the verification's residuals from that resample (what one check of it might
+show). An answer should pass a fresh measurement of that many requests with probability :data:`ANSWER_CONFIDENCE`,
+not only have a true percentile under the target (an answer whose true p95 equals the target fails half of such
+checks, and half of the one-minute windows of that many requests in production). ``tail``, the QoS quantile of the
+pooled residuals, is the centre of ``V``.
 
 *Why a bootstrap.* The normal approximation of a sample quantile's standard error (``sd * sqrt(q (1 - q) / n) /
 phi(z_q)``) assumes a density around the quantile that a thin or gapped distribution does not have: where a few
