@@ -92,6 +92,27 @@ def test_phase_expert_takes_a_periodic_burst_function_and_sizes_each_phase() -> 
     assert two.median()[0, 0] < 10 < 120 < two.median()[0, 1]
 
 
+def test_a_timer_whose_phases_agree_keeps_a_calibration_inside_its_bounds_and_sane_quantiles() -> None:
+    """A timer function: exactly 14 invocations every other interval (15 now and then), almost nothing between, so
+    the six same-phase values of the validation agree and their spread is 0. Without the phase expert's Poisson
+    floor (``periodic.phase_forecast``) the calibration could not widen those zero-width intervals, ran to its
+    bound (20x), and a history whose phases then disagree got a 0.9-quantile of 5e6 invocations (trip-booking in
+    ``aquatope evaluate`` fell back on 24 of 60 ticks for this). With it the factor stays inside the bounds and the
+    quantile stays of the order of the counts seen."""
+    from aquatope.forecast.calibration import FACTOR_BOUNDS
+
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    on, off = 14 + (rng.random(400) < 0.05), (rng.random(400) < 0.03).astype(float)
+    counts = np.where(t % 2 == 0, on, off)[None, :].astype(float)
+    model = BayesLSTMForecaster(**SMALL, epochs=1).fit(counts)
+    assert model.components_ == ("phase",) and model.state_ is not None
+    assert FACTOR_BOUNDS[0] < model.state_.std_scale[0] < FACTOR_BOUNDS[1]
+    live = counts.copy()
+    live[0, -12:] = [4, 0, 3, 0, 8, 0, 10, 0, 2, 0, 6, 0]  # the replay: the same phases, counts that disagree
+    assert model.predict(live).quantile(0.9)[0, 0] < 50
+
+
 def test_phase_expert_can_be_switched_off() -> None:
     counts = _bursts_every_ten()
     model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts[:, :391])

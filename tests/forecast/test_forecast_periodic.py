@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from aquatope.forecast.periodic import autocorrelation, detect_periods, phase_moments
+from aquatope.forecast.periodic import (
+    autocorrelation,
+    detect_periods,
+    phase_forecast,
+    phase_moments,
+    poisson_working_std,
+)
 
 
 def test_detects_the_smallest_period_not_its_multiples() -> None:
@@ -54,3 +60,22 @@ def test_phase_moments_with_too_little_history() -> None:
     # 3 has no earlier phase in the history: its mean; 6 <- 1 only: one value, so the history's spread
     np.testing.assert_allclose(mean, [6.0, 8.0])
     np.testing.assert_allclose(std, [2.0, 2.0])
+
+
+def test_the_poisson_floor_is_a_poisson_counts_spread_in_the_working_space() -> None:
+    rates = np.array([0.0, 0.08, 1.0, 14.0, 200.0])
+    draws = np.random.default_rng(0).poisson(rates, (200_000, rates.size))
+    np.testing.assert_allclose(poisson_working_std(rates, 1.0, "log")[1:], np.log1p(draws).std(axis=0)[1:], rtol=0.02)
+    assert poisson_working_std(rates, 1.0, "log")[0] == 0.0
+    np.testing.assert_allclose(poisson_working_std(rates, 4.0, "linear"), np.sqrt(rates) / 4.0)
+
+
+def test_phase_forecast_floors_a_spread_of_zero_where_the_same_phase_values_agree() -> None:
+    counts = np.array([14.0, 0.0] * 30)  # period 2: six 14s and six 0s behind each target
+    mean, std = phase_forecast(counts, 2, np.array([60, 61]), 1.0, "log")
+    np.testing.assert_allclose(mean, [np.log1p(14.0), 0.0])
+    _, raw = phase_moments(np.log1p(counts), 2, np.array([60, 61]))
+    np.testing.assert_allclose(raw, [0.0, 0.0])
+    # Jeffreys' rates (84.5 / 6 and 0.5 / 6): a count near 14 has a log spread of about 0.26, a rare one 0.19
+    np.testing.assert_allclose(std, poisson_working_std(np.array([84.5 / 6, 0.5 / 6]), 1.0, "log"))
+    assert 0.2 < std[0] < 0.3 and 0.15 < std[1] < 0.25

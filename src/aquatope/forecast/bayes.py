@@ -12,7 +12,8 @@ one-step forecasts, :mod:`aquatope.forecast.validation`):
   evidently better;
 * forecasts are normal in the working space: the network's median, with the MC-dropout variance over
   ``mc_passes`` passes (epistemic) plus a noise variance (aleatoric: the function's mean squared validation
-  residual, or the quantile head's own spread); the phase expert's spread of same-phase values;
+  residual, or the quantile head's own spread); the phase expert's spread of same-phase values, at least a
+  Poisson count's at the same-phase rate (:func:`aquatope.forecast.periodic.phase_forecast`);
 * the std is multiplied by a factor found by bisection so that the 90% interval covers 90% of validation
   intervals (in the sense of the randomized PIT of counts, ``calibration="pit"``, or plainly): one factor per rate
   class (mean rate < 1, 1-100, > 100 per interval), or the function's own when it is active in at least
@@ -50,7 +51,7 @@ from aquatope.forecast.features import (
 )
 from aquatope.forecast.metrics import RATE_CLASSES, rate_classes
 from aquatope.forecast.params import BayesParams
-from aquatope.forecast.periodic import detect_periods, phase_moments
+from aquatope.forecast.periodic import detect_periods, phase_forecast
 from aquatope.forecast.validation import (
     COMPONENTS,
     FittedState,
@@ -176,7 +177,7 @@ class BayesLSTMForecaster:
         periods = detect_periods(counts[:, :train_end]) if p.phase_expert else np.zeros(n, dtype=np.int64)
         ph_c, ph_std = np.full_like(net_c, np.nan), np.zeros_like(net_c)
         for f in np.flatnonzero(periods):
-            ph_c[f], ph_std[f] = phase_moments(to_working(counts[f], scale[f : f + 1], sp), int(periods[f]), origins)
+            ph_c[f], ph_std[f] = phase_forecast(counts[f], int(periods[f]), origins, float(scale[f]), sp)
         ma_c = to_working(rolling_trailing_mean(counts, p.window)[:, train_end:], scale, sp)
         centers = {"lstm": net_c, "phase": ph_c, "moving-average": ma_c}
         return centers, {"lstm": net_mvar + net_noise, "phase": ph_std**2, "moving-average": 0 * ma_c}, periods
@@ -351,7 +352,7 @@ class BayesLSTMForecaster:
             center[net_rows], var[net_rows] = c, var[net_rows] + mv + e
         future = np.arange(counts.shape[1], counts.shape[1] + h)
         for f in np.flatnonzero(st.components == "phase"):
-            pm, ps = phase_moments(to_working(counts[f], st.scale[f : f + 1], sp), int(st.period[f]), future)
+            pm, ps = phase_forecast(counts[f], int(st.period[f]), future, float(st.scale[f]), sp)
             center[f], var[f] = pm, ps**2
         std = st.std_scale[:, None] * np.sqrt(var)
         if sp == "log":

@@ -10,11 +10,24 @@ and burst phases a wide, high one.
 ``detect_periods`` picks, per function, the smallest lag in ``[2, max_period]`` whose autocorrelation is at least
 ``near_best`` of the largest one and at least ``min_acf`` (multiples of a period correlate as well; the smallest
 one is the period). ``0`` means no period. Shapes: counts ``(n_functions, n_intervals)``.
+
+*A floor under the spread* (:func:`phase_forecast`). Same-phase values that agree (14, 14, 14, 14, 14, 14) give a
+spread of 0, a forecast that claims the next count is exactly 14. Counts are not that certain: a count of events at
+a rate has at least Poisson noise. The phase expert's std in the working space is therefore at least that of a
+Poisson count at the same-phase rate (Jeffreys' estimate ``(sum + 0.5) / k`` of the ``k`` same-phase counts, so
+that six zeros do not mean a rate of exactly 0), computed exactly for the log space. Without it the forecaster's
+calibration, which scales every std of a rate class by one factor, cannot widen a zero-width interval, ran to its
+bound (20x) to cover the 15s and 16s among the 14s of trip-booking's validation, and in the replay, where the phase
+values disagree, that factor turned a spread of 0.5-1.1 into 0.9-quantiles of 3e5 to 1.4e13 invocations a minute
+(the pool's guard against unusable forecasts fell back on 24 of 60 ticks of ``aquatope evaluate``'s trip-booking
+seed 0).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from aquatope.forecast.features import to_working
 
 MAX_PERIOD = 120
 MIN_ACF = 0.3
@@ -56,6 +69,16 @@ def detect_periods(
     return periods
 
 
+def _same_phase(c: np.ndarray, period: int, t: np.ndarray, n_lags: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same-phase values of targets ``t`` (``(len(t), n_lags)``, 0 where invalid) and which are valid."""
+    n = c.shape[0]
+    first = np.maximum(1, (t - n) // period + 1)  # smallest j with t - j * period <= n - 1
+    idx = t[:, None] - (first[:, None] + np.arange(n_lags)[None, :]) * period
+    valid = idx >= 0
+    values = np.where(valid, c[np.clip(idx, 0, max(n - 1, 0))] if n else 0.0, 0.0)
+    return values, valid
+
+
 def phase_moments(
     counts: np.ndarray, period: int, targets: np.ndarray, n_lags: int = N_LAGS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,12 +91,8 @@ def phase_moments(
     Returns two float arrays shaped like ``targets``.
     """
     c = np.asarray(counts, dtype=float)
-    t = np.asarray(targets, dtype=np.int64)
     n = c.shape[0]
-    first = np.maximum(1, (t - n) // period + 1)  # smallest j with t - j * period <= n - 1
-    idx = t[:, None] - (first[:, None] + np.arange(n_lags)[None, :]) * period
-    valid = idx >= 0
-    values = np.where(valid, c[np.clip(idx, 0, max(n - 1, 0))] if n else 0.0, 0.0)
+    values, valid = _same_phase(c, period, np.asarray(targets, dtype=np.int64), n_lags)
     k = valid.sum(axis=1)
     overall_mean = float(c.mean()) if n else 0.0
     overall_std = float(c.std()) if n else 0.0
@@ -82,3 +101,36 @@ def phase_moments(
     var = np.divide(sq, np.maximum(k - 1, 1)) * (1.0 + 1.0 / np.maximum(k, 1))
     std = np.where(k >= 2, np.sqrt(var), overall_std)
     return mean, std
+
+
+def poisson_working_std(rate: np.ndarray, scale: float, space: str) -> np.ndarray:
+    """Std of a Poisson(``rate``) count in the working space (:func:`aquatope.forecast.features.to_working`):
+    ``sqrt(rate) / scale`` in the scaled space, and for the log space the exact std of ``log1p(Y)``, summed over
+    the counts that carry the distribution's mass."""
+    r = np.maximum(np.asarray(rate, dtype=float), 0.0)
+    if space != "log":
+        return np.sqrt(r) / scale
+    top = int(np.ceil(r.max(initial=0.0) + 12.0 * np.sqrt(r.max(initial=0.0)) + 12.0))
+    y = np.arange(top + 1, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log(0): the rate-0 rows, set below
+        logpmf = y[None, :] * np.log(r[:, None]) - r[:, None] - np.cumsum(np.log(np.maximum(y, 1.0)))[None, :]
+    pmf = np.where(r[:, None] > 0, np.exp(logpmf), (y == 0)[None, :].astype(float))
+    w = np.log1p(y)[None, :]
+    m1 = np.sum(pmf * w, axis=1)
+    return np.sqrt(np.maximum(np.sum(pmf * w * w, axis=1) - m1 * m1, 0.0))
+
+
+def phase_forecast(
+    counts: np.ndarray, period: int, targets: np.ndarray, scale: float, space: str, n_lags: int = N_LAGS
+) -> tuple[np.ndarray, np.ndarray]:
+    """The phase expert's forecast of one function in the working space: :func:`phase_moments` of its working
+    counts, the std floored at a Poisson count's at the same-phase rate (module docstring). ``counts`` in count
+    units."""
+    c = np.asarray(counts, dtype=float)
+    t = np.asarray(targets, dtype=np.int64)
+    mean, std = phase_moments(to_working(c, np.array([scale]), space), period, t, n_lags)
+    values, valid = _same_phase(c, period, t, n_lags)
+    k = valid.sum(axis=1)
+    total = np.where(k > 0, values.sum(axis=1), c.sum())
+    rate = (total + 0.5) / np.where(k > 0, k, max(c.shape[0], 1))
+    return mean, np.maximum(std, poisson_working_std(rate, scale, space))
