@@ -20,7 +20,7 @@ Targets (issue #13): aquatope-bo feasible and within 5% of the optimum in <= 20 
 at least 4 of 5 seeds per scenario. The script prints every figure and PASS/FAIL lines; it never stops early.
 
 Runs are independent processes (``--jobs``); finished runs are appended to ``--out`` (JSON lines), and a rerun
-with the same ``--out`` skips them (resume). Oracles are cached in ``<out>.oracles.json``.
+with the same ``--out`` skips them (resume). Oracles are cached next to it (``tune_eval.jsonl`` -> ``tune_eval.oracles.json``).
 
     python bench/tune_eval.py [--seeds 5] [--first-seed 0] [--scenarios calm,noisy] [--workflows a,b]
         [--methods aquatope-bo,aquatope-design,...] [--budget 20] [--k 20] [--start design] [--load RPS:POOL]

@@ -72,6 +72,69 @@ def test_a_slow_outlier_is_rechecked_after_a_clean_evaluation_and_does_not_decid
     assert all(m is not bad for m in sizer._training())
 
 
+def test_a_second_suspect_triggers_the_recheck_and_an_agreeing_recheck_returns_the_suspects_to_the_model() -> None:
+    """Two model proposals in a row come back far slower than predicted (here every later measurement is 2.5x
+    slower: the world, not a neighbour, so the surrogate is what is wrong). The first is rechecked at once instead
+    of waiting for a clean evaluation that a wrong model never produces; the recheck agrees, so both doubted
+    measurements rejoin the training data unchecked and the model learns from them."""
+    p = three_problem(budget=16)
+    sizer, measurer = AquatopeBO(p, 0, **FAST), Measurer(Simulator(seed=0), p, k=10)
+    _drive(sizer, measurer, 7)  # the starting design
+    first, second = _drive(sizer, measurer, 2, factor=2.5)
+    keys = [config_key(first.config), config_key(second.config)]
+    assert sizer.history.sources[-2:] == ["model", "model"] and sizer.suspects == keys
+    (config,) = sizer.suggest()
+    assert config_key(config) == keys[0] and sizer._pending is not None and sizer._pending[1] == "recheck"
+    m = measurer.measure(config)
+    sizer.observe(config, Measurement(m.config, m.latency_ms * 2.5, {k: v * 2.5 for k, v in m.stage_latency_ms.items()},
+                                      m.cost_per_request_usd, m.quantile, m.qos_ms, m.busy_s))  # fmt: skip
+    assert sizer.suspects == []
+    training = sizer._training()
+    assert any(t is first for t in training) and any(t is second for t in training)
+
+
+class _Draws:
+    """A surrogate stub with fixed posterior draws per configuration (its cpu picks the row of ``table``)."""
+
+    def __init__(self, table: dict[float, tuple[np.ndarray, float]]) -> None:
+        self.table = table
+
+    def sample(self, configs, x, draws, rng):  # type: ignore[no-untyped-def]
+        from aquatope.sizing.bo_models import Samples
+
+        rows = [self.table[max(c.cpu for c in cfg.values())] for cfg in configs]
+        loc = np.stack([np.resize(r[0], draws) for r in rows], axis=1)
+        return Samples(loc, np.full((draws, len(configs)), [r[1] for r in rows]))
+
+
+def test_without_an_answer_a_candidate_nearly_as_sure_to_pass_at_a_third_of_the_cost_is_preferred() -> None:
+    """No answer yet. Candidate ``sure`` passes in every posterior draw at 3x the cost of ``likely``, which passes
+    in 90% of them; the space's largest configuration costs 10x. The acquisition is the expected saving over the
+    largest among draws that pass: 0.9 x log 10 for ``likely`` against log(10 / 3) for ``sure``. Maximizing the
+    probability of passing alone (the earlier rule) picks ``sure``. Where nothing cheaper than the largest can pass,
+    the likeliest to pass still wins."""
+    from aquatope.resources import ResourceConfig
+    from aquatope.sizing.answer import NoiseModel
+
+    p = three_problem(budget=12)
+    sizer = AquatopeBO(p, 0, **FAST)
+    noise = NoiseModel(0.0, 0.1, 100, 0.95, np.zeros(1000), np.zeros(1000))
+    ok, slow = np.log(p.qos_ms) - 1.0, np.log(p.qos_ms) + 1.0
+    likely = {f: ResourceConfig(1.0, 512) for f in p.functions}
+    sure = {f: ResourceConfig(2.0, 512) for f in p.functions}
+    top = max(sizer.coords.from_x(np.ones(p.dims))[f].cpu for f in p.functions)
+    draws = np.array([ok] * 9 + [slow])
+    table = {1.0: (draws, np.log(1.0)), 2.0: (np.array([ok]), np.log(3.0)), top: (np.array([ok]), np.log(10.0))}
+    configs = [sure, likely]
+    rng = np.random.default_rng(0)
+    acq = sizer._acquisition(_Draws(table), noise, configs, sizer.coords.many(configs), np.array([10.0, 10.0]), rng)
+    assert acq[1] > acq[0] > 0
+    np.testing.assert_allclose(acq, [np.log(10.0 / 3.0), 0.9 * np.log(10.0)], rtol=0.05)
+    dear = {1.0: (draws, np.log(20.0)), 2.0: (np.array([ok]), np.log(30.0)), top: (np.array([ok]), np.log(10.0))}
+    acq = sizer._acquisition(_Draws(dear), noise, configs, sizer.coords.many(configs), np.array([10.0, 10.0]), rng)
+    assert acq[0] > acq[1]
+
+
 def test_stops_once_the_expected_improvement_is_negligible() -> None:
     p = three_problem(budget=20)
     sizer = AquatopeBO(p, 0, ei_stop=1e9, **FAST)  # every improvement is "negligible"

@@ -232,21 +232,26 @@ def judge_all(problem: SizingProblem, history: History) -> dict[ConfigKey, Judge
     noise = noise_model(clean, problem.quantile)
     if noise is not None:
         kept = [[m for m, bad in zip(ms, flags[key], strict=True) if not bad] for key, ms in groups.items()]
-        noise = dataclasses.replace(noise, tau=between_evaluations(kept, noise.sd))
+        noise = dataclasses.replace(noise, tau=between_evaluations(kept, spread))
     return {key: _judge(problem, ms, flags[key], noise) for key, ms in groups.items()}
 
 
-def between_evaluations(groups: Sequence[Sequence[Measurement]], sd: float) -> float:
-    """The spread ``tau`` (log) of a configuration's mean latency from one evaluation to the next beyond its
-    requests' noise, from the configurations measured more than once (DerSimonian-Laird moments: 0 when repeats
-    agree within noise, as they do on a staging world of one placement; more on a live cluster, where each
-    evaluation lands on other invokers at another moment of the tenants' load). Each mean's variance is
-    ``sd**2 / k``; failed and one-request measurements are skipped."""
-    if not sd > 0:  # no spread within requests (e.g. a deterministic platform): nothing to compare against
+def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float) -> float:
+    """The spread ``tau`` (log) of a configuration's latency from one evaluation to the next beyond its requests'
+    noise, from the configurations measured more than once (DerSimonian-Laird moments: 0 when repeats agree within
+    noise, as they do on a staging world of one placement; more on a live cluster, where each evaluation lands on
+    other invokers at another moment of the tenants' load). A placement moves the whole distribution, so each
+    evaluation is located by its median log latency, with variance ``(1.2533 spread)**2 / k`` (``spread`` a robust
+    scale of the pooled residuals, :func:`robust_spread`, as in :func:`disturbed`). Means would not do: one request
+    in a heavy tail moves the mean of 20 requests by several of the standard errors that normal theory gives it
+    (in ``noisy``, a repeat whose two slowest requests were 2-3x slower moved the mean by 3.2 of them and gave
+    tau 0.11, doubling every configuration's margin, while the two medians agreed). Failed and one-request
+    measurements are skipped."""
+    if not spread > 0:  # no spread within requests (e.g. a deterministic platform): nothing to compare against
         return 0.0
     q = df = c = 0.0
     for ms in groups:
-        xs = [(float(log_samples(m).mean()), m.k / sd**2) for m in ms if not m.failed and m.k > 1]
+        xs = [(float(np.median(log_samples(m))), m.k / (1.2533 * spread) ** 2) for m in ms if not m.failed and m.k > 1]
         if len(xs) < 2:
             continue
         w = np.array([wt for _, wt in xs])
