@@ -68,6 +68,10 @@ def test_the_poisson_floor_is_a_poisson_counts_spread_in_the_working_space() -> 
     np.testing.assert_allclose(poisson_working_std(rates, 1.0, "log")[1:], np.log1p(draws).std(axis=0)[1:], rtol=0.02)
     assert poisson_working_std(rates, 1.0, "log")[0] == 0.0
     np.testing.assert_allclose(poisson_working_std(rates, 4.0, "linear"), np.sqrt(rates) / 4.0)
+    # above EXACT_UP_TO the delta method, which agrees there (a busy function's rate would make the exact grid huge)
+    edge = poisson_working_std(np.array([999.0, 1001.0, 1e7]), 1.0, "log")
+    np.testing.assert_allclose(edge[:2], np.sqrt([999.0, 1001.0]) / np.array([1000.0, 1002.0]), rtol=2e-3)
+    np.testing.assert_allclose(edge[2], np.sqrt(1e7) / (1.0 + 1e7))
 
 
 def test_phase_forecast_floors_a_spread_of_zero_where_the_same_phase_values_agree() -> None:

@@ -103,21 +103,32 @@ def phase_moments(
     return mean, std
 
 
+EXACT_UP_TO = 1000.0
+"""Rates up to which :func:`poisson_working_std` sums the distribution exactly (a numerical setting: the sum's grid
+grows with the rate; beyond it the delta method's ``sqrt(rate) / (1 + rate)`` is within 0.1% of the exact value)."""
+
+
 def poisson_working_std(rate: np.ndarray, scale: float, space: str) -> np.ndarray:
     """Std of a Poisson(``rate``) count in the working space (:func:`aquatope.forecast.features.to_working`):
-    ``sqrt(rate) / scale`` in the scaled space, and for the log space the exact std of ``log1p(Y)``, summed over
-    the counts that carry the distribution's mass."""
+    ``sqrt(rate) / scale`` in the scaled space, and for the log space the exact std of ``log1p(Y)`` (summed over
+    the counts that carry the distribution's mass) up to :data:`EXACT_UP_TO`, the delta method above it."""
     r = np.maximum(np.asarray(rate, dtype=float), 0.0)
     if space != "log":
         return np.sqrt(r) / scale
-    top = int(np.ceil(r.max(initial=0.0) + 12.0 * np.sqrt(r.max(initial=0.0)) + 12.0))
+    out = np.sqrt(r) / (1.0 + r)
+    small = r <= EXACT_UP_TO
+    if not small.any():
+        return out
+    rs = r[small]
+    top = int(np.ceil(rs.max() + 12.0 * np.sqrt(rs.max()) + 12.0))
     y = np.arange(top + 1, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log(0): the rate-0 rows, set below
-        logpmf = y[None, :] * np.log(r[:, None]) - r[:, None] - np.cumsum(np.log(np.maximum(y, 1.0)))[None, :]
-    pmf = np.where(r[:, None] > 0, np.exp(logpmf), (y == 0)[None, :].astype(float))
+        logpmf = y[None, :] * np.log(rs[:, None]) - rs[:, None] - np.cumsum(np.log(np.maximum(y, 1.0)))[None, :]
+    pmf = np.where(rs[:, None] > 0, np.exp(logpmf), (y == 0)[None, :].astype(float))
     w = np.log1p(y)[None, :]
     m1 = np.sum(pmf * w, axis=1)
-    return np.sqrt(np.maximum(np.sum(pmf * w * w, axis=1) - m1 * m1, 0.0))
+    out[small] = np.sqrt(np.maximum(np.sum(pmf * w * w, axis=1) - m1 * m1, 0.0))
+    return out
 
 
 def phase_forecast(
