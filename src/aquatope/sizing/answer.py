@@ -73,6 +73,9 @@ VERIFY_REQUESTS = 200
 DISPUTE_Z = 3.29
 """Two measurements of one configuration disagree beyond noise at 3.29 standard errors (a two-sided 0.1% false
 alarm per pair: over a 20-evaluation run a false dispute stays below about 2%)."""
+MEDIAN_SE = 1.2533
+"""The median of ``k`` requests has standard error ``MEDIAN_SE * spread / sqrt(k)``, ``spread`` the robust scale of
+the residuals (normal theory: sqrt(pi / 2), rounded); wherever measurements are compared by their medians."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,7 +173,7 @@ def noise_model(measurements: Sequence[Measurement], quantile: float) -> NoiseMo
 
 def disturbed(ms: Sequence[Measurement], spread: float) -> list[bool]:
     """Per measurement of one configuration: disturbed, i.e. its median log latency exceeds the reference's by
-    more than DISPUTE_Z standard errors of the difference of two medians (``1.2533 * spread * sqrt(1/k1 + 1/k2)``,
+    more than DISPUTE_Z standard errors of the difference of two medians (``MEDIAN_SE * spread * sqrt(1/k1 + 1/k2)``,
     ``spread`` a robust scale of the pooled residuals). The reference is the fastest measurement when there are
     two (a neighbour slows down, it does not speed up) and the median one when there are more (a majority: a
     measurement that was fast by luck does not outvote two that agree). Failed measurements are never disturbed."""
@@ -181,7 +184,7 @@ def disturbed(ms: Sequence[Measurement], spread: float) -> list[bool]:
     ref = int(order[0]) if len(ms) == 2 else int(order[(len(ms) - 1) // 2])
     out = []
     for i, m in enumerate(ms):
-        se = 1.2533 * spread * math.sqrt(1.0 / max(m.k, 1) + 1.0 / max(ms[ref].k, 1))
+        se = MEDIAN_SE * spread * math.sqrt(1.0 / max(m.k, 1) + 1.0 / max(ms[ref].k, 1))
         out.append(m.failed == 0 and meds[i] - meds[ref] > DISPUTE_Z * se)
     return out
 
@@ -241,7 +244,7 @@ def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float) 
     noise, from the configurations measured more than once (DerSimonian-Laird moments: 0 when repeats agree within
     noise, as they do on a staging world of one placement; more on a live cluster, where each evaluation lands on
     other invokers at another moment of the tenants' load). A placement moves the whole distribution, so each
-    evaluation is located by its median log latency, with variance ``(1.2533 spread)**2 / k`` (``spread`` a robust
+    evaluation is located by its median log latency, with variance ``(MEDIAN_SE spread)**2 / k`` (``spread`` a robust
     scale of the pooled residuals, :func:`robust_spread`, as in :func:`disturbed`). Means would not do: one request
     in a heavy tail moves the mean of 20 requests by several of the standard errors that normal theory gives it
     (in ``noisy``, a repeat whose two slowest requests were 2-3x slower moved the mean by 3.2 of them and gave
@@ -251,7 +254,9 @@ def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float) 
         return 0.0
     q = df = c = 0.0
     for ms in groups:
-        xs = [(float(np.median(log_samples(m))), m.k / (1.2533 * spread) ** 2) for m in ms if not m.failed and m.k > 1]
+        xs = [
+            (float(np.median(log_samples(m))), m.k / (MEDIAN_SE * spread) ** 2) for m in ms if not m.failed and m.k > 1
+        ]
         if len(xs) < 2:
             continue
         w = np.array([wt for _, wt in xs])
