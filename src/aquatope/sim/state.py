@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from aquatope.perf import PerfModel
-from aquatope.platform import PoolTarget
+from aquatope.platform import PoolTarget, RequestRecord
 from aquatope.resources import ResourceConfig
 from aquatope.sim.contention import cpu_share
 from aquatope.workflow import Workflow
@@ -184,6 +184,7 @@ class WfState:
         "log_stages",
         "n_preds",
         "name",
+        "records",
         "single",
         "sinks",
         "sources",
@@ -228,6 +229,8 @@ class WfState:
         self.log_cold: list[int] = []
         self.log_failed: list[bool] = []
         self.log_stages: list[list[float]] = []
+        self.records: list[RequestRecord] = []
+        """The log's entries already built as RequestRecords (the log is append-only: built once each)."""
 
 
 class ReqState:
