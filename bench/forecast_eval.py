@@ -10,12 +10,20 @@ functions. bayes-lstm (and each ``--variant``) is trained once per seed; figures
 Targets (issue #13, on held-out functions): bayes-lstm MAE <= 0.8x the 48-minute moving average in every rate
 class; 90% coverage in [0.88, 0.92] in every class; stable components across seeds; training < 5 min on 750.
 
-    python bench/forecast_eval.py [--trace PATH] [--seeds 3] [--variant NAME:key=value,...] [--json OUT]
+    python bench/forecast_eval.py [--trace PATH] [--seeds 3] [--variant NAME:key=value,...] [--holdout-folds K]
+        [--json OUT]
 
 Default trace: the bundled 250-function sample (what constants were tuned on, so its figures are not held out);
 held-out functions: ``--trace DIR`` with any other Azure-format trace directory (the 750 held-out functions the issue
 names are not in this machine's ``../shared/data``). About 2 min per seed on the 250-function sample on a loaded
 2-core machine.
+
+``--holdout-folds K`` adds, for bayes-lstm and each variant, figures on functions its network never trained on:
+the functions are split into K folds (stratified by rate class, seeded), and each fold is forecast by a network
+trained on the other folds' functions only, so every function is held out once (K trainings per seed). The scale,
+component choice and calibration of a held-out function still come from its own validation split, as they would
+for a function newly added to a deployed model. The network's hyperparameters were still chosen on this sample, so
+these are held-out *functions*, not a held-out *trace*.
 """
 
 from __future__ import annotations
@@ -76,6 +84,44 @@ def run(model: Forecaster, counts: np.ndarray, train_end: int) -> dict[str, Any]
     comps = getattr(model, "components_", None) or (model.name,) * counts.shape[0]
     out: dict[str, Any] = per_function_accuracy(forecasts, counts[:, train_end:])
     return {**out, "components": list(comps), "fit_s": fit_s, "predict_ms": predict_ms}
+
+
+def holdout_folds(classes: list[str], folds: int, seed: int) -> np.ndarray:
+    """Fold of each function: within each rate class, a seeded shuffle dealt round-robin, so every fold holds its
+    share of every class (a class with fewer functions than folds leaves some folds without it)."""
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(len(classes), dtype=np.int64)
+    for c in RATE_CLASSES:
+        rows = rng.permutation([i for i, k in enumerate(classes) if k == c])
+        fold[rows] = np.arange(rows.size) % folds
+    return fold
+
+
+def run_holdout(params: dict[str, Any], counts: np.ndarray, train_end: int, fold: np.ndarray) -> dict[str, Any]:
+    """Cross-fitting over functions: per fold, the network is trained on the other folds' functions only, and the
+    fold's functions are forecast by it (their scale, component choice and calibration still come from their own
+    validation split, as for a function added to a deployed model). Figures as :func:`run`, every function held out
+    once; ``fit_s`` is the folds' total."""
+    n = counts.shape[0]
+    out: dict[str, Any] = {k: np.full(n, np.nan) for k in ("mae", "coverage_90", "pit_coverage_90")}
+    comps: list[str] = [""] * n
+    fit_s = predict_s = 0.0
+    for j in range(int(fold.max()) + 1):
+        rows = np.flatnonzero(fold == j)
+        model = BayesLSTMForecaster(**params)
+        t0 = time.perf_counter()
+        model.fit(counts[:, :train_end], train_functions=np.flatnonzero(fold != j))
+        fit_s += time.perf_counter() - t0
+        served = model.select(rows)
+        t1 = time.perf_counter()
+        forecasts = [served.predict(counts[rows, :t]) for t in range(train_end, counts.shape[1])]
+        predict_s += time.perf_counter() - t1
+        for k, v in per_function_accuracy(forecasts, counts[rows, train_end:]).items():
+            out[k][rows] = v
+        for r, c in zip(rows, served.components_, strict=True):
+            comps[r] = c
+    predict_ms = 1e3 * predict_s / max(counts.shape[1] - train_end, 1)
+    return {**out, "components": comps, "fit_s": fit_s, "predict_ms": predict_ms}
 
 
 def summarize(out: dict[str, Any], ma_mae: np.ndarray, classes: list[str]) -> dict[str, Any]:
@@ -147,8 +193,16 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], help="NAME:key=value,... (bayes-lstm parameters)")
     parser.add_argument("--no-default", action="store_true", help="skip bayes-lstm with default parameters")
     parser.add_argument("--no-baselines", action="store_true", help="only the moving average among the baselines")
+    parser.add_argument(
+        "--holdout-folds",
+        type=int,
+        default=0,
+        help="K >= 2: also score bayes-lstm on held-out functions, K-fold over functions (K trainings per seed)",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if args.holdout_folds == 1 or args.holdout_folds < 0:
+        parser.error("--holdout-folds must be 0 (off) or at least 2")
     counts = load_trace(args.trace).counts.astype(float)
     classes = [RATE_CLASSES[k] for k in rate_classes(counts[:, : args.train_end])]
     print(
@@ -171,6 +225,18 @@ def main() -> None:
             print(f"  [{name} seed {seed}: fit {results[name][-1]['fit_s']:.0f} s]", file=sys.stderr, flush=True)
         print_runs(f"{name} {json.dumps(params)}", results[name])
         for what, ok in check_targets(results[name]).items():
+            print(f"  target {what}: {'PASS' if ok else 'FAIL'}")
+    for name, params in variants if args.holdout_folds else []:
+        key = f"{name} held-out functions ({args.holdout_folds} folds)"
+        results[key] = []
+        for seed in range(args.seeds):
+            fold = holdout_folds(classes, args.holdout_folds, seed)
+            results[key].append(
+                summarize(run_holdout({**params, "seed": seed}, counts, args.train_end, fold), ma_mae, classes)
+            )
+            print(f"  [{key} seed {seed}: fit {results[key][-1]['fit_s']:.0f} s]", file=sys.stderr, flush=True)
+        print_runs(f"{key} {json.dumps(params)}", results[key])
+        for what, ok in check_targets(results[key]).items():
             print(f"  target {what}: {'PASS' if ok else 'FAIL'}")
     if args.json:
         Path(args.json).write_text(json.dumps({"trace": args.trace, "results": results}, indent=1, default=float))

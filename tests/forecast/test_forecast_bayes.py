@@ -218,3 +218,43 @@ def test_candidate_options_fit_and_forecast(options: dict[str, object]) -> None:
     quantiles = np.stack([forecast.quantile(q) for q in (0.05, 0.5, 0.95)])
     assert np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles, axis=0) >= -1e-9)
     assert model.validation_report.usable, model.validation_report.reason
+
+
+def test_train_functions_restricts_the_network_to_those_rows_and_forecasts_an_unseen_function() -> None:
+    """``train_functions`` draws every training window from the given rows only; a function the network never saw
+    (the same kind of signal at another phase) is still forecast by it, at under half last-value's error, and
+    gets its own component choice and calibration."""
+    t = np.arange(400)
+    counts = np.round(
+        np.stack(
+            [
+                20 + 10 * np.sin(2 * np.pi * t / 12),
+                5 + 4 * np.cos(2 * np.pi * t / 8),
+                20 + 10 * np.sin(2 * np.pi * (t + 5) / 12),
+            ]
+        )
+    )
+    drawn: list[np.ndarray] = []
+    model = BayesLSTMForecaster(**LEARN, phase_expert=False)
+    original = model._draw_windows
+
+    def spy(part: np.ndarray, funcs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        f_idx, t_idx = original(part, funcs, rng)
+        drawn.append(f_idx)
+        return f_idx, t_idx
+
+    model._draw_windows = spy  # type: ignore[method-assign]
+    model.fit(counts[:, :320], train_functions=np.array([0, 1]))
+    assert drawn and set(np.concatenate(drawn).tolist()) == {0, 1}
+    assert model.components_[2] == "lstm" and model.validation_report.usable
+    held = backtest(model.select([2]), counts[2:], train_end=320, fit=False)
+    last = backtest(LastValueForecaster(), counts[2:], train_end=320)
+    assert float(held.mae()) < 0.5 * float(last.mae())
+
+
+def test_train_functions_must_be_rows_of_the_history_and_needs_the_global_model() -> None:
+    counts = _periodic(200)
+    with pytest.raises(InputError, match="row indices"):
+        BayesLSTMForecaster(**SMALL).fit(counts, train_functions=np.array([2]))
+    with pytest.raises(InputError, match="global model"):
+        BayesLSTMForecaster(**SMALL, global_model=False).fit(counts, train_functions=np.array([0]))

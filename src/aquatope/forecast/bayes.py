@@ -91,11 +91,23 @@ class BayesLSTMForecaster:
         return 0 if self.state_ is None else int(self.state_.scale.shape[0])
 
     # ---- fit -------------------------------------------------------------------------------------------
-    def fit(self, history: np.ndarray, start_interval: int = 0) -> BayesLSTMForecaster:
-        """Train, validate and calibrate on ``history`` (n_functions, n_intervals); see the module docstring."""
+    def fit(
+        self, history: np.ndarray, start_interval: int = 0, *, train_functions: np.ndarray | None = None
+    ) -> BayesLSTMForecaster:
+        """Train, validate and calibrate on ``history`` (n_functions, n_intervals); see the module docstring.
+
+        ``train_functions`` (row indices) restricts the network's training windows to those functions; every
+        function still gets its own scale, component choice and calibration from its own validation split. The
+        rows left out are then forecast by a network that never saw them: held-out functions
+        (``bench/forecast_eval.py --holdout-folds``)."""
         from aquatope.forecast.lstm import torch_threads
 
         counts = as_history(history, min_intervals=2)
+        rows = np.arange(counts.shape[0]) if train_functions is None else np.unique(np.asarray(train_functions))
+        if rows.size == 0 or rows[0] < 0 or rows[-1] >= counts.shape[0]:
+            raise InputError(f"bayes-lstm: train_functions must be row indices in [0, {counts.shape[0]})")
+        if train_functions is not None and not self.params.global_model:
+            raise InputError("bayes-lstm: train_functions needs the global model", field="global_model")
         p = self.params
         n_val = max(1, round(counts.shape[1] * p.val_fraction))
         train_end = counts.shape[1] - n_val
@@ -107,7 +119,7 @@ class BayesLSTMForecaster:
             return self._fallback(counts, scale, n_val, reason)
         began = time.perf_counter()
         with torch_threads(p.n_threads):
-            losses = self._train(counts, scale, train_end, start_interval)
+            losses = self._train(counts, scale, train_end, start_interval, rows)
             train_time_s = time.perf_counter() - began
             if not np.all(np.isfinite(losses)) or not self._finite_weights():
                 return self._fallback(counts, scale, n_val, "training diverged (non-finite loss or weights)")
@@ -123,7 +135,9 @@ class BayesLSTMForecaster:
         self.validation_report = self.state_.report()
         return self
 
-    def _train(self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int) -> list[float]:
+    def _train(
+        self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int, rows: np.ndarray
+    ) -> list[float]:
         from aquatope.forecast.lstm import seeded_net, train_net
 
         p = self.params
@@ -131,9 +145,9 @@ class BayesLSTMForecaster:
         part = counts[:, :train_end]
         w = to_working(part, scale, p.space)
         if p.global_model:
-            groups = [np.arange(counts.shape[0])] * p.n_nets
+            groups = [rows] * p.n_nets
         else:
-            groups = [np.array([f]) for f in range(counts.shape[0])]
+            groups = [np.array([f]) for f in rows]
         losses: list[float] = []
         for g, funcs in enumerate(groups):
             f_idx, t_idx = self._draw_windows(part, funcs, rng)
