@@ -17,7 +17,9 @@ is scored by
 
 Targets (issue #13): aquatope-bo feasible and within 5% of the optimum in <= 20 evaluations on every workflow;
 >= 95% of answers meet QoS on fresh re-measurement; aquatope-bo cheaper than aquatope-design on the median and on
-at least 4 of 5 seeds per scenario. The script prints every figure and PASS/FAIL lines; it never stops early.
+at least 4 of 5 seeds per scenario. That last target is printed read both ways: per workflow (cheaper on 4 of 5
+seeds of each workflow) and per scenario (on each seed, the median over the scenario's workflows, a run without an
+answer counting as infinitely dear). The script prints every figure and PASS/FAIL lines; it never stops early.
 
 Runs are independent processes (``--jobs``); finished runs are appended to ``--out`` (JSON lines), and a rerun
 with the same ``--out`` skips them (resume). Oracles are cached next to it (``tune_eval.jsonl`` -> ``tune_eval.oracles.json``).
@@ -183,7 +185,9 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
             (args.budget, args.k, args.start, args.load)]  # fmt: skip
     for r in runs:
         check = known[f"{r['scenario']}/{r['workflow']}/{r['load']}"]["check_cost"]
-        r["check_ratio"] = None if r["ratio"] is None else r["ratio"] * r["oracle_cost"] / check
+        # no configuration passes the check 95% of the time (noisy trip-booking): no check optimum to compare with
+        ok = r["ratio"] is not None and math.isfinite(check)
+        r["check_ratio"] = r["ratio"] * r["oracle_cost"] / check if ok else None
     return runs
 
 
@@ -249,7 +253,11 @@ def targets(runs: list[dict[str, Any]]) -> None:
     for m in dict.fromkeys(r["method"] for r in runs):
         rs = [r for r in runs if r["method"] == m]
         share = sum(r["fresh"] for r in rs) / len(rs)
-        print(f"{'PASS' if share >= 0.95 else 'FAIL'} {m}: {share:.1%} of {len(rs)} answers meet QoS fresh")
+        answered = [r for r in rs if r["ratio"] is not None]
+        of_answers = sum(r["fresh"] for r in answered) / len(answered) if answered else math.nan
+        print(f"{'PASS' if share >= 0.95 else 'FAIL'} {m}: {share:.1%} of {len(rs)} runs meet QoS fresh (no answer: "
+              f"fails); {of_answers:.1%} of its {len(answered)} answers (one check each; bench/pass_probability.py "
+              "estimates each answer's pass probability)")  # fmt: skip
     for scenario in sorted({r["scenario"] for r in runs}):
         pairs = paired(runs, "aquatope-bo", "aquatope-design", scenario)
         if not pairs:
@@ -264,6 +272,26 @@ def targets(runs: list[dict[str, Any]]) -> None:
         wins = sum(x < y for _, _, x, y in pairs)
         med_bo, med_d = np.median([p[2] for p in pairs]), np.median([p[3] for p in pairs])
         print(f"     {scenario} overall: {wins}/{len(pairs)} paired runs cheaper; median {med_bo:.3f} vs {med_d:.3f}")
+        per_seed(pairs, scenario)
+
+
+def per_seed(pairs: list[tuple[str, int, float, float]], scenario: str) -> None:
+    """The target read per scenario rather than per workflow: on each seed, the median over the scenario's
+    workflows of aquatope-bo's cost ratio against aquatope-design's (a run without an answer counts as infinitely
+    dear), with the geometric mean over the workflows both answered alongside."""
+    seeds = sorted({s for _, s, _, _ in pairs})
+    cheaper = 0
+    for seed in seeds:
+        sp = [(x, y) for _, s, x, y in pairs if s == seed]
+        med_bo, med_d = np.median([x for x, _ in sp]), np.median([y for _, y in sp])
+        both = [math.log(x / y) for x, y in sp if math.isfinite(x) and math.isfinite(y)]
+        geo = f"{math.exp(np.mean(both)):.3f} over {len(both)}" if both else "none answered by both"
+        cheaper += bool(med_bo < med_d)
+        print(f"     {scenario} seed {seed}: median over {len(sp)} workflows {med_bo:.3f} vs {med_d:.3f}; "
+              f"geometric mean of bo / design {geo}")  # fmt: skip
+    verdict = "PASS" if cheaper >= 0.8 * len(seeds) else "FAIL"
+    print(f"{verdict} {scenario} per seed: aquatope-bo cheaper than aquatope-design on {cheaper}/{len(seeds)} seeds "
+          "(median over the scenario's workflows)")  # fmt: skip
 
 
 def parse(argv: list[str] | None = None, methods: tuple[str, ...] = METHODS, first_seed: int = 0) -> argparse.Namespace:
