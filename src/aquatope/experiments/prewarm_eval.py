@@ -44,8 +44,15 @@ import numpy as np
 
 from aquatope.controller import ObservedDurations
 from aquatope.errors import InputError
+from aquatope.experiments.replay_forecasters import (
+    FailedForecaster,
+    check_fitted_functions,
+    fit_or_error,
+    resolve_forecaster,
+    served_components,
+)
 from aquatope.experiments.simulate import replay_arrivals, summarize
-from aquatope.forecast import RATE_CLASSES, Forecast, Forecaster, forecast_accuracy, make_forecaster, rate_classes
+from aquatope.forecast import RATE_CLASSES, Forecast, Forecaster, forecast_accuracy, rate_classes
 from aquatope.platform import FunctionObservation, PoolTarget
 from aquatope.prewarm import (
     DEFAULT_INTERVAL_S,
@@ -124,14 +131,6 @@ def split_trace(trace: InvocationTrace, train_minutes: int | None) -> tuple[Invo
             field="--train-minutes",
         )
     return trace.slice_minutes(0, train), trace.slice_minutes(train, trace.n_minutes)
-
-
-def resolve_forecaster(name: str, seed: int) -> Forecaster:
-    """The forecaster registered as ``name``; seeded when its constructor takes a seed."""
-    try:
-        return make_forecaster(name, seed=seed)
-    except InputError:
-        return make_forecaster(name)
 
 
 def _policy_list(config: EvalConfig) -> list[tuple[PoolPolicy, bool]]:
@@ -295,44 +294,6 @@ def _policy_figures(lane: _Lane, horizon_s: float) -> dict[str, float]:
     }
 
 
-def _fit(model: Forecaster, train: np.ndarray, prefitted: bool) -> str | None:
-    """Fit unless prefitted; a model failure (not bad input) is returned as a message instead of raised."""
-    if prefitted:
-        return None
-    try:
-        model.fit(train)
-    except InputError:
-        raise
-    except Exception as exc:  # recorded as the "failure" component; the policies then run without forecasts
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _components(model: Forecaster, n_functions: int, error: str | None) -> list[str]:
-    if error is not None:
-        return ["failure"] * n_functions
-    comps = getattr(model, "components_", None)
-    return list(comps) if comps else [str(getattr(model, "name", "forecaster"))] * n_functions
-
-
-class _Failed:
-    """Stands in for a forecaster whose fit failed: every predict fails too (counted as failed ticks)."""
-
-    name = "failed"
-
-    def fit(self, history: np.ndarray, start_interval: int = 0) -> _Failed:
-        return self
-
-    def predict(self, history: np.ndarray, horizon: int = 1, start_interval: int = 0) -> Forecast:
-        raise RuntimeError("the forecaster's fit failed")
-
-
-def _check_functions(model: Forecaster, n_functions: int) -> None:
-    fitted = getattr(model, "n_functions", None)
-    if isinstance(fitted, int) and fitted != n_functions:
-        raise InputError(f"the model was fitted on {fitted} functions, the trace has {n_functions}", field="--model")
-
-
 def _compare(
     config: EvalConfig, skip: str, train: np.ndarray, history: np.ndarray, actual: np.ndarray, classes: list[str]
 ) -> dict[str, dict[str, Any]]:
@@ -341,11 +302,11 @@ def _compare(
     out: dict[str, dict[str, Any]] = {}
     for name in (c for c in config.compare if c != skip):
         model = resolve_forecaster(name, config.seed)
-        error = _fit(model, train, False)
-        runner = _Failed() if error else model
+        error = fit_or_error(model, train, False)
+        runner = FailedForecaster() if error else model
         start = train.shape[1]
         preds = [_Replay.predict_or_none(runner, history[:, : start + k]) for k in range(actual.shape[1])]
-        out[name] = forecast_accuracy(preds, actual, classes, _components(model, actual.shape[0], error))
+        out[name] = forecast_accuracy(preds, actual, classes, served_components(model, actual.shape[0], error))
         if error:
             out[name]["fit_error"] = error
     return out
@@ -388,14 +349,14 @@ def evaluate_prewarm(
     name = str(getattr(model, "name", config.forecaster))
     train_counts, actual = train.counts.astype(float), test.counts.astype(float)
     if prefitted:
-        _check_functions(model, trace.n_functions)
-    error = _fit(model, train_counts, prefitted)
+        check_fitted_functions(model, trace.n_functions)
+    error = fit_or_error(model, train_counts, prefitted)
     lanes = [_Lane(p, report, Simulator(config.sim, seed=config.seed)) for p, report in _policy_list(config)]
     replay = _Replay(test, lanes, config)
-    forecasts = replay.run(train_counts, _Failed() if error else model, progress)
+    forecasts = replay.run(train_counts, FailedForecaster() if error else model, progress)
     figures = {lane.policy.name: _policy_figures(lane, test.n_minutes * DEFAULT_INTERVAL_S) for lane in lanes}
     classes = [RATE_CLASSES[k] for k in rate_classes(train_counts)]
-    accuracy = {name: forecast_accuracy(forecasts, actual, classes, _components(model, trace.n_functions, error))}
+    accuracy = {name: forecast_accuracy(forecasts, actual, classes, served_components(model, trace.n_functions, error))}
     if error:
         accuracy[name]["fit_error"] = error
     elif hasattr(model, "validation_report"):
