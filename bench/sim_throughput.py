@@ -44,7 +44,9 @@ def variant(name: str) -> Scenario:
     return load_scenario(name)
 
 
-def one_run(trace_path: str, scenario: str, minutes: int, prewarm: str, seed: int) -> tuple[int, float, dict[str, float]]:
+def one_run(
+    trace_path: str, scenario: str, minutes: int, prewarm: str, seed: int
+) -> tuple[int, float, dict[str, float]]:
     """(invocations, CPU seconds of the event loop, figures) of one replay."""
     trace = load_trace(trace_path).slice_minutes(0, minutes)
     s = variant(scenario)
@@ -67,7 +69,11 @@ def one_run(trace_path: str, scenario: str, minutes: int, prewarm: str, seed: in
     inv = sum(f.total_inv for f in sim.functions)
     util = sim.utilisation.per_bucket() if sim.utilisation is not None else np.zeros(1)
     cold = sum(f.total_cold for f in sim.functions) / max(1, inv)
-    return inv, cpu_s, {"invokers": invokers, "cold": cold, "util_max": float(util.max()), "util_mean": float(util.mean())}
+    return (
+        inv,
+        cpu_s,
+        {"invokers": invokers, "cold": cold, "util_max": float(util.max()), "util_mean": float(util.mean())},
+    )
 
 
 def main() -> None:

@@ -64,6 +64,19 @@ def test_calibration_failure_falls_back_to_the_moving_average(monkeypatch: pytes
     np.testing.assert_allclose(model.predict(counts).median()[:, 0], counts[:, -24:].mean(axis=1))
 
 
+def test_a_class_factor_at_the_bisections_bound_is_a_calibration_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A factor that ran to the bisection's upper bound covers (its intervals are 20 times too wide) but calibrates
+    nothing: the model is not usable, says which class, and the moving average serves every function."""
+    import aquatope.forecast.bayes as bayes
+
+    monkeypatch.setattr(bayes, "bisect_factor", lambda *args, **kw: bayes.FACTOR_BOUNDS[1])
+    counts = np.random.default_rng(0).poisson(20.0, (2, 300)).astype(float)
+    model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts)
+    report = model.validation_report
+    assert not report.usable and report.reason == "the mid class's calibration reached its bound 20"
+    assert model.components_ == ("moving-average", "moving-average") and model.nets_ == []
+
+
 def test_per_function_mode_trains_one_network_per_function() -> None:
     counts = _periodic(200)
     model = BayesLSTMForecaster(global_model=False, epochs=1, **SMALL).fit(counts)

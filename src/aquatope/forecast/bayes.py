@@ -20,8 +20,10 @@ one-step forecasts, :mod:`aquatope.forecast.validation`):
   ``own_scale_min_active`` validation intervals and its own factor lies strictly inside the bisection's bounds.
 
 ``validation_report`` records the outcome per rate class and per component (``select`` recomputes it on the
-selected functions). When the history is too short, training diverged, or the calibrated 90% interval still
-under-covers by more than twice ``coverage_tolerance``, the model is not usable (``usable=False`` with a
+selected functions). When the history is too short, training diverged, the calibrated 90% interval still
+under-covers by more than twice ``coverage_tolerance``, or a rate class's factor ended at a bound of the bisection
+(no factor inside them calibrates it: a zero-width interval that no factor widens drove one to 20 before the phase
+expert's Poisson floor, with quantiles of 10^13 invocations a minute), the model is not usable (``usable=False`` with a
 ``reason``): every function is then served by the moving average with its residual noise (component
 ``moving-average``).
 
@@ -132,6 +134,11 @@ class BayesLSTMForecaster:
         cov90 = report.pit_coverage_90 if p.calibration == "pit" else report.coverage.get(0.9, float("nan"))
         if not cov90 >= 0.9 - 2 * p.coverage_tolerance:
             return self._fallback(counts, scale, n_val, f"90% {p.calibration} coverage {cov90:.3f} after calibration")
+        for cls, factor in self.state_.model_wide["std_scale"].items():
+            if not FACTOR_BOUNDS[0] < factor < FACTOR_BOUNDS[1]:  # the bisection ran out: no factor calibrates it
+                return self._fallback(
+                    counts, scale, n_val, f"the {cls} class's calibration reached its bound {factor:g}"
+                )
         self.validation_report = self.state_.report()
         return self
 
@@ -144,10 +151,7 @@ class BayesLSTMForecaster:
         rng = np.random.default_rng(p.seed)
         part = counts[:, :train_end]
         w = to_working(part, scale, p.space)
-        if p.global_model:
-            groups = [rows] * p.n_nets
-        else:
-            groups = [np.array([f]) for f in rows]
+        groups = [rows] * p.n_nets if p.global_model else [np.array([f]) for f in rows]
         losses: list[float] = []
         for g, funcs in enumerate(groups):
             f_idx, t_idx = self._draw_windows(part, funcs, rng)
