@@ -34,7 +34,7 @@ from aquatope.experiments.tuning import remeasure
 from aquatope.resources import ResourceConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tune_eval import key, load_done, problem_for
+from tune_eval import RUN_KEYS, key, load_done, problem_for
 
 SEED_STRIDE = 1000
 """Check ``j`` (1-based) of a run with seed ``s`` uses seed ``s + SEED_STRIDE * j``; tune_eval's own check is
@@ -55,10 +55,7 @@ def checks(task: dict[str, Any]) -> dict[str, Any]:
             continue
         pctl.append(m.latency_pctl_ms)
         passed += bool(m.feasible)  # as tune_eval's check: the percentile under the target and no failed request
-    return {k: task[k] for k in (*KEYS, "fresh")} | {"checks": task["checks"], "passed": passed, "pctl_ms": pctl}
-
-
-KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "load")
+    return {k: task[k] for k in (*RUN_KEYS, "fresh")} | {"checks": task["checks"], "passed": passed, "pctl_ms": pctl}
 
 
 def summarize(runs: list[dict[str, Any]], probs: dict[tuple[Any, ...], dict[str, Any]]) -> None:

@@ -130,8 +130,12 @@ def load_done(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+RUN_KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "load")
+"""The fields that name one run (what resuming matches on)."""
+
+
 def key(r: dict[str, Any]) -> tuple[Any, ...]:
-    return (r["scenario"], r["workflow"], r["method"], r["seed"], r["budget"], r["k"], r["start"], r["load"])
+    return tuple(r[k] for k in RUN_KEYS)
 
 
 def oracles(args: argparse.Namespace, cache: Path) -> dict[str, dict[str, Any]]:

@@ -108,7 +108,9 @@ class BayesLSTMForecaster:
         counts = as_history(history, min_intervals=2)
         rows = np.arange(counts.shape[0]) if train_functions is None else np.unique(np.asarray(train_functions))
         if rows.size == 0 or rows[0] < 0 or rows[-1] >= counts.shape[0]:
-            raise InputError(f"bayes-lstm: train_functions must be row indices in [0, {counts.shape[0]})")
+            raise InputError(
+                f"bayes-lstm: train_functions must be row indices in [0, {counts.shape[0]})", field="train_functions"
+            )
         if train_functions is not None and not self.params.global_model:
             raise InputError("bayes-lstm: train_functions needs the global model", field="global_model")
         p = self.params
