@@ -48,6 +48,23 @@ def test_too_little_history_is_reported_and_falls_back_to_moving_average() -> No
     np.testing.assert_allclose(forecast.median()[:, 0], counts[:, -24:].mean(axis=1))
 
 
+def test_moving_average_spread_widens_when_its_window_holds_a_change() -> None:
+    """A timer at exactly 140 a minute has moving-average residuals of 0, so its noise is 0. After a 5-minute step
+    to 150 the window's mean is 141.04: with the residual noise alone the interval is [141.04, 141.04] and misses
+    every 140 until the step leaves the window (48 misses in the sample trace's function 136). The window's spread
+    must keep 140 inside the 90% interval, and a window without a change must stay a point at 140."""
+    flat = np.full((1, 45), 140.0)
+    model = BayesLSTMForecaster(**SMALL).fit(flat)  # too little history: the moving average serves
+    assert model.components_ == ("moving-average",)
+    steady = model.predict(flat)
+    lo, hi = (b[0, 0] for b in steady.interval(0.9))
+    assert lo == pytest.approx(140.0) and hi == pytest.approx(140.0)
+    stepped = flat.copy()
+    stepped[0, -12:-7] = 150.0  # the step is in the last 24 minutes (SMALL's window), then back to 140
+    lo, hi = (b[0, 0] for b in model.predict(stepped).interval(0.9))
+    assert lo < 140.0 < hi and hi < 150.0
+
+
 def test_calibration_failure_falls_back_to_the_moving_average(monkeypatch: pytest.MonkeyPatch) -> None:
     """When calibration cannot bring the 90% interval near 90% (here: a calibration that can only shrink the
     intervals), the model is not usable, says why, and every function is served by the moving average with its

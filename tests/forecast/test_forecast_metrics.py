@@ -15,6 +15,9 @@ def test_mae_coverage_and_pinball_by_hand() -> None:
     np.testing.assert_allclose(mae(np.array([[1.0, 3.0], [0.0, 0.0]]), np.zeros((2, 2)), axis=1), [2.0, 0.0])
     actual = np.array([1.0, 5.0, 3.0, 10.0])
     assert float(coverage(actual, np.full(4, 1.0), np.full(4, 5.0))) == 0.75  # bounds are inclusive
+    point = np.expm1(np.log1p(140.0))  # 140.00000000000003: a zero-width interval at a constant count
+    assert point != 140.0 and float(coverage(np.array([140.0]), np.array([point]), np.array([point]))) == 1.0
+    assert float(coverage(np.array([140.0]), np.array([140.001]), np.array([141.0]))) == 0.0
     assert float(pinball_loss(np.array([10.0]), np.array([8.0]), 0.9)) == pytest.approx(1.8)
     assert float(pinball_loss(np.array([10.0]), np.array([12.0]), 0.9)) == pytest.approx(0.2)
     with pytest.raises(InputError, match="q"):

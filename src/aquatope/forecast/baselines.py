@@ -67,6 +67,14 @@ def rolling_trailing_mean(history: np.ndarray, window: int) -> np.ndarray:
     return np.asarray((csum[:, idx] - csum[:, lo]) / count)
 
 
+def rolling_trailing_var(history: np.ndarray, window: int) -> np.ndarray:
+    """``out[:, t]`` = variance (population) of ``history[:, max(0, t - window):t]``, the spread of the values
+    :func:`rolling_trailing_mean` averages; ``out[:, 0]`` = 0. Shape ``(n_functions, n_intervals)``."""
+    h = np.asarray(history, dtype=float)
+    mean = rolling_trailing_mean(h, window)
+    return np.maximum(rolling_trailing_mean(h * h, window) - mean * mean, 0.0)
+
+
 class _ResidualBaseline(ABC):
     """Shared fit/predict: point rule + per-function one-step residual std (and optional residual quantiles)."""
 

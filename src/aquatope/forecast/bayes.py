@@ -13,7 +13,9 @@ one-step forecasts, :mod:`aquatope.forecast.validation`):
 * forecasts are normal in the working space: the network's median, with the MC-dropout variance over
   ``mc_passes`` passes (epistemic) plus a noise variance (aleatoric: the function's mean squared validation
   residual, or the quantile head's own spread); the phase expert's spread of same-phase values, at least a
-  Poisson count's at the same-phase rate (:func:`aquatope.forecast.periodic.phase_forecast`);
+  Poisson count's at the same-phase rate (:func:`aquatope.forecast.periodic.phase_forecast`); the moving
+  average's residual noise or, if larger, its window's spread
+  (:func:`~aquatope.forecast.validation.component_variance`);
 * the std is multiplied by a factor found by bisection so that the 90% interval covers 90% of validation
   intervals (in the sense of the randomized PIT of counts, ``calibration="pit"``, or plainly): one factor per rate
   class (mean rate < 1, 1-100, > 100 per interval), or the function's own when it is active in at least
@@ -25,8 +27,9 @@ under-covers by more than twice ``coverage_tolerance``, or a rate class's factor
 bound (20: no factor widens its intervals enough; a zero-width interval that no factor widens drove one there
 before the phase expert's Poisson floor, with quantiles of 10^13 invocations a minute), the model is not usable
 (``usable=False`` with a ``reason``): every function is then served by the moving average with its residual noise
-(component ``moving-average``). A factor at the lower bound is kept: intervals that still over-cover at a twentieth
-of their width (a clean periodic signal) are conservative, not wrong.
+over the whole history or its window's spread (component ``moving-average``). A factor at the lower bound is
+kept: intervals that still over-cover at a twentieth of their width (a clean periodic signal) are conservative,
+not wrong.
 
 torch is imported only when a network is trained or run: constructing the forecaster or importing this module
 does not load it.
@@ -60,7 +63,9 @@ from aquatope.forecast.validation import (
     FittedState,
     ValidationReport,
     choose_components,
+    component_variance,
     served_figures,
+    window_variance,
 )
 
 if TYPE_CHECKING:
@@ -200,8 +205,9 @@ class BayesLSTMForecaster:
         for f in np.flatnonzero(periods):
             ph_c[f], ph_std[f] = phase_forecast(counts[f], int(periods[f]), origins, float(scale[f]), sp)
         ma_c = to_working(rolling_trailing_mean(counts, p.window)[:, train_end:], scale, sp)
+        ma_var = window_variance(counts, scale, p.window, sp)[:, train_end:]
         centers = {"lstm": net_c, "phase": ph_c, "moving-average": ma_c}
-        return centers, {"lstm": net_mvar + net_noise, "phase": ph_std**2, "moving-average": 0 * ma_c}, periods
+        return centers, {"lstm": net_mvar + net_noise, "phase": ph_std**2, "moving-average": ma_var}, periods
 
     def _validate(self, counts: np.ndarray, scale: np.ndarray, train_end: int, start: int) -> None:
         """Choose components, estimate noise, calibrate; sets ``state_`` and ``validation_report``."""
@@ -215,7 +221,7 @@ class BayesLSTMForecaster:
         noise_var[comp == "phase"] = 0.0  # the same-phase spread is the phase expert's whole uncertainty
         if p.quantile_head:
             noise_var[comp == "lstm"] = 0.0  # the head's own spread is the noise
-        raw_std = np.sqrt(np.select(conditions, [spreads[k] for k in COMPONENTS]) + noise_var[:, None])
+        raw_std = np.sqrt(np.select(conditions, [component_variance(k, spreads[k], noise_var) for k in COMPONENTS]))
         rate_class = rate_classes(counts, p.rate_bounds)
         std_scale, own, class_scales = self._calibrate(actual, center, raw_std, scale, rate_class)
         ma = from_working(centers["moving-average"], scale, sp)
@@ -269,7 +275,9 @@ class BayesLSTMForecaster:
         noise_var = np.mean(resid**2, axis=1)
         self.nets_ = []
         tail = slice(counts.shape[1] - n_val, counts.shape[1])
-        center, std = to_working(ma[:, tail], scale, p.space), np.sqrt(noise_var)[:, None] * np.ones((1, n_val))
+        local = window_variance(counts, scale, p.window, p.space)[:, tail]
+        center = to_working(ma[:, tail], scale, p.space)
+        std = np.sqrt(component_variance("moving-average", local, noise_var))
         self.state_ = FittedState(
             scale=scale,
             rate_class=rate_classes(counts, p.rate_bounds),
@@ -363,6 +371,10 @@ class BayesLSTMForecaster:
             counts = np.concatenate([np.zeros((n, w - counts.shape[1])), counts], axis=1)
         center = np.repeat(to_working(counts[:, -w:].mean(axis=1), st.scale, sp)[:, None], h, axis=1)
         var = np.repeat(st.noise_var[:, None], h, axis=1)
+        ma_rows = np.flatnonzero(st.components == "moving-average")
+        if ma_rows.size:
+            local = np.var(to_working(counts[ma_rows, -w:], st.scale[ma_rows], sp), axis=1)[:, None]
+            var[ma_rows] = component_variance("moving-average", local, st.noise_var[ma_rows])
         net_rows = np.flatnonzero(st.components == "lstm")
         if net_rows.size and self.nets_:
             from aquatope.forecast.lstm import torch_threads

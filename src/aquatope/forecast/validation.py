@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from aquatope.forecast.base import ndtri
-from aquatope.forecast.baselines import CENTRAL_LEVELS
+from aquatope.forecast.baselines import CENTRAL_LEVELS, rolling_trailing_var
 from aquatope.forecast.calibration import normal_interval, working_pit_coverage
-from aquatope.forecast.features import from_working
-from aquatope.forecast.metrics import RATE_CLASSES, grouped_figures, pinball_loss, tail_levels
+from aquatope.forecast.features import from_working, to_working
+from aquatope.forecast.metrics import RATE_CLASSES, coverage, grouped_figures, pinball_loss, tail_levels
 
 COMPONENTS: tuple[str, ...] = ("lstm", "phase", "moving-average")
 FIGURES: tuple[str, ...] = (
@@ -42,6 +42,25 @@ FIGURES: tuple[str, ...] = (
 )
 SWITCH_Z = 1.6448536269514722  # one-sided 95%: an alternative must beat the network by more than this many SEs
 SWITCH_MIN = 0.01  # invocations per interval: smaller MAE differences are ties (kept by the network)
+
+
+def window_variance(counts: np.ndarray, scale: np.ndarray, window: int, space: str) -> np.ndarray:
+    """Per function and interval, the variance (working space) of the ``window`` counts before it: the moving
+    average's local spread, shape like ``counts``."""
+    return rolling_trailing_var(to_working(counts, scale, space), window)
+
+
+def component_variance(component: str, spread: np.ndarray, noise_var: np.ndarray) -> np.ndarray:
+    """A component's forecast variance (working space) from its own ``spread`` (per function and interval) and
+    the function's validation ``noise_var``: the two add for the network (epistemic + aleatoric) and the phase
+    expert (whose noise is 0); the moving average takes the larger of its residual noise and its window's spread,
+    so a function whose validation residuals were all 0 (a timer's constant count) still gets a spread once its
+    window holds a change, rather than a zero-width interval that misses every interval until the change has left
+    the window."""
+    noise = np.asarray(noise_var, dtype=float)[:, None]
+    if component == "moving-average":
+        return np.maximum(spread, noise)
+    return spread + noise
 
 
 def choose_components(actual: np.ndarray, medians: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -98,7 +117,7 @@ def _coverage(
 ) -> np.ndarray:
     lower, upper = normal_interval(center, std, level)
     lo, hi = from_working(lower, scale, space), from_working(upper, scale, space)
-    return np.asarray(np.mean((actual >= lo - 1e-9) & (actual <= hi + 1e-9), axis=1))
+    return coverage(actual, lo, hi, axis=1)
 
 
 @dataclass
