@@ -72,6 +72,21 @@ def test_a_run_records_what_decided(tmp_path: Path) -> None:
     assert r["world"]["tenants"]["functions"] == 0
 
 
+def test_keep_receives_the_runs_own_records_behind_its_figures(tmp_path: Path) -> None:
+    """``keep`` (used by bench/pool_churn.py) gets the requests and containers the figures were computed from, and
+    only this workflow's: the same request count, the same cold starts, and each request's latency."""
+    inputs, wf = _inputs(tmp_path)
+    keep: dict[str, object] = {}
+    r = run_one(RunSpec("calm", "keepalive:30+defaults", wf, 0, "peak"), inputs, keep=keep)
+    requests, containers = keep["requests"], keep["containers"]
+    assert isinstance(requests, list) and isinstance(containers, list) and isinstance(keep["t0_s"], float)
+    assert len(requests) == r["metrics"]["requests"] > 0
+    assert sum(q.cold_starts > 0 for q in requests) == r["metrics"]["cold_starts"] > 0
+    assert {q.workflow for q in requests} == {"tiny"} and {c.function for c in containers} == {"f"}
+    assert len(containers) == r["metrics"]["containers_started"]
+    assert all(q.latency_ms >= 100.0 for q in requests)  # 100 ms of work each, more when cold
+
+
 def test_a_run_from_a_tasks_shared_state_equals_a_fresh_run(tmp_path: Path) -> None:
     inputs, wf = _inputs(tmp_path)
     cache: dict[str, object] = {}

@@ -237,19 +237,21 @@ def run_one(
     inputs: StudyInputs,
     forecaster: Forecaster | None = None,
     sizing_cache: dict[str, Any] | None = None,
+    keep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One run (module docstring); returns its figures as plain data (JSON-ready). ``sizing_cache``: shared by the
     runs of one task (:func:`settled_world`, :func:`tuned`). The lower bound at its default knob is verified in
-    the run's world (:mod:`aquatope.experiments.bound`)."""
+    the run's world (:mod:`aquatope.experiments.bound`). ``keep``, if given, receives the run's own records
+    (``requests``, ``containers``, and ``t0_s``, when the replay began) for analyses the figures do not cover."""
     system = system_spec(spec.system)
     if system.pool == JIT_POOL and system.sizer == "exhaustive" and spec.knob is None:
         cache = sizing_cache if sizing_cache is not None else {}
         began = time.perf_counter()
-        out = verified_bound(lambda f: _run_at(spec, inputs, forecaster, cache, f))
+        out = verified_bound(lambda f: _run_at(spec, inputs, forecaster, cache, f, keep))
         out["wall_s"] = time.perf_counter() - began
         return out
     factor = spec.knob if system.reference and spec.knob is not None else 1.0
-    return _run_at(spec, inputs, forecaster, sizing_cache, factor)
+    return _run_at(spec, inputs, forecaster, sizing_cache, factor, keep)
 
 
 def _run_at(
@@ -258,6 +260,7 @@ def _run_at(
     forecaster: Forecaster | None,
     sizing_cache: dict[str, Any] | None,
     factor: float,
+    keep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One replay of ``spec`` (a reference sized for ``factor`` times the target)."""
     began = time.perf_counter()
@@ -300,6 +303,10 @@ def _run_at(
     controller.finish()
     late_s = max(0.0, t0 - p.lead_minutes * 60.0)
     out = _figures(spec, system, pool, workload, live, controller, late_s, began)
+    if keep is not None:
+        keep["requests"] = [r for r in live.request_records() if r.workflow == wf.name]
+        keep["containers"] = [c for c in live.container_records() if c.function in wf.functions]
+        keep["t0_s"] = t0
     first = int(t0 // 60)
     out["world"] = world_figures(live, (first, first + workload.minutes))
     return out
