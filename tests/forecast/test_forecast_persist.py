@@ -133,6 +133,30 @@ def test_bad_header_values_are_refused_naming_file_and_field(
     assert "\n" not in str(info.value)
 
 
+def test_a_usable_model_with_a_class_factor_at_the_bound_is_refused(
+    model_file: tuple[BayesLSTMForecaster, Path], tmp_path: Path
+) -> None:
+    """fit() now calls a class factor at the bisection's upper bound a failed calibration; a file trained before
+    that must not load as usable (it would serve intervals no factor could widen enough). Unusable files, and a
+    factor at the lower bound, still load."""
+    model, path = model_file
+    assert model.validation_report.usable
+
+    def wide(usable: bool, factor: float) -> Callable[[dict[str, Any]], None]:
+        def edit(header: dict[str, Any]) -> None:
+            header["model_wide"]["usable"] = usable
+            header["model_wide"]["std_scale"] = {"sporadic": 1.0, "mid": factor}
+
+        return edit
+
+    stale = _rewrite(path, tmp_path / "stale.safetensors", header_edit=wide(True, 20.0))
+    with pytest.raises(InputError, match="mid class's calibration reached its bound 20") as info:
+        load_model(stale)
+    assert info.value.field == "model_wide.std_scale" and "retrain" in str(info.value)
+    assert load_model(_rewrite(path, tmp_path / "unusable.safetensors", header_edit=wide(False, 20.0))) is not None
+    assert load_model(_rewrite(path, tmp_path / "low.safetensors", header_edit=wide(True, 0.05))) is not None
+
+
 def test_nan_weights_are_refused(model_file: tuple[BayesLSTMForecaster, Path], tmp_path: Path) -> None:
     _, path = model_file
     bad = _rewrite(path, tmp_path / "nan.safetensors", weights_edit=lambda w: w.__setitem__(7, np.nan))

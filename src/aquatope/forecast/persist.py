@@ -33,6 +33,7 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.forecast.bayes import BayesLSTMForecaster
+from aquatope.forecast.calibration import FACTOR_BOUNDS
 from aquatope.forecast.features import N_INPUTS
 from aquatope.forecast.metrics import RATE_CLASSES
 from aquatope.forecast.params import BayesParams
@@ -45,7 +46,7 @@ MAX_FILE_BYTES = 256 * 2**20
 MAX_HEADER_BYTES = 64 * 2**20
 MAX_FUNCTIONS = 1_000_000
 MAX_PREDICT_FLOPS = 2e10  # one forecast of every function; the default model needs about 4e5 per function
-STD_SCALE_BOUNDS = (0.05, 20.0)  # the bisection range of aquatope.forecast.calibration.calibrate_scale
+STD_SCALE_BOUNDS = FACTOR_BOUNDS  # the calibration's bisection range
 
 
 def predict_flops(params: BayesParams, n_functions: int) -> float:
@@ -323,6 +324,14 @@ def _model_wide(header: Mapping[str, Any], source: Path) -> dict[str, Any]:
     scales = wide.get("std_scale", {})
     if not all(k in RATE_CLASSES and isinstance(v, int | float) and math.isfinite(v) for k, v in scales.items()):
         raise InputError("must map rate classes to numbers", source=source, field="model_wide.std_scale")
+    at_bound = [k for k, v in scales.items() if v >= FACTOR_BOUNDS[1]]
+    if wide["usable"] and at_bound:  # fit() no longer accepts this (aquatope.forecast.bayes): trained before it did
+        raise InputError(
+            f"the {at_bound[0]} class's calibration reached its bound {FACTOR_BOUNDS[1]:g}, so this model is not "
+            "usable (it was trained before fit refused that); retrain it",
+            source=source,
+            field="model_wide.std_scale",
+        )
     return dict(wide)
 
 
