@@ -373,7 +373,8 @@ class BayesLSTMForecaster:
         var = np.repeat(st.noise_var[:, None], h, axis=1)
         ma_rows = np.flatnonzero(st.components == "moving-average")
         if ma_rows.size:
-            local = np.var(to_working(counts[ma_rows, -w:], st.scale[ma_rows], sp), axis=1)[:, None]
+            last = np.pad(counts[ma_rows, -w:], ((0, 0), (0, 1)))  # the window before a next interval
+            local = window_variance(last, st.scale[ma_rows], w, sp)[:, -1:]
             var[ma_rows] = component_variance("moving-average", local, st.noise_var[ma_rows])
         net_rows = np.flatnonzero(st.components == "lstm")
         if net_rows.size and self.nets_:
