@@ -54,6 +54,16 @@ def test_a_file_can_extend_a_named_scenario(tmp_path: Path) -> None:
     assert (s.name, s.interference_cpu, s.tenants.functions) == ("mine", 0.9, 20)
     assert s.interference_memory == load_scenario("shared").interference_memory  # merged, not replaced
     assert s.to_dict()["interference"] == {"cpu": 0.9, "memory": s.interference_memory}
+    assert s.cluster.placement == "first-fit"
+
+
+def test_placement_is_a_cluster_field_that_reaches_the_simulator(tmp_path: Path) -> None:
+    path = tmp_path / "spread.yaml"
+    path.write_text("name: spread\nextends: shared\ncluster: {placement: spread}\n")
+    s = load_scenario(str(path))
+    assert s.cluster.placement == "spread" and s.to_dict()["cluster"]["placement"] == "spread"
+    assert s.cluster.cpu_overcommit == load_scenario("shared").cluster.cpu_overcommit  # merged, not replaced
+    assert s.sim_config(invokers=4).placement == "spread"
 
 
 @pytest.mark.parametrize(
@@ -66,6 +76,7 @@ def test_a_file_can_extend_a_named_scenario(tmp_path: Path) -> None:
         ("cluster: {invokers: 0}\n", "cluster.invokers"),
         ("cluster: {invokers: 1e9}\n", "cluster.invokers"),
         ("cluster: {invoker_cpu: 100000}\n", "cluster.invoker_cpu"),
+        ("cluster: {placement: random}\n", "cluster.placement"),
         ("transfer: {latency_ms: 1e12}\n", "transfer.latency_ms"),
         ("tenants: {functions: -3}\n", "tenants.functions"),
         ("measurement: {where: moon}\n", "measurement.where"),

@@ -36,7 +36,7 @@ def _sources(s: Scenario) -> dict[str, str]:
         else "none"
     )
     return {
-        "cluster": f"{size} x {c.invoker_cpu:g} vCPU / {c.invoker_memory_mb / 1024:g} GB, CPU overcommit {c.cpu_overcommit:g}x",
+        "cluster": f"{size} x {c.invoker_cpu:g} vCPU / {c.invoker_memory_mb / 1024:g} GB, CPU overcommit {c.cpu_overcommit:g}x, {c.placement}",
         "tenants": who,
         "interference": _off(
             s.interference_cpu or s.interference_memory,

@@ -7,7 +7,7 @@ the ``calm`` value)::
 
     name, description
     extends: shared                  # start from another scenario and override what follows
-    cluster:    {invokers: auto|N, invoker_cpu, invoker_memory_mb, cpu_overcommit, peak_utilisation}
+    cluster:    {invokers: auto|N, invoker_cpu, invoker_memory_mb, cpu_overcommit, peak_utilisation, placement}
     tenants:    {functions: all|N, scale, keep_alive_s}      # other trace functions on the same invokers
     interference: {cpu, memory}      # contention slopes (CPU-bound, memory-bandwidth-bound)
     cold_start_storm: b              # cold start x (1 + b x containers already starting on the invoker)
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aquatope.errors import InputError
+from aquatope.sim.cluster import PLACEMENTS
 from aquatope.sim.config import SimConfig, Slowdown
 
 MEASUREMENT_PLACES = ("staging", "production")
@@ -53,6 +54,7 @@ class ClusterSpec:
     invoker_memory_mb: int = 262144
     cpu_overcommit: float = 1.0
     peak_utilisation: float = 0.6
+    placement: str = "first-fit"
 
     def __post_init__(self) -> None:
         if self.invokers is not None and (
@@ -60,6 +62,10 @@ class ClusterSpec:
         ):
             raise InputError(f"must be 'auto' or a positive integer, got {self.invokers!r}", field="cluster.invokers")
         _number(self.peak_utilisation, "cluster.peak_utilisation", 0.01, 2.0)
+        if self.placement not in PLACEMENTS:
+            raise InputError(
+                f"must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}", field="cluster.placement"
+            )
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,7 @@ class Scenario:
             invoker_cpu=self.cluster.invoker_cpu,
             invoker_memory_mb=self.cluster.invoker_memory_mb,
             cpu_overcommit=self.cluster.cpu_overcommit,
+            placement=self.cluster.placement,
             transfer_ms=self.transfer_latency_ms,
             transfer_inline_mb=self.transfer_inline_mb,
             transfer_storage_ms=self.transfer_storage_ms,
@@ -209,6 +216,7 @@ class Scenario:
                 "invoker_memory_mb": self.cluster.invoker_memory_mb,
                 "cpu_overcommit": self.cluster.cpu_overcommit,
                 "peak_utilisation": self.cluster.peak_utilisation,
+                "placement": self.cluster.placement,
             },
             "tenants": {
                 "functions": "all" if self.tenants.functions is None else self.tenants.functions,

@@ -1,17 +1,26 @@
-"""Invokers (machines) with CPU and memory capacity, and first-fit placement of containers on them."""
+"""Invokers (machines) with CPU and memory capacity, and the placement of containers on them (first fit or spread)."""
 
 from __future__ import annotations
 
 from aquatope.resources import ResourceConfig
 
+PLACEMENTS = ("first-fit", "spread")
+
 
 class Cluster:
-    """``n`` identical invokers of ``cpu`` vCPU and ``memory_mb``. Placement is first fit: the lowest-numbered
-    invoker with room for the container's memory (reserved strictly) and its CPU limit (reserved up to
-    ``overcommit`` times the invoker's cores). ``starting[i]`` counts containers starting on invoker ``i``
-    (cold-start storms)."""
+    """``n`` identical invokers of ``cpu`` vCPU and ``memory_mb``. A container needs room for its memory (reserved
+    strictly) and its CPU limit (reserved up to ``overcommit`` times the invoker's cores). ``placement``:
+    ``first-fit``, the lowest-numbered invoker with room (packing, as memory-based balancers do: containers started
+    together land together), or ``spread``, the invoker with room and the most unreserved CPU, lowest-numbered
+    among ties (as Kubernetes' default LeastAllocated scoring does). ``starting[i]`` counts containers starting on
+    invoker ``i`` (cold-start storms)."""
 
-    def __init__(self, n: int, cpu: float, memory_mb: float, overcommit: float = 1.0) -> None:
+    def __init__(
+        self, n: int, cpu: float, memory_mb: float, overcommit: float = 1.0, placement: str = "first-fit"
+    ) -> None:
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        self.spread = placement == "spread"
         self.cpu = float(cpu)
         self.memory_mb = float(memory_mb)
         self.overcommit = float(overcommit)
@@ -24,15 +33,21 @@ class Cluster:
         return len(self.free_cpu)
 
     def place(self, config: ResourceConfig) -> int:
-        """Reserve room for ``config`` on the first invoker that fits; -1 if none does."""
+        """Reserve room for ``config`` on the invoker the placement picks; -1 if none fits."""
         cpu, mem = config.cpu, config.memory_mb
         eps = 1e-9
+        best, most = -1, -1.0
         for i, (fc, fm) in enumerate(zip(self.free_cpu, self.free_mem, strict=True)):
             if fc + eps >= cpu and fm >= mem:
-                self.free_cpu[i] = fc - cpu
-                self.free_mem[i] = fm - mem
-                return i
-        return -1
+                if not self.spread:
+                    best = i
+                    break
+                if fc > most + eps:
+                    best, most = i, fc
+        if best >= 0:
+            self.free_cpu[best] -= cpu
+            self.free_mem[best] -= mem
+        return best
 
     def fits_anywhere(self, config: ResourceConfig) -> bool:
         """Could ``config`` fit on an empty invoker at all? (A CPU limit above the machine's cores cannot.)"""

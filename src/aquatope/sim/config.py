@@ -16,6 +16,7 @@ from typing import Any
 from aquatope.errors import InputError
 from aquatope.jsonio import read_json
 from aquatope.resources import Pricing
+from aquatope.sim.cluster import PLACEMENTS
 
 MAX_INVOKERS = 100_000
 """Bound on the cluster size (each invoker costs a few hundred bytes of state; 1e9 would exhaust memory)."""
@@ -43,9 +44,11 @@ class Slowdown:
 class SimConfig:
     """Parameters of a simulated FaaS cluster. Times in seconds or ms as named; every field is bounded.
 
-    **Cluster.** ``invokers`` machines of ``invoker_cpu`` vCPU and ``invoker_memory_mb``. Containers are placed
-    first fit: memory is reserved strictly, CPU up to ``cpu_overcommit`` times the machine's cores (1: CPU reserved
-    like memory; OpenWhisk-style platforms place by memory and share CPU, i.e. overcommit it).
+    **Cluster.** ``invokers`` machines of ``invoker_cpu`` vCPU and ``invoker_memory_mb``. Memory is reserved
+    strictly, CPU up to ``cpu_overcommit`` times the machine's cores (1: CPU reserved like memory; OpenWhisk-style
+    platforms place by memory and share CPU, i.e. overcommit it). ``placement``: ``first-fit`` (the lowest-numbered
+    invoker with room: packing) or ``spread`` (the one with the most unreserved CPU), see
+    :class:`~aquatope.sim.cluster.Cluster`.
 
     **Interference** (:mod:`aquatope.sim.contention`): while an invocation computes, it progresses at
     ``1 / ((1 + a * min(u, 1)) * max(1, u))`` of its nominal speed, ``u`` being its invoker's CPU demand (vCPU of
@@ -98,6 +101,7 @@ class SimConfig:
     heavy_tail_prob: float = 0.0
     heavy_tail_alpha: float = 2.0
     arrival_mode: str = "poisson"
+    placement: str = "first-fit"
     pricing: str = "cloud-run"
 
     def __post_init__(self) -> None:
@@ -113,6 +117,8 @@ class SimConfig:
                 raise InputError(f"must be a number in {bracket}{lo:g}, {hi:g}], got {value!r}", field=name)
         if self.arrival_mode not in ("uniform", "poisson"):
             raise InputError(f"must be 'uniform' or 'poisson', got {self.arrival_mode!r}", field="arrival_mode")
+        if self.placement not in PLACEMENTS:
+            raise InputError(f"must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}", field="placement")
         if not isinstance(self.slowdowns, tuple) or not all(isinstance(s, Slowdown) for s in self.slowdowns):
             raise InputError("must be a list of {at_s, function, factor}", field="slowdowns")
         Pricing.named(self.pricing)

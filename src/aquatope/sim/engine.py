@@ -82,7 +82,7 @@ class Simulator(InvocationExecution, RequestFlow):
         self.seed = int(seed)
         self.pricing = cfg.prices
         self.default_pool = default_pool or PoolTarget(0, 600.0)
-        self.cluster = Cluster(cfg.invokers, cfg.invoker_cpu, cfg.invoker_memory_mb, cfg.cpu_overcommit)
+        self.cluster = Cluster(cfg.invokers, cfg.invoker_cpu, cfg.invoker_memory_mb, cfg.cpu_overcommit, cfg.placement)
         self.c = ContainerTable()
         self._now = 0.0
         self._heap: list[tuple[Any, ...]] = []
