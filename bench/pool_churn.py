@@ -2,9 +2,9 @@
 
 ``aquatope evaluate``'s halves show Aquatope's pool with the YAML sizes (``aquatope+defaults``) missing more
 one-minute windows than OpenWhisk's 10-minute keep-alive (``openwhisk``), which uses the same sizes. This script
-replays both (any two systems, ``--systems A,B``) exactly as ``evaluate`` does (the shared scenario, the peak hour,
-the same seeds, so both see the same arrivals and the same latency draws per function) and splits the difference
-using only what a platform's records show:
+replays both (any two systems, ``--systems A,B``) exactly as ``evaluate`` does (``--scenario``, shared by default;
+the peak hour; the same seeds, so both see the same arrivals and the same latency draws per function) and splits
+the difference using only what a platform's records show:
 
 * **violated windows**, split into *cold* (some request over the target waited on a cold start) and *warm* (every
   request over the target ran on warm containers);
@@ -15,7 +15,7 @@ using only what a platform's records show:
 * **containers**: how many each started for the workflow, and their median lifetime.
 
     python bench/pool_churn.py [--systems openwhisk,aquatope+defaults] [--workflows ml-pipeline,trip-booking]
-        [--seeds 3] [--json bench/results/pool_churn.json]
+        [--seeds 3] [--scenario shared] [--json bench/results/pool_churn.json]
 
 About 20 s per replay plus a forecaster fit (about a minute) per replay of a forecasting pool: 5 minutes for the
 defaults on 2 cores. Figures per (workflow, seed) and pooled; nothing here is tuned.
@@ -86,13 +86,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--systems", default="openwhisk,aquatope+defaults", help="A,B: B is compared with A")
     ap.add_argument("--workflows", default=",".join(EVALUATE_WORKFLOWS))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--scenario", default="shared", help="a scenario name or file (bench/scenarios/shared-spread.yaml)")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     systems = [s.strip() for s in args.systems.split(",")]
     if len(systems) != 2:
         sys.exit("--systems: give exactly two systems, A,B")
-    config = EvaluateConfig(systems=tuple(systems))
+    config = EvaluateConfig(scenarios=(args.scenario,), systems=tuple(systems))
     inputs = study_inputs(load_trace(str(TRACE), seed=0), config.protocol, config.budgets, config.retune)
     minutes = config.protocol.window_minutes
     rows: list[dict[str, Any]] = []
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
             kept: dict[str, dict[str, Any]] = {}
             for system in systems:
                 keep: dict[str, Any] = {}
-                figures = run_one(RunSpec("shared", system, wf_name, seed, "peak"), inputs, keep=keep)
+                figures = run_one(RunSpec(args.scenario, system, wf_name, seed, "peak"), inputs, keep=keep)
                 keep["rate"] = figures["metrics"]["window_violation_rate"]  # evaluate's figure, as a cross-check
                 kept[system] = keep
             a, b = (kept[s] for s in systems)
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{np.median(pooled):.4f}, mean {pooled.mean():.4f}, {np.mean(pooled > SLOWER):.1%} over 5% slower, "
               f"{np.mean(pooled < FASTER):.1%} over 5% faster")  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"systems": systems, "runs": rows, "totals": totals}, indent=1) + "\n")
+        out = {"scenario": args.scenario, "systems": systems, "runs": rows, "totals": totals}
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
 
 
 def print_row(row: dict[str, Any], systems: list[str]) -> None:
