@@ -36,7 +36,8 @@ def _sources(s: Scenario) -> dict[str, str]:
         else "none"
     )
     return {
-        "cluster": f"{size} x {c.invoker_cpu:g} vCPU / {c.invoker_memory_mb / 1024:g} GB, CPU overcommit {c.cpu_overcommit:g}x, {c.placement}",
+        "cluster": f"{size} x {c.invoker_cpu:g} vCPU / {c.invoker_memory_mb / 1024:g} GB, "
+        f"CPU overcommit {c.cpu_overcommit:g}x, {c.placement} placement",
         "tenants": who,
         "interference": _off(
             s.interference_cpu or s.interference_memory,
