@@ -85,6 +85,9 @@ def test_keep_receives_the_runs_own_records_behind_its_figures(tmp_path: Path) -
     assert {q.workflow for q in requests} == {"tiny"} and {c.function for c in containers} == {"f"}
     assert len(containers) == r["metrics"]["containers_started"]
     assert all(q.latency_ms >= 100.0 for q in requests)  # 100 ms of work each, more when cold
+    bound: dict[str, object] = {}
+    lb = run_one(RunSpec("calm", "lower-bound", wf, 0, "peak"), inputs, keep=bound)  # the verified ladder's path
+    assert isinstance(bound["requests"], list) and len(bound["requests"]) == lb["metrics"]["requests"]
 
 
 def test_a_run_from_a_tasks_shared_state_equals_a_fresh_run(tmp_path: Path) -> None:

@@ -241,13 +241,18 @@ def run_one(
 ) -> dict[str, Any]:
     """One run (module docstring); returns its figures as plain data (JSON-ready). ``sizing_cache``: shared by the
     runs of one task (:func:`settled_world`, :func:`tuned`). The lower bound at its default knob is verified in
-    the run's world (:mod:`aquatope.experiments.bound`). ``keep``, if given, receives the run's own records
-    (``requests``, ``containers``, and ``t0_s``, when the replay began) for analyses the figures do not cover."""
+    the run's world (:mod:`aquatope.experiments.bound`). ``keep`` receives the run's own records (``requests``,
+    ``containers``, ``t0_s``: when the replay began) for analyses the figures do not cover."""
     system = system_spec(spec.system)
     if system.pool == JIT_POOL and system.sizer == "exhaustive" and spec.knob is None:
         cache = sizing_cache if sizing_cache is not None else {}
         began = time.perf_counter()
-        out = verified_bound(lambda f: _run_at(spec, inputs, forecaster, cache, f, keep))
+        rungs: dict[float, dict[str, Any]] = {}  # ``keep`` gets the chosen rung's records
+        out = verified_bound(
+            lambda f: _run_at(spec, inputs, forecaster, cache, f, None if keep is None else rungs.setdefault(f, {}))
+        )
+        if keep is not None:
+            keep.update(rungs[out["lower_bound"]["target_factor"]])
         out["wall_s"] = time.perf_counter() - began
         return out
     factor = spec.knob if system.reference and spec.knob is not None else 1.0
