@@ -46,7 +46,13 @@ import numpy as np
 from aquatope.errors import InputError
 from aquatope.forecast.base import Forecast
 from aquatope.forecast.baselines import as_history, check_horizon, rolling_trailing_mean
-from aquatope.forecast.calibration import FACTOR_BOUNDS, bisect_factor, calibrate_scale, working_pit_coverage
+from aquatope.forecast.calibration import (
+    FACTOR_BOUNDS,
+    bisect_factor,
+    calibrate_scale,
+    saturated_class,
+    working_pit_coverage,
+)
 from aquatope.forecast.features import (
     encoder_inputs,
     from_working,
@@ -142,11 +148,10 @@ class BayesLSTMForecaster:
         cov90 = report.pit_coverage_90 if p.calibration == "pit" else report.coverage.get(0.9, float("nan"))
         if not cov90 >= 0.9 - 2 * p.coverage_tolerance:
             return self._fallback(counts, scale, n_val, f"90% {p.calibration} coverage {cov90:.3f} after calibration")
-        for cls, factor in self.state_.model_wide["std_scale"].items():
-            if not factor < FACTOR_BOUNDS[1]:  # even 20x wider intervals under-cover: no factor calibrates them
-                return self._fallback(
-                    counts, scale, n_val, f"the {cls} class's calibration reached its bound {factor:g}"
-                )
+        cls = saturated_class(self.state_.model_wide["std_scale"])
+        if cls is not None:  # even 20x wider intervals under-cover: no factor calibrates them
+            bound = FACTOR_BOUNDS[1]
+            return self._fallback(counts, scale, n_val, f"the {cls} class's calibration reached its bound {bound:g}")
         self.validation_report = self.state_.report()
         return self
 

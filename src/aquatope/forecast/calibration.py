@@ -11,7 +11,7 @@ calibrated forecaster of counts meets: on a function silent 95% of the time ever
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -20,6 +20,12 @@ from aquatope.forecast.features import to_working
 from aquatope.forecast.metrics import coverage, pinball_loss, pit_coverage, tail_levels
 
 FACTOR_BOUNDS = (0.05, 20.0)
+
+
+def saturated_class(class_factors: Mapping[str, float]) -> str | None:
+    """The first rate class whose std factor reached the bisection's upper bound (no factor inside the bounds
+    widens its intervals enough: its calibration failed), or None. Fit and model loading both apply it."""
+    return next((cls for cls, factor in class_factors.items() if not factor < FACTOR_BOUNDS[1]), None)
 
 
 def normal_interval(mean: np.ndarray, std: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.forecast.bayes import BayesLSTMForecaster
-from aquatope.forecast.calibration import FACTOR_BOUNDS
+from aquatope.forecast.calibration import FACTOR_BOUNDS, saturated_class
 from aquatope.forecast.features import N_INPUTS
 from aquatope.forecast.metrics import RATE_CLASSES
 from aquatope.forecast.params import BayesParams
@@ -324,10 +324,10 @@ def _model_wide(header: Mapping[str, Any], source: Path) -> dict[str, Any]:
     scales = wide.get("std_scale", {})
     if not all(k in RATE_CLASSES and isinstance(v, int | float) and math.isfinite(v) for k, v in scales.items()):
         raise InputError("must map rate classes to numbers", source=source, field="model_wide.std_scale")
-    at_bound = [k for k, v in scales.items() if v >= FACTOR_BOUNDS[1]]
-    if wide["usable"] and at_bound:  # fit() no longer accepts this (aquatope.forecast.bayes): trained before it did
+    cls = saturated_class(scales)
+    if wide["usable"] and cls is not None:  # fit() no longer accepts this: the file was trained before it did
         raise InputError(
-            f"the {at_bound[0]} class's calibration reached its bound {FACTOR_BOUNDS[1]:g}, so this model is not "
+            f"the {cls} class's calibration reached its bound {FACTOR_BOUNDS[1]:g}, so this model is not "
             "usable (it was trained before fit refused that); retrain it",
             source=source,
             field="model_wide.std_scale",

@@ -118,7 +118,6 @@ class FnState:
         self.steps = steps
         self.background = background
         self.instant = False  # clairvoyant just-in-time containers (Simulator.set_instant)
-        self.instant = False  # clairvoyant just-in-time containers (Simulator.set_instant)
         self.obs_inv = self.obs_cold = self.obs_peak = self.obs_done = 0
         self.obs_inflight = self.obs_busy = self.obs_t = 0.0
         self.total_inv = self.total_cold = self.total_failed = 0
