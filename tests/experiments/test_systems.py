@@ -44,6 +44,8 @@ def test_pool_plus_sizer_combinations() -> None:
     spec = system_spec("reactive:target=0.5+aquatope-bo")
     assert (spec.pool, spec.sizer, spec.forecaster) == ("reactive:target=0.5", "aquatope-bo", None)
     assert system_spec("aquatope:q=0.7+defaults").forecaster == "bayes-lstm"
+    assert system_spec("aquatope:keep=auto+aquatope-bo").forecaster == "bayes-lstm"  # the candidate pool
+    assert make_pool_policy(system_spec("aquatope:keep=auto+aquatope-bo")).name.endswith(":keep=auto")
     assert parse_systems("openwhisk, keepalive:60+cherrypick") == ("openwhisk", "keepalive:60+cherrypick")
 
 

@@ -108,3 +108,27 @@ def test_an_unusable_forecast_falls_back_on_the_last_count_and_says_so(bad: floa
     assert decision.fallback and "f0" in decision.reasons and "f1" not in decision.reasons
     assert decision.targets["f0"].min_warm == 2  # as a forecast of 6 (the last count) gives
     assert decision.targets["f1"].min_warm == 2
+
+
+def test_keep_auto_keeps_containers_above_the_floor_for_the_learned_keep_alive() -> None:
+    """A timer every 10 minutes: ``keep=auto`` keeps what the floor does not hold for the keep-alive learned from
+    the history at the first tick (the 99th percentile of idle times, 9 intervals, plus 10%: 11 minutes), and keeps
+    that choice as its state when the history grows; the default releases them after half an interval. A function
+    busy every minute learns 1.1 minutes."""
+    timer = np.zeros((1, 600))
+    timer[0, ::10] = 1.0
+    forecast = Forecast(np.zeros((1, 1)), np.zeros((1, 1)))
+    stats = {"f0": FunctionStats(1.0, 1.0)}
+    short, _ = ForecastPoolPolicy()(ctx(timer, forecast=forecast, stats=stats))
+    assert short.targets["f0"] == PoolTarget(0, 30.0)
+    auto = ForecastPoolPolicy(keep="auto")
+    decision, state = auto(ctx(timer, forecast=forecast, stats=stats))
+    assert decision.targets["f0"].keep_alive_s == pytest.approx(10 * 1.1 * 60.0)
+    assert decision.targets["f0"].min_warm == 0  # the floor is the forecast's, unchanged
+    busy = np.full((1, 600), 5.0)
+    again, same = auto(ctx(busy, forecast=forecast, stats=stats, state=state))
+    assert again.targets["f0"].keep_alive_s == pytest.approx(660.0) and same is state
+    fresh, _ = auto(ctx(busy, forecast=forecast, stats=stats))
+    assert fresh.targets["f0"].keep_alive_s == pytest.approx(1.1 * 60.0)
+    with pytest.raises(InputError, match="keep"):
+        ForecastPoolPolicy(keep="forever")

@@ -42,6 +42,7 @@ def test_sweeps_are_the_default_and_a_symmetric_grid() -> None:
         ("reactive:target=0.5", 0.7, "reactive"),
         ("provisioned", 0.999, "provisioned:q=0.999"),
         ("aquatope:q=0.9", 0.5, "aquatope:q=0.5"),
+        ("aquatope:keep=auto", 0.988, "aquatope:q=0.988:keep=auto"),  # the sweep keeps the word option
     ],
 )
 def test_policy_with_knob(spec: str, value: float, expected: str) -> None:

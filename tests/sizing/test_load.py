@@ -60,3 +60,13 @@ def test_at_a_low_rate_the_smaller_configuration_wins_the_expected_total_cost() 
     assert objective_usd(low, small) < 0.6 * objective_usd(low, big)
     assert objective_usd(low, small) > 10 * small.cost_per_request_usd
     assert objective_usd(p, small) == small.cost_per_request_usd  # no load: the measured cost
+
+
+def test_the_learned_keep_alive_holds_at_least_the_short_one() -> None:
+    """``aquatope:keep=auto`` keeps containers above the floor for the hybrid histogram's keep-alive at the rate:
+    at one invocation every ~17 minutes the floor is empty and the short keep-alive holds almost nothing, the
+    learned one (longer than the gaps) about one container; at high rates the floor decides both."""
+    rare, busy = 0.001, 1.0
+    assert expected_containers("aquatope", rare, 2.0) < 0.05
+    assert expected_containers("aquatope:keep=auto", rare, 2.0) > 0.9
+    assert expected_containers("aquatope:q=0.9:keep=auto", busy, 2.0) == expected_containers("aquatope", busy, 2.0)

@@ -29,6 +29,12 @@ the one level ``q``: raising ``q`` trades idle GB-s for fewer cold starts. ``kee
 started by cold starts, or left as the floor falls) are released soon after they fall idle. The control loop applies
 the target ahead of the interval (its ``lead_s``) so containers are ready when it starts. Stateless.
 
+``keep="auto"`` (spec ``aquatope:keep=auto``, a candidate, not the default) keeps those containers instead for the
+keep-alive ``keepalive:auto`` learns from the history of the first tick (the 99th percentile of the idle times plus
+10%, Shahrad et al.; :class:`~aquatope.prewarm.keepalive.AutoKeepAlive`), never less than the short one: a
+container a burst started then waits for the next burst instead of being released and started again. The choice
+is made once and kept as the policy's state.
+
 Where the constants come from: ``presence = 0.5`` rounds the count quantile (half an invocation or more gets a
 container); ``keep_alive_intervals = 0.5`` and ``persistence_window = 1440`` (one day of minutes) were set when
 the policy was written, before any held-out evaluation; ``q`` is the user's trade-off (``aquatope:q=...``).
@@ -45,11 +51,14 @@ import numpy as np
 from aquatope.errors import InputError
 from aquatope.platform import PoolTarget
 from aquatope.prewarm.base import FunctionStats, PolicyContext, PoolDecision
+from aquatope.prewarm.keepalive import AutoKeepAlive, AutoKeepAliveState
 
 DEFAULT_STATS = FunctionStats(mean_duration_s=1.0, p99_duration_s=1.0)
 """Assumed for a function with no observed duration yet: 1 s, about the median of the per-function mean execution
 times in the Azure Functions 2019 trace (Shahrad et al., ATC '20: half of the functions average under 1 s)."""
 ONSET_FLOOR_REASON = "onset floor"
+KEEP_RULES = ("interval", "auto")
+"""How long containers above the floor are kept: ``keep_alive_intervals`` intervals, or the learned keep-alive."""
 
 
 def onset_persistence(history: np.ndarray, window: int) -> np.ndarray:
@@ -111,7 +120,8 @@ class ForecastPoolPolicy:
 
     ``q``: the level of the count quantile and of the within-interval peak; ``presence``: smallest count quantile
     that gets a container; ``keep_alive_intervals``: keep-alive in control intervals; ``persistence_window``:
-    intervals of history that onset persistence is learned from; ``onset_floor``: apply step 0.
+    intervals of history that onset persistence is learned from; ``onset_floor``: apply step 0; ``keep``: one of
+    :data:`KEEP_RULES` (``auto``: at least the learned keep-alive, module docstring).
     """
 
     q: float = 0.9
@@ -119,6 +129,7 @@ class ForecastPoolPolicy:
     keep_alive_intervals: float = 0.5
     persistence_window: int = 1440
     onset_floor: bool = True
+    keep: str = "interval"
     needs_forecast: bool = True
     needs_future: bool = False
 
@@ -131,10 +142,23 @@ class ForecastPoolPolicy:
                 raise InputError(f"must be a finite number >= 0, got {value}", field=name)
         if self.persistence_window < 3:
             raise InputError(f"must be >= 3, got {self.persistence_window}", field="persistence_window")
+        if self.keep not in KEEP_RULES:
+            raise InputError(f"must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}", field="keep")
 
     @property
     def name(self) -> str:
-        return f"aquatope:q={self.q:g}" + ("" if self.onset_floor else ",no-floor")
+        keep = "" if self.keep == "interval" else f":keep={self.keep}"
+        return f"aquatope:q={self.q:g}{keep}" + ("" if self.onset_floor else ",no-floor")
+
+    def keep_alive_s(self, context: PolicyContext) -> tuple[float, AutoKeepAliveState | None]:
+        """The keep-alive of containers above the floor, and the learned keep-alive's state (``keep="auto"``)."""
+        short = self.keep_alive_intervals * context.interval_s
+        if self.keep == "interval":
+            return short, None
+        state = context.state
+        if not isinstance(state, AutoKeepAliveState):
+            state = AutoKeepAlive().fit(context.history, context.interval_s)
+        return max(short, state.keep_alive_s), state
 
     def __call__(self, context: PolicyContext) -> tuple[PoolDecision, Any]:
         forecast = context.forecast
@@ -160,6 +184,6 @@ class ForecastPoolPolicy:
             with_floor = warm_containers(floored, duration, in_progress, context.interval_s, self.q, self.presence)
             reasons.update({fns[i]: ONSET_FLOOR_REASON for i in np.flatnonzero(with_floor > warm)})
             warm = with_floor
-        keep_alive_s = self.keep_alive_intervals * context.interval_s
+        keep_alive_s, state = self.keep_alive_s(context)
         targets = {f: PoolTarget(int(w), keep_alive_s) for f, w in zip(fns, warm, strict=True)}
-        return PoolDecision(targets, reasons, fallback), None
+        return PoolDecision(targets, reasons, fallback), state

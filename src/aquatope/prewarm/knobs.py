@@ -143,4 +143,8 @@ def policy_with_knob(spec: str, value: float) -> str:
     """``spec`` with its knob set to ``value``, e.g. ``("reactive", 0.5) -> "reactive:target=0.5"``."""
     if not math.isfinite(value):
         raise InputError(f"knob value must be finite, got {value}", field="--pareto")
-    return knob_for(spec).spec(value)
+    knob = knob_for(spec)
+    words = [a for a in spec.strip().split(":")[1:] if not a.startswith(f"{knob.parameter}=") and "=" in a]
+    if knob.parameter == "seconds" or not words:
+        return knob.spec(value)
+    return make_policy(":".join([knob.spec(value), *words])).name  # word options (aquatope's keep=) are kept

@@ -7,10 +7,12 @@ Grammar: a spec is a name, optionally followed by ``:``-separated arguments::
     hybrid-histogram[:p=<p>]     Shahrad et al.'s hybrid histogram; p = its keep-alive percentile in (0, 1)
     reactive[:target=<u>]        Knative-KPA-style autoscaler; u = target utilisation in (0, 1], default 0.7
     provisioned[:q=<q>]          provisioned concurrency at the q-quantile in (0, 1] of recent per-minute peaks
-    aquatope[:q=<q>]             Aquatope's forecast-quantile pool; q in (0, 1)
+    aquatope[:q=<q>][:keep=auto] Aquatope's forecast-quantile pool; q in (0, 1); keep=auto keeps containers above
+                                 its floor for the learned keep-alive (a candidate, see forecast_pool)
     clairvoyant-interval         reference: each interval's true peak for the whole interval (alias: oracle)
 
-Each pool takes at most its one ``--pareto`` knob (:mod:`aquatope.prewarm.knobs`). A policy's ``name`` is its
+Each pool takes at most its one ``--pareto`` knob (:mod:`aquatope.prewarm.knobs`), and ``aquatope`` also a word
+option. A policy's ``name`` is its
 canonical spec, so ``make_policy(p.name) == p``: bare when the knob is at its default, except the quantile pools
 (``provisioned:q=0.99``, ``aquatope:q=0.9``), whose names always carry ``q``; ``oracle`` is accepted and gives
 ``clairvoyant-interval``. Anything else is an :class:`~aquatope.errors.InputError` naming the spec, what is wrong
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from aquatope.errors import InputError
 from aquatope.prewarm.base import PoolPolicy
 from aquatope.prewarm.clairvoyant import ClairvoyantIntervalPolicy
-from aquatope.prewarm.forecast_pool import ForecastPoolPolicy
+from aquatope.prewarm.forecast_pool import KEEP_RULES, ForecastPoolPolicy
 from aquatope.prewarm.histogram import HybridHistogramPolicy
 from aquatope.prewarm.keepalive import AutoKeepAlive, FixedKeepAlive
 from aquatope.prewarm.provisioned import ProvisionedConcurrency
@@ -34,21 +36,23 @@ from aquatope.prewarm.reactive import ReactivePolicy
 
 POLICY_FORMS = (
     "keepalive:<seconds>, keepalive:auto[:p=<p>], hybrid-histogram[:p=<p>], reactive[:target=<u>], "
-    "provisioned[:q=<q>], aquatope[:q=<q>], clairvoyant-interval (alias oracle)"
+    "provisioned[:q=<q>], aquatope[:q=<q>][:keep=auto], clairvoyant-interval (alias oracle)"
 )
 ALIASES = {"oracle": "clairvoyant-interval"}
 
 
 @dataclass(frozen=True)
 class _Family:
-    """How to build one pool from its option: ``key=value`` sets constructor argument ``argument``, a number in
-    ``(0, high]`` (``high_open``: ``(0, high)``)."""
+    """How to build one pool from its options: ``key=value`` sets constructor argument ``argument``, a number in
+    ``(0, high]`` (``high_open``: ``(0, high)``); ``choices``: further ``name=word`` options, each a constructor
+    argument of the same name taking one of its words."""
 
     build: Callable[..., PoolPolicy]
     key: str | None = None
     argument: str = ""
     high: float = 1.0
     high_open: bool = True
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 FAMILIES: dict[str, _Family] = {
@@ -56,7 +60,7 @@ FAMILIES: dict[str, _Family] = {
     "hybrid-histogram": _Family(HybridHistogramPolicy, "p", "tail_percentile"),
     "reactive": _Family(ReactivePolicy, "target", "target_utilization", high_open=False),
     "provisioned": _Family(ProvisionedConcurrency, "q", "q", high_open=False),
-    "aquatope": _Family(ForecastPoolPolicy, "q", "q"),
+    "aquatope": _Family(ForecastPoolPolicy, "q", "q", choices=(("keep", KEEP_RULES),)),
     "clairvoyant-interval": _Family(ClairvoyantIntervalPolicy),
 }
 
@@ -87,22 +91,33 @@ def _family(spec: str, parts: list[str]) -> tuple[str, list[str]]:
     return name, args
 
 
-def _options(spec: str, name: str, args: list[str]) -> dict[str, float]:
+def _options(spec: str, name: str, args: list[str]) -> dict[str, float | str]:
     family = FAMILIES[name]
     if family.key is None and args:
         raise _bad(spec, f"{name} takes no options")
-    if len(args) > 1:
-        raise _bad(spec, f"{name} takes one option, {family.key}=<value>")
-    if not args:
-        return {}
-    key, eq, text = args[0].partition("=")
-    if key != family.key or not eq:
-        raise _bad(spec, f"expected {name}:{family.key}=<value>")
-    value = _number(spec, text)
-    if not (0 < value < family.high or (value == family.high and not family.high_open)):
-        interval = f"(0, {family.high:g}{')' if family.high_open else ']'}"
-        raise _bad(spec, f"{family.key} must be in {interval}, got {value:g}")
-    return {family.argument: value}
+    choices = dict(family.choices)
+    keys = [family.key, *choices]
+    if len(args) > len(keys):
+        raise _bad(spec, f"{name} takes at most {len(keys)} option(s): " + ", ".join(f"{k}=<value>" for k in keys))
+    out: dict[str, float | str] = {}
+    for arg in args:
+        key, eq, text = arg.partition("=")
+        if key not in keys or not eq:
+            raise _bad(spec, f"expected {name}:" + " or ".join(f"{k}=<value>" for k in keys))
+        argument = family.argument if key == family.key else key
+        if argument in out:
+            raise _bad(spec, f"{key} given twice")
+        if key in choices:
+            if text not in choices[key]:
+                raise _bad(spec, f"{key} must be one of {', '.join(choices[key])}, got {text!r}")
+            out[argument] = text
+            continue
+        value = _number(spec, text)
+        if not (0 < value < family.high or (value == family.high and not family.high_open)):
+            interval = f"(0, {family.high:g}{')' if family.high_open else ']'}"
+            raise _bad(spec, f"{family.key} must be in {interval}, got {value:g}")
+        out[argument] = value
+    return out
 
 
 def make_policy(spec: str) -> PoolPolicy:

@@ -19,7 +19,8 @@ event "no invocation in the window", ``k = 0``):
   ``s`` seconds, so ``held = E[peak over a window of s + d]``;
 * ``aquatope[:q=Q]`` and ``provisioned:q=Q`` (a floor at the ``Q``-quantile of the interval's peak, as
   :mod:`aquatope.prewarm.forecast_pool` computes it): ``held`` = that quantile (0 when fewer than one invocation
-  per interval is expected at level ``Q``), or the peak over its half-interval keep-alive if that is larger;
+  per interval is expected at level ``Q``), or the peak over its half-interval keep-alive if that is larger
+  (with ``:keep=auto``, over the hybrid histogram's keep-alive below if that is longer);
 * ``oracle`` / ``clairvoyant-interval`` (each interval's true peak): ``held = E[peak over the interval]``;
 * ``lower-bound`` / ``clairvoyant-jit`` (a container exactly while an invocation runs): ``held = lambda * d``;
 * ``hybrid-histogram``: a keep-alive of the histogram's 99th-percentile idle time (in whole control intervals,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 POOL_FORMS = (
     "keepalive:<s>",
-    "aquatope[:q=Q]",
+    "aquatope[:q=Q][:keep=auto]",
     "provisioned:q=Q",
     "oracle",
     "clairvoyant-interval",
@@ -154,12 +155,17 @@ def expected_containers(pool: str, rate_per_s: float, duration_s: float, interva
             raise InputError(f"bad pool {spec!r}: keep-alive must be >= 0 s", field="pool")
         held = expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s + duration_s))
     elif name in ("aquatope", "provisioned"):
+        learned = name == "aquatope" and arg.split(":")[-1] == "keep=auto"
+        if learned:
+            arg = arg.removesuffix("keep=auto").rstrip(":")
         q = _quantile_arg(spec, arg, AQUATOPE_DEFAULT_Q if name == "aquatope" else None)
         present = poisson.ppf(q, rate_per_s * interval_s) >= 1  # at level q, an invocation is coming
         looks = max(1.0, interval_s / max(duration_s, 1e-9))
         floor = quantile_peak(busy, looks, q) if present else 0.0
-        keep_s = AQUATOPE_KEEP_INTERVALS * interval_s + duration_s  # containers beyond the floor, released soon
-        held = max(floor, expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s)))
+        keep_s = AQUATOPE_KEEP_INTERVALS * interval_s  # containers beyond the floor, released soon ...
+        if learned:  # ... or kept for the learned keep-alive (the hybrid histogram's rule at this rate)
+            keep_s = max(keep_s, _histogram_keep_s(rate_per_s, interval_s))
+        held = max(floor, expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s + duration_s)))
     elif spec in ("oracle", "clairvoyant-interval"):
         held = expected_peak(*peak_cdf_power(rate_per_s, duration_s, interval_s))
     elif spec in ("lower-bound", "clairvoyant-jit"):
