@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -374,10 +375,7 @@ def _figures(
 
 
 def _count(items: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for kind in items:
-        out[str(kind)] = out.get(str(kind), 0) + 1
-    return out
+    return dict(Counter(str(kind) for kind in items))
 
 
 def _series(
