@@ -9,13 +9,14 @@ from sim_cases import chain
 from aquatope.controller import (
     Controller,
     ControllerConfig,
+    LiveBatches,
     RetuneRule,
     RetuneState,
     SizingOutcome,
     WindowSignal,
     retune_due,
 )
-from aquatope.platform import PoolTarget
+from aquatope.platform import PoolTarget, RequestRecord
 from aquatope.prewarm import PolicyContext, PoolDecision
 from aquatope.resources import ResourceConfig
 from aquatope.sim import Simulator
@@ -179,3 +180,67 @@ def test_policies_see_observed_durations_never_the_perf_models() -> None:
     sim.submit("tiny", np.array([5.0, 10.0, 15.0]))
     ctl.run(2)
     assert ctl.stats["a"].mean_duration_s == pytest.approx(0.25)  # what the platform reported
+
+
+def _record(i: int, arrival: float, end: float, cold: int = 0, failed: bool = False, wf: str = "tiny") -> RequestRecord:
+    return RequestRecord(i, wf, arrival, end, 1000.0 * (end - arrival), {}, cold, failed)
+
+
+def test_live_batches_take_warm_requests_of_the_deployed_configuration_only() -> None:
+    batches = LiveBatches("tiny", 2)
+    batches.reset(100.0)  # the configuration was applied at 100 s
+    records = [
+        _record(0, 90.0, 101.0),  # arrived before the configuration: not its evidence
+        _record(1, 100.0, 101.0),
+        _record(2, 102.0, 103.0, cold=1),  # waited on a cold start: the pool's doing
+        _record(3, 103.0, 104.0, failed=True),
+        _record(4, 104.0, 105.0, wf="other"),
+        _record(5, 105.0, 106.5),
+        _record(6, 106.0, 108.0),
+        _record(7, 107.0, 130.0),  # not finished by the first call
+    ]
+    first = batches.take(records, 120.0)
+    assert [b.tolist() for b in first] == [[1000.0, 1500.0]] and batches.pending == [2000.0]
+    assert [b.tolist() for b in batches.take(records, 140.0)] == [[2000.0, 23000.0]]
+    assert batches.take(records, 200.0) == []  # nothing counted twice
+    batches.pending = [5.0]
+    batches.reset(210.0)
+    assert batches.pending == [] and batches.since_s == 210.0
+
+
+class ObservingResizer(CountingResizer):
+    """Deploys ``config``; switches to ``bigger`` at the second live batch it is handed."""
+
+    live_batch = 3
+
+    def __init__(self, config: dict[str, ResourceConfig], bigger: dict[str, ResourceConfig]) -> None:
+        super().__init__(config)
+        self.bigger = bigger
+        self.batches: list[list[float]] = []
+
+    def observe(self, config: dict[str, ResourceConfig], latency_ms: np.ndarray) -> SizingOutcome | None:
+        self.batches.append(latency_ms.tolist())
+        if len(self.batches) == 2:
+            return SizingOutcome(self.bigger, source="live", note="re-judged")
+        return None
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_live_evidence_hands_batches_to_the_resizer_and_applies_its_new_answer(enabled: bool) -> None:
+    wf = chain("tiny", [("a", 100.0)], qos_ms=5000.0)
+    sim = Simulator(seed=0)
+    small, big = {"a": ResourceConfig(0.5, 512)}, {"a": ResourceConfig(2.0, 2048)}
+    resizer = ObservingResizer(small, big)
+    config = ControllerConfig(retune=None, live_evidence=enabled)
+    ctl = Controller(sim, wf, LastCountPolicy(), resizer=resizer, config=config)
+    ctl.start()
+    sim.submit("tiny", np.arange(5.0, 600.0, 20.0))  # one request every 20 s for 10 minutes
+    ctl.run(10)
+    ctl.finish()
+    if not enabled:
+        assert resizer.batches == [] and ctl.configs == small and len(ctl.sizings) == 1
+        return
+    assert ctl.configs == big and {len(b) for b in resizer.batches} == {3}
+    assert 2 < len(resizer.batches) <= 30 // 3  # the new configuration's requests go on as its own evidence
+    assert [s.source for s in ctl.sizings] == [None, "live"] and resizer.attempts == [0]  # nothing re-tuned
+    assert {c.config for c in sim.container_records() if c.function == "a"} == {small["a"], big["a"]}

@@ -12,7 +12,9 @@ when interval ``k`` starts), ``tick()``:
    back; every tick whose decision fell back on a safe default is counted (``fallback_ticks``);
 3. calls the pure pool policy and applies the targets that changed with ``set_pool``;
 4. every ``check_every`` ticks, judges the re-tune rule (:func:`aquatope.retune.retune_due`) and, when due, calls
-   ``resizer(attempt)`` and applies its answer with ``set_resources``.
+   ``resizer(attempt)`` and applies its answer with ``set_resources``;
+5. with ``live_evidence`` (off by default), hands a resizer that can ``observe`` the deployed configuration's warm
+   requests in batches (:class:`~aquatope.retune.LiveBatches`), applying any new answer (:mod:`aquatope.sizing.live`).
 
 **Policies with a shorter interval** (a Knative-style autoscaler ticks every 2 s: ``policy.interval_s``) are also
 called between the minute ticks, every ``policy_interval_s``, with what the platform observed since the previous
@@ -46,7 +48,7 @@ from aquatope.forecast.base import Forecast, Forecaster
 from aquatope.platform import FunctionObservation, Platform, PoolTarget
 from aquatope.prewarm import DEFAULT_INTERVAL_S, FunctionStats, PolicyContext, PoolPolicy
 from aquatope.resources import ResourceConfig
-from aquatope.retune import RetuneRule, RetuneState, SizingOutcome, TickRecord, WindowSignal, retune_due
+from aquatope.retune import LiveBatches, RetuneRule, RetuneState, SizingOutcome, TickRecord, WindowSignal, retune_due
 from aquatope.workflow import Workflow
 
 END_POOL = PoolTarget(0, 0.0)
@@ -56,6 +58,7 @@ __all__ = [
     "END_POOL",
     "Controller",
     "ControllerConfig",
+    "LiveBatches",
     "ObservedDurations",
     "Resizer",
     "RetuneRule",
@@ -82,6 +85,7 @@ class ControllerConfig:
     lead_s: float = 2.0
     retune: RetuneRule | None = field(default_factory=RetuneRule)
     policy_interval_s: float | None = None
+    live_evidence: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.lead_s < self.interval_s:
@@ -200,6 +204,8 @@ class Controller:
         self._minute = _Minute()
         self._source = workflow.stage(workflow.sources()[0]).function  # its invocations count the requests
         self._calls = workflow.invocations_per_request()
+        batch = int(getattr(resizer, "live_batch", 0) or 0)
+        self._live = LiveBatches(workflow.name, batch) if self.config.live_evidence and batch > 0 else None
 
     @property
     def stats(self) -> dict[str, FunctionStats]:
@@ -261,6 +267,7 @@ class Controller:
         seen = last if self.policy_interval_s else obs  # a sub-ticked policy sees the interval since its last call
         fell_back = self._apply_policy(now, seen if k > 0 else {}, future_peak)
         reason = self._maybe_retune(k)
+        self._live_evidence()
         record = TickRecord(
             k, now, requests, sum(t.min_warm for t in self.pool.values()), self._forecast is not None, reason, fell_back
         )
@@ -340,14 +347,32 @@ class Controller:
         self.tuning_cost_usd += outcome.cost_usd
         if outcome.durations_s:
             self.durations.prime(outcome.durations_s)
+        self._apply(outcome, deployed=attempt > 0)
+
+    def _apply(self, outcome: SizingOutcome, deployed: bool) -> None:
+        """Take ``outcome``'s configuration (applied with ``set_resources`` once the workflow is deployed)."""
         if outcome.config is None:
             return
         new = {f: outcome.config.get(f, self.configs[f]) for f in self.functions}
-        if attempt > 0:
+        if deployed:
             for f, cfg in new.items():
                 if cfg != self.configs[f]:
                     self.platform.set_resources(f, cfg)
         self.configs = new
+        if self._live is not None:
+            self._live.reset(self.platform.now_s)
+
+    def _live_evidence(self) -> None:
+        """Live batches to the resizer (module docstring, step 5); a new answer is applied and kept in ``sizings``."""
+        observe = getattr(self.resizer, "observe", None)
+        if self._live is None or observe is None:
+            return
+        for batch in self._live.take(self.platform.request_records(), self.platform.now_s):
+            outcome = observe(self.configs, batch)
+            if outcome is not None and outcome.config is not None:
+                self.sizings.append(outcome)
+                self._apply(outcome, deployed=True)
+                return
 
     def window_signal(self, k: int, window: int) -> WindowSignal:
         """Requests that finished in the last ``window`` intervals, their warm violations, and the request rate."""

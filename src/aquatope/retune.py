@@ -10,10 +10,15 @@ triggers exactly one re-tune.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from aquatope.errors import InputError
+from aquatope.platform import RequestRecord
 from aquatope.resources import ResourceConfig
 
 
@@ -115,3 +120,55 @@ class TickRecord:
     forecast_ok: bool
     retune: str | None = None
     fallback: bool = False
+
+
+class LiveBatches:
+    """Warm live requests of the deployed configuration, cut into batches of ``size`` latencies for
+    :mod:`aquatope.sizing.live`: requests that arrived since the configuration was applied (``reset``), finished
+    without failing and waited on no cold start (a cold start is the pool's doing, not the configuration's)."""
+
+    def __init__(self, workflow: str, size: int) -> None:
+        self.workflow = workflow
+        self.size = size
+        self.since_s = 0.0
+        self.read_s = -math.inf
+        self.pending: list[float] = []
+
+    def reset(self, now_s: float) -> None:
+        """A new configuration was applied at ``now_s``: what was collected belongs to the old one."""
+        self.since_s = now_s
+        self.pending = []
+
+    def take(self, records: Iterable[RequestRecord], now_s: float) -> list[np.ndarray]:
+        """Add the requests that ended since the last call (up to ``now_s``); the full batches collected."""
+        for r in records:
+            if (
+                r.workflow == self.workflow and self.read_s < r.end_s <= now_s and r.arrival_s >= self.since_s
+                and r.cold_starts == 0 and not r.failed
+            ):  # fmt: skip
+                self.pending.append(r.latency_ms)
+        self.read_s = now_s
+        n = len(self.pending) // self.size * self.size
+        batches = [np.array(self.pending[i : i + self.size]) for i in range(0, n, self.size)]
+        self.pending = self.pending[n:]
+        return batches
+
+
+class TunedResizer:
+    """A resizer whose initial right-sizing (attempt 0) was already done: it returns that outcome, re-tunes with the
+    real resizer, and hands it live requests (``observe``, ``live_batch``) when it takes them."""
+
+    def __init__(self, outcome: SizingOutcome, resizer: Any) -> None:
+        self.outcome = outcome
+        self.resizer = resizer
+        self.live_batch = int(getattr(resizer, "live_batch", 0) or 0)
+
+    def __call__(self, attempt: int) -> SizingOutcome:
+        if attempt == 0:
+            return self.outcome
+        result: SizingOutcome = self.resizer(attempt)
+        return result
+
+    def observe(self, config: Mapping[str, ResourceConfig], latency_ms: np.ndarray) -> SizingOutcome | None:
+        observe = getattr(self.resizer, "observe", None)
+        return None if observe is None else observe(config, latency_ms)

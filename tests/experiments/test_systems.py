@@ -12,6 +12,7 @@ from aquatope.experiments.systems import (
     JIT_POOL,
     NAMED,
     Budgets,
+    MeasuredResizer,
     MeasurementPlace,
     OracleResizer,
     make_pool_policy,
@@ -46,6 +47,9 @@ def test_pool_plus_sizer_combinations() -> None:
     assert system_spec("aquatope:q=0.7+defaults").forecaster == "bayes-lstm"
     assert system_spec("aquatope:keep=auto+aquatope-bo").forecaster == "bayes-lstm"  # the candidate pool
     assert make_pool_policy(system_spec("aquatope:keep=auto+aquatope-bo")).name.endswith(":keep=auto")
+    live = system_spec("aquatope+aquatope-bo+live")
+    assert (live.pool, live.sizer, live.live) == ("aquatope", "aquatope-bo", True)
+    assert not system_spec("aquatope+aquatope-bo").live and not system_spec("aquatope").live
     assert parse_systems("openwhisk, keepalive:60+cherrypick") == ("openwhisk", "keepalive:60+cherrypick")
 
 
@@ -54,6 +58,8 @@ def test_pool_plus_sizer_combinations() -> None:
     [
         ("nope", "unknown system"),
         ("keepalive:60+nope", "unknown sizer"),
+        ("keepalive:60+defaults+live", "needs a measured sizer"),
+        ("keepalive:60+nope+live", "unknown sizer"),
         ("warmish+defaults", "bad pool policy"),
         ("openwhisk,openwhisk", "duplicate"),
         (",", "no system"),
@@ -116,3 +122,23 @@ def test_production_place_measures_a_shadow_copy_and_charges_its_containers_once
     assert place.cost(live) == pytest.approx(0.0)  # released after the first attempt: nothing more to charge
     assert place.prepare(2)[2] is False  # deployed once
     assert place.rename() == {"shadow-a": "a"}
+
+
+def test_a_measured_resizer_judges_live_requests_under_the_names_it_measured() -> None:
+    """In production the sizer measured a shadow copy: live latencies of the deployed (real-named) configuration
+    join its history under the shadow names, as ``live`` evaluations; a configuration it never measured is not
+    judged."""
+    wf = chain("c", [("a", 100.0), ("b", 50.0)], qos_ms=1000.0)
+    problem = make_problem(wf, "decoupled", 4, 0)
+    live = Simulator(seed=0)
+    live.deploy(wf)
+    resizer = MeasuredResizer(problem, "aquatope-design", Budgets(4, 5), MeasurementPlace(problem, live=live), 0)
+    assert resizer.observe(wf.default_configs(), np.full(5, 100.0)) is None  # nothing measured yet
+    outcome = resizer(0)
+    assert outcome.config is not None and resizer.live_batch == 5 and resizer.last is not None
+    history = resizer.last[1]
+    before = len(history)
+    assert resizer.observe({"a": ResourceConfig(4.0, 4096), "b": ResourceConfig(4.0, 4096)}, np.ones(5)) is None
+    assert len(history) == before
+    fast = resizer.observe(dict(outcome.config), np.full(5, 160.0))  # as fast as measured: the answer stands
+    assert fast is None and history.sources[-1] == "live" and set(history.items[-1].config) == {"shadow-a", "shadow-b"}

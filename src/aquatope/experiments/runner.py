@@ -36,6 +36,7 @@ from aquatope.experiments.simulate import replay_arrivals, world_figures
 from aquatope.experiments.systems import (
     JIT_POOL,
     Budgets,
+    MeasuredResizer,
     MeasurementPlace,
     SystemSpec,
     make_pool_policy,
@@ -48,7 +49,7 @@ from aquatope.forecast import Forecaster
 from aquatope.metrics import metrics_from_records
 from aquatope.platform import PoolTarget
 from aquatope.prewarm import make_policy, policy_with_knob
-from aquatope.retune import RetuneRule, SizingOutcome
+from aquatope.retune import RetuneRule, TunedResizer
 from aquatope.scenarios import Scenario, load_scenario
 from aquatope.scenarios.world import World, build_world
 from aquatope.sim import Simulator
@@ -146,21 +147,6 @@ def _place(scenario: Scenario, world: World, live: Simulator, problem: SizingPro
     return MeasurementPlace(problem, staging=world.staging)
 
 
-class TunedResizer:
-    """A resizer whose initial right-sizing (attempt 0) was already done: it returns that outcome, and re-tunes
-    with the real resizer."""
-
-    def __init__(self, outcome: SizingOutcome, resizer: Any) -> None:
-        self.outcome = outcome
-        self.resizer = resizer
-
-    def __call__(self, attempt: int) -> SizingOutcome:
-        if attempt == 0:
-            return self.outcome
-        result: SizingOutcome = self.resizer(attempt)
-        return result
-
-
 def tuned(
     spec: RunSpec,
     system: SystemSpec,
@@ -179,13 +165,15 @@ def tuned(
     key = f"tuned|{spec.pair}|{system.sizer}|{factor:g}|{load}"  # the objective depends on the pool's load model
     scenario = load_scenario(spec.scenario)
     if cache is not None and key in cache:
-        outcome, snapshot, deployed = cache[key]
+        outcome, snapshot, deployed, last = cache[key]
         live = copy.deepcopy(snapshot)
         place = _place(scenario, world, live, problem)
         place.mark_deployed(deployed)
         real = make_resizer(
             system, problem, inputs.budgets, place, spec.seed, factor, world_effects(world.config, problem.workflow)
         )
+        if isinstance(real, MeasuredResizer):
+            real.last = copy.deepcopy(last)  # the sizing's history, for live evidence
         return TunedResizer(outcome, real), live
     place = _place(scenario, world, live, problem)
     real = make_resizer(
@@ -193,7 +181,7 @@ def tuned(
     )
     outcome = real(0)
     if cache is not None:
-        cache[key] = (outcome, copy.deepcopy(live), place.deployed)
+        cache[key] = (outcome, copy.deepcopy(live), place.deployed, copy.deepcopy(getattr(real, "last", None)))
     return TunedResizer(outcome, real), live
 
 
@@ -289,7 +277,7 @@ def _run_at(
         policy,
         forecaster=forecaster,
         resizer=resizer,
-        config=ControllerConfig(retune=inputs.retune),
+        config=ControllerConfig(retune=inputs.retune, live_evidence=system.live),
         history=workload.function_history(),
     )
     controller.start(deploy_at_s=p.lead_minutes * 60.0)

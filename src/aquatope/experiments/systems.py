@@ -3,7 +3,9 @@
 ``--systems`` takes named systems or any ``POOL+SIZER`` (e.g. ``reactive+model-based``): pools are the specs of
 :func:`aquatope.prewarm.make_policy` plus ``clairvoyant-jit`` (the simulator's just-in-time containers, a reference);
 sizers are ``defaults`` (the YAML's configuration), ``exhaustive`` (the optimum on the true performance models, a
-reference) or a measured method of :mod:`aquatope.sizing.registry`.
+reference) or a measured method of :mod:`aquatope.sizing.registry`. ``POOL+SIZER+live`` (a measured sizer only)
+also re-judges the answer with the deployed configuration's warm live requests (:mod:`aquatope.sizing.live`,
+the controller's ``live_evidence``): an option, measured against the same system without it, not a default.
 
 =======================  ==========================  ================  =============================================
 system                   pool                        sizer             what it stands for
@@ -35,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,10 +47,11 @@ from aquatope.errors import InputError
 from aquatope.forecast import Forecaster, make_forecaster
 from aquatope.platform import ContainerRecord, Platform, PoolTarget
 from aquatope.prewarm import PoolPolicy, SafePolicy, make_policy
-from aquatope.resources import Pricing
+from aquatope.resources import Pricing, ResourceConfig
 from aquatope.retune import SizingOutcome
-from aquatope.sizing.base import SizingProblem
+from aquatope.sizing.base import History, SizingProblem, config_key
 from aquatope.sizing.exhaustive import NO_EFFECTS, WorldEffects, exhaustive_search
+from aquatope.sizing.live import rejudge
 from aquatope.sizing.loop import SizingResult, run_sizer
 from aquatope.sizing.measure import Measurer
 from aquatope.sizing.registry import MEASURED_METHODS, make_sizer
@@ -68,6 +71,8 @@ class SystemSpec:
     pool: str
     sizer: str
     description: str = ""
+    live: bool = False
+    """Re-judge the sizer's answer with live requests (``POOL+SIZER+live``, :mod:`aquatope.sizing.live`)."""
 
     @property
     def forecaster(self) -> str | None:
@@ -115,12 +120,15 @@ def system_spec(name: str) -> SystemSpec:
         pool, plus, sizer = name.partition("+")
         if not plus:
             known = ", ".join(NAMED)
-            raise InputError(f"unknown system {name!r}; use one of {known} or POOL+SIZER", field="--systems")
-        spec = SystemSpec(name, pool.strip(), sizer.strip(), f"{pool.strip()} + {sizer.strip()}")
+            raise InputError(f"unknown system {name!r}; use one of {known} or POOL+SIZER[+live]", field="--systems")
+        sizer, live = sizer.strip().removesuffix("+live"), sizer.strip().endswith("+live")
+        spec = SystemSpec(name, pool.strip(), sizer, f"{pool.strip()} + {sizer}" + (" + live" if live else ""), live)
     if spec.pool != JIT_POOL:
         make_policy(spec.pool)
     if spec.sizer not in SIZERS and spec.sizer not in MEASURED_METHODS:
         raise InputError(f"unknown sizer {spec.sizer!r} in {name!r}; sizers: {', '.join(SIZERS)}", field="--systems")
+    if spec.live and not spec.measured:
+        raise InputError(f"+live needs a measured sizer, not {spec.sizer!r}, in {name!r}", field="--systems")
     return spec
 
 
@@ -304,7 +312,9 @@ class MeasurementPlace:
 
 
 class MeasuredResizer:
-    """A measured sizer run with :func:`run_sizer` in its measurement place; cost of its measurements returned."""
+    """A measured sizer run with :func:`run_sizer` in its measurement place; cost of its measurements returned.
+    :meth:`observe` re-judges the last run's history with live requests (:mod:`aquatope.sizing.live`), in batches
+    of ``live_batch`` (one evaluation's requests)."""
 
     def __init__(self, problem: SizingProblem, method: str, budgets: Budgets, place: MeasurementPlace, seed: int):
         self.problem = problem
@@ -312,7 +322,9 @@ class MeasuredResizer:
         self.budgets = budgets
         self.place = place
         self.seed = seed
+        self.live_batch = budgets.samples_per_config
         self._measurer: Measurer | None = None
+        self.last: tuple[SizingProblem, History] | None = None
 
     def __call__(self, attempt: int) -> SizingOutcome:
         seed = self.seed + 1000 * attempt
@@ -324,9 +336,30 @@ class MeasuredResizer:
         with warnings.catch_warnings():  # GP fitting warnings (tiny noise, restarts) are expected at small budgets
             warnings.simplefilter("ignore")
             result = run_sizer(sizer, self._measurer, budget)
+        history = History()
+        for m, source in zip(result.history, result.sources or ("external",) * result.evaluations, strict=True):
+            history.add(m, source)
+        self.last = (problem, history)
         where = "production" if self.place.production else "staging"
         cost = self.place.cost(platform)
         return measured_outcome(f"{self.method} in {where}", result, cost, self.problem.workflow, self.place.rename())
+
+    def observe(self, config: Mapping[str, ResourceConfig], latency_ms: np.ndarray) -> SizingOutcome | None:
+        """Live warm latencies of the deployed ``config``: the answer rule's new answer when it differs (source
+        ``live``, nothing measured or paid), else None (also when the last run did not measure ``config``)."""
+        if self.last is None:
+            return None
+        problem, history = self.last
+        measured = {v: k for k, v in self.place.rename().items()}  # workflow names -> the names it measured under
+        as_measured = {measured.get(f, f): c for f, c in config.items()}
+        if not history.seen(as_measured):
+            return None
+        best = rejudge(problem, history, as_measured, latency_ms)
+        if best is None or config_key(best.config) == config_key(as_measured):
+            return None
+        back = self.place.rename()
+        new = {back.get(f, f): c for f, c in best.config.items()}
+        return SizingOutcome(new, 0, 0.0, f"{self.method}: live requests re-judged", source="live")
 
 
 def make_resizer(

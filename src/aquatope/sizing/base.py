@@ -26,13 +26,14 @@ if TYPE_CHECKING:
 WorkflowConfig = dict[str, ResourceConfig]
 ConfigKey = tuple[tuple[str, float, int], ...]
 
-SOURCES = ("design", "model", "random", "profile", "search", "recheck", "confirm", "baseline", "external")
+SOURCES = ("design", "model", "random", "profile", "search", "recheck", "confirm", "baseline", "external", "live")
 """Where an evaluation came from: ``design`` (the starting design: YAML defaults and what a user tries first),
 ``model`` (proposed by a sizer's model), ``random`` (a random proposal), ``profile`` (a profiling run of
 powertune-qos or model-based), ``search`` (a model-free step of a search, e.g. greedy upsizing), ``recheck`` (a
 suspect measurement measured again), ``confirm`` (the answer measured again before finishing), ``baseline`` (the
 deployed configuration measured for the report, outside the sizer), ``external`` (a configuration the caller
-measured without the sizer asking)."""
+measured without the sizer asking), ``live`` (warm requests the deployed configuration served in production,
+:mod:`aquatope.sizing.live`)."""
 
 
 def config_key(config: Mapping[str, ResourceConfig]) -> ConfigKey:
