@@ -71,7 +71,8 @@ __all__ = [
 
 
 class Resizer(Protocol):
-    """Right-sizes the workflow; ``attempt`` is 0 at deployment, then 1, 2, ... for re-tunes (seeds differ)."""
+    """Right-sizes the workflow; ``attempt`` is 0 at deployment, then 1, 2, ... for re-tunes (seeds differ). One
+    that takes live evidence also has ``live_batch`` and ``observe(config, latency_ms) -> SizingOutcome | None``."""
 
     def __call__(self, attempt: int) -> SizingOutcome: ...
 

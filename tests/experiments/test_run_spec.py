@@ -37,6 +37,9 @@ def test_run_spec_refuses_references_unknown_systems_and_bad_options() -> None:
         RunSpec("no-such-system")
     with pytest.raises(InputError, match="reference"):
         RunSpec("lower-bound")
+    with pytest.raises(InputError, match=r"\+live .* is an evaluate option") as live:
+        RunSpec("aquatope+aquatope-bo+live")
+    assert live.value.field == "--system"
     with pytest.raises(InputError) as err:
         RunSpec("openwhisk", speedup=0.0)
     assert err.value.field == "--speedup"

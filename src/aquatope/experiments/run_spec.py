@@ -130,4 +130,7 @@ def run_system_spec(name: str) -> SystemSpec:
     spec = system_spec(name)
     if spec.reference:
         raise InputError(f"{name!r} is a reference that needs the future or the perf models' truth", field="--system")
+    if spec.live:
+        raise InputError(f"{name!r}: +live (live requests as evidence) is an evaluate option, not one of aquatope run's",
+                         field="--system")  # fmt: skip
     return spec

@@ -27,7 +27,7 @@ Both the count's uncertainty (the forecast quantile) and the arrivals' timing (t
 the one level ``q``: raising ``q`` trades idle GB-s for fewer cold starts. ``keep_alive_s`` is short
 (``keep_alive_intervals * T``, half an interval by default): containers the floor does not ask for (extra ones
 started by cold starts, or left as the floor falls) are released soon after they fall idle. The control loop applies
-the target ahead of the interval (its ``lead_s``) so containers are ready when it starts. Stateless.
+the target ahead of the interval (its ``lead_s``) so containers are ready when it starts. Stateless by default.
 
 ``keep="auto"`` (spec ``aquatope:keep=auto``, a candidate, not the default) keeps those containers instead for the
 keep-alive ``keepalive:auto`` learns from the history of the first tick (the 99th percentile of the idle times plus
