@@ -138,7 +138,9 @@ def verdict_table(scenario: str, claims: dict[str, Any]) -> Table:
     return table
 
 
-SystemsOpt = Annotated[str, typer.Option(help="'all' (the named systems), or names and POOL+SIZER combinations.")]
+SystemsOpt = Annotated[
+    str, typer.Option(help="'all' (the named systems), or names and POOL+SIZER[+live] combinations.")
+]
 TraceOpt = Annotated[str, typer.Option(help="Trace directory or CSV (Azure format), or a synthetic spec.")]
 RayOpt = Annotated[str, typer.Option(help="'local' (a local Ray on all cores), an address (auto, ray://...), or none.")]
 
