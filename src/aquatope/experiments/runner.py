@@ -181,7 +181,8 @@ def tuned(
     )
     outcome = real(0)
     if cache is not None:
-        cache[key] = (outcome, copy.deepcopy(live), place.deployed, copy.deepcopy(getattr(real, "last", None)))
+        last = copy.deepcopy(real.last) if isinstance(real, MeasuredResizer) else None
+        cache[key] = (outcome, copy.deepcopy(live), place.deployed, last)
     return TunedResizer(outcome, real), live
 
 

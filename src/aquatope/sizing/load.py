@@ -155,9 +155,9 @@ def expected_containers(pool: str, rate_per_s: float, duration_s: float, interva
             raise InputError(f"bad pool {spec!r}: keep-alive must be >= 0 s", field="pool")
         held = expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s + duration_s))
     elif name in ("aquatope", "provisioned"):
-        learned = name == "aquatope" and arg.split(":")[-1] == "keep=auto"
-        if learned:
-            arg = arg.removesuffix("keep=auto").rstrip(":")
+        options = arg.split(":") if arg else []
+        learned = name == "aquatope" and "keep=auto" in options  # the word option, in either order
+        arg = ":".join(o for o in options if not (learned and o == "keep=auto"))
         q = _quantile_arg(spec, arg, AQUATOPE_DEFAULT_Q if name == "aquatope" else None)
         present = poisson.ppf(q, rate_per_s * interval_s) >= 1  # at level q, an invocation is coming
         looks = max(1.0, interval_s / max(duration_s, 1e-9))
