@@ -129,3 +129,21 @@ def test_a_configuration_whose_containers_cannot_start_is_a_failed_measurement()
     assert m.failed == 3 and len(m.latency_ms) == 3
     sim.advance(2100.0)  # the hog's invocations end
     assert measurer.measure({"a": ResourceConfig(cpu=1.0, memory_mb=1024)}).failed == 0
+
+
+def test_a_straggler_past_the_deadline_is_a_failed_request_and_never_taken_for_a_later_one() -> None:
+    """A request still running 100x the target (+60 s) after it was sent fails the measurement instead of raising
+    (it ended whole sizing runs before). Measured again at once (a confirmation), the straggler finishes while the
+    next measurement's first request runs: its record must not be taken for that request's."""
+    wf = chain("one", [("a", 50_000.0)], qos_ms=1000.0)  # 50 s at 1 vCPU; the deadline is 100 x 1 s + 60 s
+    problem = SizingProblem(wf, ResourceSpace.decoupled(), Pricing.cloud_run(), 5, 0)
+    sim = Simulator()
+    measurer = Measurer(sim, problem, k=3)
+    slow = {"a": ResourceConfig(cpu=0.25, memory_mb=1024)}  # 200 s a request
+    first = measurer.measure(slow)
+    assert first.failed == 3 and not first.feasible and len(first.latency_ms) == 3
+    again = measurer.measure(slow)
+    assert [r.latency_ms for r in sim.request_records()] == pytest.approx([200_000.0])  # the straggler, meanwhile
+    assert again.failed == 3
+    fast = measurer.measure({"a": ResourceConfig(cpu=1.0, memory_mb=1024)})
+    assert fast.failed == 0 and fast.latency_ms.tolist() == pytest.approx([50_000.0] * 3)
