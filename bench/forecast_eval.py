@@ -8,7 +8,8 @@ bayes-lstm, per component (``lstm``, ``phase``, ``moving-average``) with the mov
 functions. bayes-lstm (and each ``--variant``) is trained once per seed; figures are medians with [min, max].
 
 Targets (issue #13, on held-out functions): bayes-lstm MAE <= 0.8x the 48-minute moving average in every rate
-class; 90% coverage in [0.88, 0.92] in every class; stable components across seeds; training < 5 min on 750 (`bench/forecast_train_time.py`).
+class; 90% coverage in [0.88, 0.92] in every class; stable components across seeds; training < 5 min on 750
+functions (timed by ``bench/forecast_train_time.py``).
 
     python bench/forecast_eval.py [--trace PATH] [--seeds 3] [--variant NAME:key=value,...] [--holdout-folds K]
         [--json OUT]
