@@ -124,7 +124,7 @@ class Measurer:
         first = len(self._own_requests())
         records: list[RequestRecord] = []
         for _ in range(self.k):
-            record = yield from self._one_request(first)
+            record = yield from self._one_request(first, {r.request_id for r in records})
             if record is None:  # past the deadline: failed, and the rest are not sent (module docstring)
                 break
             records.append(record)
@@ -212,18 +212,21 @@ class Measurer:
             yield now + READY_POLL_S
         return False
 
-    def _one_request(self, first: int) -> Generator[float, None, RequestRecord | None]:
+    def _one_request(self, first: int, taken: set[int]) -> Generator[float, None, RequestRecord | None]:
         """Send one request and wait for its record: among this workflow's records from index ``first`` on (those
-        of the measurement), the one that arrived when it was sent (to rounding: a runtime's clock conversion may
-        move it by an ulp; an earlier request of ours arrived at least its latency before), so that a straggler
-        finishing meanwhile is never taken for it. None once it has run past :data:`REQUEST_LIMIT_QOS` times the
-        target plus :data:`REQUEST_LIMIT_S`."""
+        of the measurement) and not ``taken`` by its earlier requests, the one that arrived when it was sent. A
+        straggler of an earlier measurement finishing meanwhile is never taken for it: it was sent at least
+        :data:`REQUEST_LIMIT_S` before, and a record may show an arrival a little before the send (a runtime's
+        timer firing early, clock conversions), so half of that is the tolerance. None once the request has run
+        past :data:`REQUEST_LIMIT_QOS` times the target plus :data:`REQUEST_LIMIT_S`."""
         wf = self.problem.workflow
         sent = self.platform.now_s
         self.platform.submit(wf.name, np.array([sent]))
         deadline = sent + REQUEST_LIMIT_QOS * self.problem.qos_ms / 1000.0 + REQUEST_LIMIT_S
+        earliest = sent - REQUEST_LIMIT_S / 2.0
         while True:
-            mine = next((r for r in self._own_requests()[first:] if r.arrival_s >= sent - 1e-9 * max(1.0, sent)), None)
+            own = self._own_requests()[first:]
+            mine = next((r for r in own if r.request_id not in taken and r.arrival_s >= earliest), None)
             if mine is not None:
                 return mine
             if self.platform.now_s >= deadline:
