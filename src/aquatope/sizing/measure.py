@@ -123,11 +123,13 @@ class Measurer:
         busy_before = self._busy_s()
         first = len(self._own_requests())
         records: list[RequestRecord] = []
+        taken: set[int] = set()
         for _ in range(self.k):
-            record = yield from self._one_request(first, {r.request_id for r in records})
+            record = yield from self._one_request(first, taken)
             if record is None:  # past the deadline: failed, and the rest are not sent (module docstring)
                 break
             records.append(record)
+            taken.add(record.request_id)
         return self._measurement(config, records, self._busy_s(), busy_before)
 
     def _measurement(
