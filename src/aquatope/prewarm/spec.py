@@ -14,8 +14,8 @@ Grammar: a spec is a name, optionally followed by ``:``-separated arguments::
 Each pool takes at most its one ``--pareto`` knob (:mod:`aquatope.prewarm.knobs`), and ``aquatope`` also a word
 option. A policy's ``name`` is its canonical spec, so ``make_policy(p.name) == p``: bare when the knob is at its
 default, except the quantile pools (``provisioned:q=0.99``, ``aquatope:q=0.9``), whose names always carry ``q``;
-``oracle`` is accepted and gives ``clairvoyant-interval``. Anything else is an :class:`~aquatope.errors.InputError` naming the spec, what is wrong
-and the accepted forms.
+``oracle`` is accepted and gives ``clairvoyant-interval``. Anything else is an :class:`~aquatope.errors.InputError`
+naming the spec, what is wrong and the accepted forms.
 """
 
 from __future__ import annotations
