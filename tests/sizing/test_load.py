@@ -72,3 +72,15 @@ def test_the_learned_keep_alive_holds_at_least_the_short_one() -> None:
     assert expected_containers("aquatope:q=0.9:keep=auto", busy, 2.0) == expected_containers("aquatope", busy, 2.0)
     either = [expected_containers(s, rare, 2.0) for s in ("aquatope:q=0.5:keep=auto", "aquatope:keep=auto:q=0.5")]
     assert either[0] == either[1] > 0.9  # the options in either order, as the pool's own spec takes them
+
+
+def test_the_load_model_takes_every_keep_rule_the_pool_spec_takes() -> None:
+    """``keep=interval`` (the default, spelled out) is a valid pool spec, so the load model prices it as the bare
+    pool instead of refusing it; an unknown rule is refused in one line naming the pool."""
+    for rate in (0.001, 1.0):
+        assert expected_containers("aquatope:keep=interval", rate, 2.0) == expected_containers("aquatope", rate, 2.0)
+        assert expected_containers("aquatope:keep=interval:q=0.5", rate, 2.0) == expected_containers(
+            "aquatope:q=0.5", rate, 2.0
+        )
+    with pytest.raises(InputError, match="keep must be one of"):
+        expected_containers("aquatope:keep=never", 1.0, 2.0)

@@ -44,6 +44,7 @@ import numpy as np
 from scipy.stats import poisson
 
 from aquatope.errors import InputError
+from aquatope.prewarm.forecast_pool import KEEP_RULES
 from aquatope.resources import ResourceConfig
 
 if TYPE_CHECKING:
@@ -156,8 +157,11 @@ def expected_containers(pool: str, rate_per_s: float, duration_s: float, interva
         held = expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s + duration_s))
     elif name in ("aquatope", "provisioned"):
         options = arg.split(":") if arg else []
-        learned = name == "aquatope" and "keep=auto" in options  # the word option, in either order
-        arg = ":".join(o for o in options if not (learned and o == "keep=auto"))
+        rules = [o.partition("=")[2] for o in options if name == "aquatope" and o.startswith("keep=")]
+        if any(r not in KEEP_RULES for r in rules):
+            raise InputError(f"bad pool {spec!r}: keep must be one of {', '.join(KEEP_RULES)}", field="pool")
+        learned = "auto" in rules  # the word option, in either order, as the pool's spec takes it
+        arg = ":".join(o for o in options if not (name == "aquatope" and o.startswith("keep=")))
         q = _quantile_arg(spec, arg, AQUATOPE_DEFAULT_Q if name == "aquatope" else None)
         present = poisson.ppf(q, rate_per_s * interval_s) >= 1  # at level q, an invocation is coming
         looks = max(1.0, interval_s / max(duration_s, 1e-9))
