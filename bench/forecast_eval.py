@@ -12,7 +12,7 @@ class; 90% coverage in [0.88, 0.92] in every class; stable components across see
 functions (timed by ``bench/forecast_train_time.py``).
 
     python bench/forecast_eval.py [--trace PATH] [--seeds 3] [--variant NAME:key=value,...] [--holdout-folds K]
-        [--json OUT]
+        [--holdout-trace DIR] [--json OUT]
 
 Default trace: the bundled 250-function sample (what constants were tuned on, so its figures are not held out);
 held-out functions: ``--trace DIR`` with any other Azure-format trace directory (the 750 held-out functions the issue
@@ -25,6 +25,11 @@ trained on the other folds' functions only, so every function is held out once (
 component choice and calibration of a held-out function still come from its own validation split, as they would
 for a function newly added to a deployed model. The network's hyperparameters were still chosen on this sample, so
 these are held-out *functions*, not a held-out *trace*.
+
+``--holdout-trace DIR`` scores bayes-lstm (and each variant) on another trace instead: each seed's network is trained
+on ``--trace``'s functions only, and the functions of ``DIR`` (stacked under them; the two traces must have the same
+minutes) are forecast by it, next to the baselines on the same functions. The in-trace runs are skipped. With
+``tests/data/azure2019-official-10`` (10 functions, none in the sample) this takes about a minute.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any
 import numpy as np
 
 import aquatope
+from aquatope.errors import InputError
 from aquatope.forecast import (
     RATE_CLASSES,
     BayesLSTMForecaster,
@@ -49,6 +55,7 @@ from aquatope.forecast import (
     rate_classes,
 )
 from aquatope.forecast.metrics import per_function_accuracy
+from aquatope.jsonio.outputs import check_output_path, write_json_atomic
 from aquatope.traces import load_trace
 
 SAMPLE = Path(aquatope.__file__).parent / "data" / "azure2019-sample-250"
@@ -98,20 +105,21 @@ def holdout_folds(classes: list[str], folds: int, seed: int) -> np.ndarray:
     return fold
 
 
-def run_holdout(params: dict[str, Any], counts: np.ndarray, train_end: int, fold: np.ndarray) -> dict[str, Any]:
-    """Cross-fitting over functions: per fold, the network is trained on the other folds' functions only, and the
-    fold's functions are forecast by it (their scale, component choice and calibration still come from their own
-    validation split, as for a function added to a deployed model). Figures as :func:`run`, every function held out
-    once; ``fit_s`` is the folds' total."""
+def run_holdout(
+    params: dict[str, Any], counts: np.ndarray, train_end: int, splits: list[tuple[np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """Cross-fitting over functions: per split ``(forecast_rows, train_rows)``, the network is trained on
+    ``train_rows`` only, and ``forecast_rows`` are forecast by it (their scale, component choice and calibration
+    still come from their own validation split, as for a function added to a deployed model). Figures as
+    :func:`run` for the forecast rows (NaN elsewhere); ``fit_s`` is the splits' total."""
     n = counts.shape[0]
     out: dict[str, Any] = {k: np.full(n, np.nan) for k in ("mae", "coverage_90", "pit_coverage_90")}
     comps: list[str] = [""] * n
     fit_s = predict_s = 0.0
-    for j in range(int(fold.max()) + 1):
-        rows = np.flatnonzero(fold == j)
+    for rows, train_rows in splits:
         model = BayesLSTMForecaster(**params)
         t0 = time.perf_counter()
-        model.fit(counts[:, :train_end], train_functions=np.flatnonzero(fold != j))
+        model.fit(counts[:, :train_end], train_functions=train_rows)
         fit_s += time.perf_counter() - t0
         served = model.select(rows)
         t1 = time.perf_counter()
@@ -123,6 +131,11 @@ def run_holdout(params: dict[str, Any], counts: np.ndarray, train_end: int, fold
             comps[r] = c
     predict_ms = 1e3 * predict_s / max(counts.shape[1] - train_end, 1)
     return {**out, "components": comps, "fit_s": fit_s, "predict_ms": predict_ms}
+
+
+def fold_splits(fold: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K-fold splits over functions: each fold forecast by a network trained on the other folds."""
+    return [(np.flatnonzero(fold == j), np.flatnonzero(fold != j)) for j in range(int(fold.max()) + 1)]
 
 
 def summarize(out: dict[str, Any], ma_mae: np.ndarray, classes: list[str]) -> dict[str, Any]:
@@ -186,6 +199,63 @@ def check_targets(runs: list[dict[str, Any]]) -> dict[str, bool]:
     return ok
 
 
+def check_json_path(path: str | None) -> None:
+    """Refuse a bad ``--json`` path before the (long) run, not after."""
+    if path is not None:
+        try:
+            check_output_path(path)
+        except InputError as exc:
+            print(f"error: --json: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+
+def load_counts(path: str, flag: str) -> np.ndarray:
+    """A trace's counts, or one line naming the flag and the problem (exit 2)."""
+    try:
+        return load_trace(path).counts.astype(float)
+    except InputError as exc:
+        print(f"error: {flag}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def holdout_trace_runs(
+    args: argparse.Namespace, counts: np.ndarray, variants: list[tuple[str, dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """A held-out *trace*: each variant's network is trained on ``--trace``'s functions only and forecasts the
+    functions of ``--holdout-trace`` (stacked under them, same minutes); figures are over the held-out functions,
+    next to the baselines on the same functions."""
+    held = load_counts(args.holdout_trace, "--holdout-trace")
+    if held.shape[1] != counts.shape[1]:
+        sys.exit(f"--holdout-trace {args.holdout_trace}: {held.shape[1]} minutes, --trace has {counts.shape[1]}")
+    classes = [RATE_CLASSES[k] for k in rate_classes(held[:, : args.train_end])]
+    print(
+        f"held-out trace {args.holdout_trace}: {held.shape[0]} functions x {held.shape[1]} minutes, forecast by "
+        f"networks trained on {args.trace}'s {counts.shape[0]}; "
+        + ", ".join(f"{c} {classes.count(c)}" for c in RATE_CLASSES)
+    )
+    baselines = {"moving-average": BASELINES["moving-average"]} if args.no_baselines else BASELINES
+    raw = {name: run(make_forecaster(name, **kw), held, args.train_end) for name, kw in baselines.items()}
+    ma_mae = raw["moving-average"]["mae"]
+    results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
+    for name in results:
+        print_runs(name, results[name])
+    both = np.vstack([counts, held])
+    held_rows, train_rows = np.arange(counts.shape[0], both.shape[0]), np.arange(counts.shape[0])
+    for name, params in variants:
+        key = f"{name} held-out trace"
+        results[key] = []
+        for seed in range(args.seeds):
+            out = run_holdout({**params, "seed": seed}, both, args.train_end, [(held_rows, train_rows)])
+            out = {k: (v[held_rows] if k in ("mae", "coverage_90", "pit_coverage_90") else v) for k, v in out.items()}
+            out["components"] = [out["components"][r] for r in held_rows]
+            results[key].append(summarize(out, ma_mae, classes))
+            print(f"  [{key} seed {seed}: fit {results[key][-1]['fit_s']:.0f} s]", file=sys.stderr, flush=True)
+        print_runs(f"{key} {json.dumps(params)}", results[key])
+        for what, ok in check_targets(results[key]).items():
+            print(f"  target {what}: {'PASS' if ok else 'FAIL'}")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", default=str(SAMPLE))
@@ -200,11 +270,24 @@ def main() -> None:
         default=0,
         help="K >= 2: also score bayes-lstm on held-out functions, K-fold over functions (K trainings per seed)",
     )
+    parser.add_argument(
+        "--holdout-trace",
+        default=None,
+        help="DIR: score bayes-lstm on this trace's functions with a network trained on --trace's functions only",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.holdout_folds == 1 or args.holdout_folds < 0:
         parser.error("--holdout-folds must be 0 (off) or at least 2")
-    counts = load_trace(args.trace).counts.astype(float)
+    check_json_path(args.json)
+    counts = load_counts(args.trace, "--trace")
+    variants = ([] if args.no_default else [("bayes-lstm", {})]) + [parse_variant(v) for v in args.variant]
+    if args.holdout_trace:
+        results = holdout_trace_runs(args, counts, variants)
+        if args.json:
+            doc = {"trace": args.trace, "holdout_trace": args.holdout_trace, "results": results}
+            write_json_atomic(Path(args.json), doc)
+        return
     classes = [RATE_CLASSES[k] for k in rate_classes(counts[:, : args.train_end])]
     print(
         f"trace {args.trace}: {counts.shape[0]} functions x {counts.shape[1]} minutes; train {args.train_end}; "
@@ -214,7 +297,6 @@ def main() -> None:
     raw = {name: run(make_forecaster(name, **kw), counts, args.train_end) for name, kw in baselines.items()}
     ma_mae = raw["moving-average"]["mae"]
     results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
-    variants = ([] if args.no_default else [("bayes-lstm", {})]) + [parse_variant(v) for v in args.variant]
     for name in results:
         print_runs(name, results[name])
     for name, params in variants:
@@ -233,14 +315,16 @@ def main() -> None:
         for seed in range(args.seeds):
             fold = holdout_folds(classes, args.holdout_folds, seed)
             results[key].append(
-                summarize(run_holdout({**params, "seed": seed}, counts, args.train_end, fold), ma_mae, classes)
+                summarize(
+                    run_holdout({**params, "seed": seed}, counts, args.train_end, fold_splits(fold)), ma_mae, classes
+                )
             )
             print(f"  [{key} seed {seed}: fit {results[key][-1]['fit_s']:.0f} s]", file=sys.stderr, flush=True)
         print_runs(f"{key} {json.dumps(params)}", results[key])
         for what, ok in check_targets(results[key]).items():
             print(f"  target {what}: {'PASS' if ok else 'FAIL'}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"trace": args.trace, "results": results}, indent=1, default=float))
+        write_json_atomic(Path(args.json), {"trace": args.trace, "results": results})
 
 
 if __name__ == "__main__":
