@@ -279,6 +279,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.holdout_folds == 1 or args.holdout_folds < 0:
         parser.error("--holdout-folds must be 0 (off) or at least 2")
+    if args.holdout_folds and args.holdout_trace:
+        parser.error("--holdout-folds and --holdout-trace are separate runs: give one")
     check_json_path(args.json)
     counts = load_counts(args.trace, "--trace")
     variants = ([] if args.no_default else [("bayes-lstm", {})]) + [parse_variant(v) for v in args.variant]
