@@ -80,7 +80,7 @@ def test_tune_bad_input_exits_2(tmp_path: Path) -> None:
         (["--workflow", "trip-booking", "--method", "aquatope-bo:magic"], "unknown variant"),
         (["--workflow", "trip-booking", "--start", "warm"], "unknown start"),
         (["--workflow", "trip-booking", "--load-rps", "0"], "mean_rps"),
-        (["--workflow", "trip-booking", "--load-rps", "1", "--pool", "nope"], "unknown pool"),
+        (["--workflow", "trip-booking", "--load-rps", "1", "--pool", "nope"], "unknown policy 'nope'"),
         (["--workflow", "nope"], "unknown workflow"),
         (["--workflow", "trip-booking", "--space", "gpu"], "unknown resource space"),
         (["--workflow", "trip-booking", "--json", str(tmp_path / "missing" / "x.json")], "does not exist"),

@@ -13,6 +13,8 @@ from aquatope.resources import ResourceConfig
 from aquatope.sizing.base import Measurement
 from aquatope.sizing.load import LoadProfile, expected_containers, expected_peak, objective_usd
 
+KNOBS_BY_POOL = ("keepalive:600", "keepalive:auto", "hybrid-histogram", "reactive", "provisioned", "aquatope")
+
 
 def test_just_in_time_holds_only_busy_containers() -> None:
     assert expected_containers("lower-bound", 2.0, 0.5) == pytest.approx(1.0)
@@ -35,8 +37,9 @@ def test_peak_of_independent_looks_grows_with_the_window_and_never_below_busy() 
 
 
 def test_unknown_pool_and_bad_load_are_refused() -> None:
-    with pytest.raises(InputError, match="unknown pool"):
+    with pytest.raises(InputError, match="unknown policy 'magic'") as err:
         LoadProfile(1.0, "magic")
+    assert err.value.field == "pool" and "clairvoyant-jit" in err.value.message
     with pytest.raises(InputError, match="mean_rps"):
         LoadProfile(0.0)
 
@@ -84,3 +87,27 @@ def test_the_load_model_takes_every_keep_rule_the_pool_spec_takes() -> None:
         )
     with pytest.raises(InputError, match="keep must be one of"):
         expected_containers("aquatope:keep=never", 1.0, 2.0)
+
+
+def test_every_pool_a_system_can_run_is_priced_with_its_own_parameters() -> None:
+    """The load model reads a spec with the pool's own grammar: every named system's pool and every value of its
+    ``--pareto`` knob is priced (``keepalive:auto`` was refused, so the tuned-keep-alive baselines' sizers ran
+    with no load model), and a knob moves the price where the policy would move the containers."""
+    from aquatope.experiments.systems import NAMED
+    from aquatope.prewarm.knobs import knob_for, policy_with_knob
+
+    for system in NAMED.values():
+        LoadProfile(1.0, system.pool)
+        if system.pool in KNOBS_BY_POOL:
+            for value in knob_for(system.pool).values:
+                LoadProfile(1.0, policy_with_knob(system.pool, value))
+    rare, busy, d = 0.002, 5.0, 1.0
+    # the learned keep-alive: the hybrid histogram's rule at the rate, at the policy's own percentile
+    assert expected_containers("keepalive:auto", rare, d) == expected_containers("hybrid-histogram", rare, d)
+    assert expected_containers("keepalive:auto:p=0.5", rare, d) < expected_containers("keepalive:auto", rare, d)
+    assert expected_containers("hybrid-histogram:p=0.5", rare, d) < expected_containers("hybrid-histogram", rare, d)
+    # Knative's target utilisation: a lower target holds more containers at a busy rate
+    assert expected_containers("reactive:target=0.2", busy, d) > 1.5 * expected_containers("reactive", busy, d)
+    # provisioned concurrency's default quantile, and its on-demand containers' 600-s keep-alive
+    assert expected_containers("provisioned", busy, d) == expected_containers("provisioned:q=0.99", busy, d)
+    assert expected_containers("provisioned:q=0.5", rare, d) == expected_containers("keepalive:600", rare, d)

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from aquatope.controller import Controller, ControllerConfig
-from aquatope.errors import InputError
 from aquatope.experiments.bound import verified_bound
 from aquatope.experiments.protocol import Protocol, Workload, make_workload
 from aquatope.experiments.simulate import replay_arrivals, world_figures
@@ -208,18 +207,13 @@ def settled_world(
 
 def load_profile(workload: Workload, pool: str) -> LoadProfile | None:
     """The load a sizer's objective prices idle keep-warm time at (expected total cost, :mod:`aquatope.sizing.load`):
-    the workflow's mean request rate over the training days (what the platform has seen) and the system's pool
-    (parameters the load model does not know, e.g. a reactive target, fall back to the pool's defaults). The same
-    for every sizer of a run, so every sizer optimises the same objective."""
+    the workflow's mean request rate over the training days (what the platform has seen) and the system's pool, with
+    its own parameters (every pool a system can run is priced, so every system's sizer optimises the expected total
+    cost of its own pool). The same for every sizer of a run. None only when the training days saw no request."""
     rate = float(workload.training.mean()) / 60.0 if workload.training.size else 0.0
     if not (math.isfinite(rate) and rate > 0):
         return None
-    for spec in (pool, pool.partition(":")[0]):
-        try:
-            return LoadProfile(rate, spec)
-        except InputError:
-            continue
-    return None
+    return LoadProfile(rate, pool)
 
 
 def run_one(

@@ -17,25 +17,31 @@ event "no invocation in the window", ``k = 0``):
 
 * ``keepalive:<s>`` (fixed keep-alive, no pre-warming): a container lives while it has been busy within the last
   ``s`` seconds, so ``held = E[peak over a window of s + d]``;
-* ``aquatope[:q=Q]`` and ``provisioned:q=Q`` (a floor at the ``Q``-quantile of the interval's peak, as
+* ``aquatope[:q=Q][:keep=R]`` and ``provisioned[:q=Q]`` (a floor at the ``Q``-quantile of the interval's peak, as
   :mod:`aquatope.prewarm.forecast_pool` computes it): ``held`` = that quantile (0 when fewer than one invocation
-  per interval is expected at level ``Q``), or the peak over its half-interval keep-alive if that is larger
-  (with ``:keep=auto``, over the hybrid histogram's keep-alive below if that is longer);
+  per interval is expected at level ``Q``), or the peak over the keep-alive of the containers above the floor if
+  that is larger: the pool's ``keep_alive_intervals`` (half an interval), with ``keep=auto`` the learned one below
+  if that is longer; provisioned concurrency's on-demand containers live ``on_demand_keep_alive_s`` (600 s);
 * ``oracle`` / ``clairvoyant-interval`` (each interval's true peak): ``held = E[peak over the interval]``;
 * ``lower-bound`` / ``clairvoyant-jit`` (a container exactly while an invocation runs): ``held = lambda * d``;
-* ``hybrid-histogram``: a keep-alive of the histogram's 99th-percentile idle time (in whole control intervals,
-  plus the policy's 10% margin, at most its 4-hour range), from the geometric gap between active intervals;
-* ``reactive`` (Knative KPA: concurrency target 1 at 70% utilisation, 60-s stable window, 30-s scale-to-zero
-  grace): ``max(lambda * d / 0.7, keepalive:90)``.
+* ``hybrid-histogram[:p=P]`` and ``keepalive:auto[:p=P]``: a keep-alive of the ``P``-th percentile idle time (in
+  whole control intervals, plus the policy's 10% margin, at most its 4-hour range), from the geometric gap between
+  active intervals at the function's rate (``keepalive:auto`` fits one keep-alive over every function's history;
+  priced per function at its rate, as the histogram would set it);
+* ``reactive[:target=U]`` (Knative KPA: concurrency target 1 at utilisation ``U``, 0.7 by default, 60-s stable
+  window, 30-s scale-to-zero grace): ``max(lambda * d / U, keepalive:90)``.
 
+Every spec is read by the pool's own grammar (:func:`aquatope.prewarm.make_policy`), and each term takes its
+numbers from the policy it builds, so a spec a system runs is priced with its own parameters and defaults.
 These are expectations under Poisson arrivals, not a replay: the pool's own forecasting errors and bursts are not
 in them. ``held`` is never below the busy containers ``lambda * d``. The numbers 0.7, 60 s, 30 s are Knative's
 documented defaults (container-concurrency-target-percentage, stable-window, scale-to-zero-grace-period); 0.99,
-10% and 240 intervals are the hybrid-histogram policy's defaults (:mod:`aquatope.prewarm.histogram`).
+10% and 240 intervals are the hybrid histogram's (:mod:`aquatope.prewarm.histogram`); all are the policies' own.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,36 +50,28 @@ import numpy as np
 from scipy.stats import poisson
 
 from aquatope.errors import InputError
-from aquatope.prewarm.forecast_pool import KEEP_RULES
+from aquatope.prewarm.base import PoolPolicy
+from aquatope.prewarm.clairvoyant import ClairvoyantIntervalPolicy
+from aquatope.prewarm.forecast_pool import ForecastPoolPolicy
+from aquatope.prewarm.histogram import HybridHistogramPolicy
+from aquatope.prewarm.keepalive import AutoKeepAlive, FixedKeepAlive
+from aquatope.prewarm.provisioned import ProvisionedConcurrency
+from aquatope.prewarm.reactive import ReactivePolicy
+from aquatope.prewarm.spec import POLICY_FORMS, make_policy
 from aquatope.resources import ResourceConfig
 
 if TYPE_CHECKING:
     from aquatope.sizing.base import Measurement, SizingProblem
 
-POOL_FORMS = (
-    "keepalive:<s>",
-    "aquatope[:q=Q][:keep=auto]",
-    "provisioned:q=Q",
-    "oracle",
-    "clairvoyant-interval",
-    "lower-bound",
-    "clairvoyant-jit",
-    "hybrid-histogram",
-    "reactive",
-)
-KNATIVE_TARGET_UTILIZATION = 0.7
-KNATIVE_KEEP_S = 60.0 + 30.0
-"""Stable window plus scale-to-zero grace period (Knative defaults): how long an idle revision keeps a pod."""
-HISTOGRAM_TAIL, HISTOGRAM_MARGIN, HISTOGRAM_RANGE = 0.99, 0.10, 240
-AQUATOPE_DEFAULT_Q = 0.9
-AQUATOPE_KEEP_INTERVALS = 0.5
-"""The aquatope pool's defaults (:class:`aquatope.prewarm.ForecastPoolPolicy`): q and keep-alive in intervals."""
+JIT_POOLS = ("lower-bound", "clairvoyant-jit")
+"""Pools that hold a container exactly while an invocation runs (not pool policies: the simulator's instant mode)."""
 
 
 @dataclass(frozen=True)
 class LoadProfile:
-    """The forecast load a configuration will serve: mean workflow requests per second, the pool policy's spec
-    (one of :data:`POOL_FORMS`) and the control interval (s) the pool works in."""
+    """The forecast load a configuration will serve: mean workflow requests per second, the pool's spec (any spec
+    :func:`aquatope.prewarm.make_policy` takes, or one of :data:`JIT_POOLS`) and the control interval (s) the pool
+    works in."""
 
     mean_rps: float
     pool: str = "keepalive:600"
@@ -113,75 +111,81 @@ def quantile_peak(mean: float, looks: float, q: float) -> float:
     return float(poisson.ppf(q ** (1.0 / looks), mean)) if mean > 0 else 0.0
 
 
-def _number(spec: str, text: str) -> float:
+@functools.lru_cache(maxsize=64)
+def pool_policy(pool: str) -> PoolPolicy | None:
+    """The policy ``pool`` names, read by the pool's own grammar (:func:`aquatope.prewarm.make_policy`, so every
+    spec a system can run is priced with its own parameters); None for :data:`JIT_POOLS`."""
+    spec = pool.strip()
+    if spec in JIT_POOLS:
+        return None
     try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"bad pool {spec!r}: {text!r} is not a number", field="pool") from None
-    if not math.isfinite(value):
-        raise InputError(f"bad pool {spec!r}: {text!r} is not finite", field="pool")
-    return value
+        return make_policy(spec)
+    except InputError as err:
+        why = err.message.partition("; use one of")[0]
+        raise InputError(f"{why}; use one of {POLICY_FORMS}, {', '.join(JIT_POOLS)}", field="pool") from None
 
 
-def _quantile_arg(spec: str, arg: str, default: float | None) -> float:
-    if not arg and default is not None:
-        return default
-    key, eq, value = arg.partition("=")
-    q = _number(spec, value if eq else key)
-    if not 0 < q < 1:
-        raise InputError(f"bad pool {spec!r}: the quantile must be in (0, 1)", field="pool")
-    return q
-
-
-def _histogram_keep_s(rate_per_s: float, interval_s: float) -> float:
+def histogram_keep_s(rate_per_s: float, interval_s: float, tail: float, margin: float, range_intervals: int) -> float:
+    """The hybrid histogram's keep-alive at Poisson ``rate_per_s``: the interval gaps between active intervals are
+    geometric, and the keep-alive is the upper edge of the bin holding their ``tail`` percentile plus ``margin``, at
+    most ``range_intervals`` intervals."""
     active = -math.expm1(-rate_per_s * interval_s)  # P(an interval has an invocation)
     if active >= 1.0:
         gap = 1.0
     elif active <= 0.0:
-        gap = float(HISTOGRAM_RANGE)
+        gap = float(range_intervals)
     else:
-        gap = math.ceil(math.log(1.0 - HISTOGRAM_TAIL) / math.log1p(-active))
-    return min(float(HISTOGRAM_RANGE), (gap + 1.0) * (1.0 + HISTOGRAM_MARGIN)) * interval_s
+        gap = math.ceil(math.log(1.0 - tail) / math.log1p(-active))
+    return min(float(range_intervals), (gap + 1.0) * (1.0 + margin)) * interval_s
+
+
+def _auto_keep_s(policy: AutoKeepAlive, rate: float, interval_s: float) -> float:
+    """``keepalive:auto``'s keep-alive at one function's rate (the policy fits one over every function's history)."""
+    return histogram_keep_s(rate, interval_s, policy.p, policy.margin, policy.range_intervals)
+
+
+def _floor_pool(policy: ForecastPoolPolicy | ProvisionedConcurrency, rate: float, d: float, interval_s: float) -> float:
+    """A floor at the ``q``-quantile of the interval's peak (0 when fewer than one invocation per interval is
+    expected at level ``q``), or the peak over the keep-alive of the containers above it if that is larger."""
+    present = poisson.ppf(policy.q, rate * interval_s) >= 1  # at level q, an invocation is coming
+    looks = max(1.0, interval_s / max(d, 1e-9))
+    floor = quantile_peak(rate * d, looks, policy.q) if present else 0.0
+    if isinstance(policy, ProvisionedConcurrency):
+        keep_s = policy.on_demand_keep_alive_s  # on-demand containers above the provisioned ones
+    else:
+        keep_s = policy.keep_alive_intervals * interval_s  # released soon after they fall idle ...
+        if policy.keep == "auto":  # ... or kept for the learned keep-alive (the hybrid histogram's rule at the rate)
+            keep_s = max(keep_s, _auto_keep_s(AutoKeepAlive(), rate, interval_s))
+    return max(floor, expected_peak(*peak_cdf_power(rate, d, keep_s + d)))
 
 
 def expected_containers(pool: str, rate_per_s: float, duration_s: float, interval_s: float = 60.0) -> float:
     """Expected containers of one function held by ``pool`` (module docstring) at ``rate_per_s`` invocations per
     second of mean execution time ``duration_s``; never below the busy ones, ``rate * duration``."""
-    spec = pool.strip()
-    name, _, arg = spec.partition(":")
-    busy = rate_per_s * duration_s
-    if name == "keepalive":
-        keep_s = _number(spec, arg)
-        if keep_s < 0:
-            raise InputError(f"bad pool {spec!r}: keep-alive must be >= 0 s", field="pool")
-        held = expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s + duration_s))
-    elif name in ("aquatope", "provisioned"):
-        options = arg.split(":") if arg else []
-        rules = [o.partition("=")[2] for o in options if name == "aquatope" and o.startswith("keep=")]
-        if any(r not in KEEP_RULES for r in rules):
-            raise InputError(f"bad pool {spec!r}: keep must be one of {', '.join(KEEP_RULES)}", field="pool")
-        learned = "auto" in rules  # the word option, in either order, as the pool's spec takes it
-        arg = ":".join(o for o in options if not (name == "aquatope" and o.startswith("keep=")))
-        q = _quantile_arg(spec, arg, AQUATOPE_DEFAULT_Q if name == "aquatope" else None)
-        present = poisson.ppf(q, rate_per_s * interval_s) >= 1  # at level q, an invocation is coming
-        looks = max(1.0, interval_s / max(duration_s, 1e-9))
-        floor = quantile_peak(busy, looks, q) if present else 0.0
-        keep_s = AQUATOPE_KEEP_INTERVALS * interval_s  # containers beyond the floor, released soon ...
-        if learned:  # ... or kept for the learned keep-alive (the hybrid histogram's rule at this rate)
-            keep_s = max(keep_s, _histogram_keep_s(rate_per_s, interval_s))
-        held = max(floor, expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s + duration_s)))
-    elif spec in ("oracle", "clairvoyant-interval"):
-        held = expected_peak(*peak_cdf_power(rate_per_s, duration_s, interval_s))
-    elif spec in ("lower-bound", "clairvoyant-jit"):
+    policy = pool_policy(pool)
+    rate, d = rate_per_s, duration_s
+    busy = rate * d
+
+    def kept(keep_s: float) -> float:
+        return expected_peak(*peak_cdf_power(rate, d, keep_s + d))
+
+    if policy is None:
         held = busy
-    elif spec == "hybrid-histogram":
-        keep_s = _histogram_keep_s(rate_per_s, interval_s)
-        held = expected_peak(*peak_cdf_power(rate_per_s, duration_s, keep_s + duration_s))
-    elif spec == "reactive":
-        keep = expected_peak(*peak_cdf_power(rate_per_s, duration_s, KNATIVE_KEEP_S + duration_s))
-        held = max(busy / KNATIVE_TARGET_UTILIZATION, keep)
-    else:
-        raise InputError(f"unknown pool {pool!r}; choose one of {', '.join(POOL_FORMS)}", field="pool")
+    elif isinstance(policy, FixedKeepAlive):
+        held = kept(policy.keep_alive_s)
+    elif isinstance(policy, AutoKeepAlive):
+        held = kept(_auto_keep_s(policy, rate, interval_s))
+    elif isinstance(policy, HybridHistogramPolicy):
+        held = kept(histogram_keep_s(rate, interval_s, policy.tail_percentile, policy.margin, policy.range_bins))
+    elif isinstance(policy, ReactivePolicy):
+        keep = kept(policy.stable_window_s + policy.scale_to_zero_grace_s)
+        held = max(busy / (policy.target_utilization * policy.container_concurrency), keep)
+    elif isinstance(policy, ForecastPoolPolicy | ProvisionedConcurrency):
+        held = _floor_pool(policy, rate, d, interval_s)
+    elif isinstance(policy, ClairvoyantIntervalPolicy):
+        held = expected_peak(*peak_cdf_power(rate, d, interval_s))
+    else:  # a policy the grammar builds but this model has no term for
+        raise InputError(f"the load model cannot price pool {pool!r}", field="pool")
     return max(held, busy)
 
 
