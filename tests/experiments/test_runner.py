@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from aquatope.experiments.protocol import Protocol, training_classes
-from aquatope.experiments.runner import RunSpec, StudyInputs, run_one
-from aquatope.experiments.systems import Budgets
+from aquatope.experiments.runner import RunSpec, StudyInputs, load_profile, run_one
+from aquatope.experiments.systems import NAMED, Budgets
 from aquatope.resources import Pricing, ResourceConfig
 from aquatope.traces import InvocationTrace
 
@@ -116,3 +116,21 @@ def test_the_lower_bound_meets_the_window_level_in_a_shared_world(tmp_path: Path
     assert lb["lower_bound"]["met"] and lb["metrics"]["window_violation_rate"] <= lb["lower_bound"]["level"]
     assert ladder[0]["target_factor"] == 1.0 and ladder[0]["window_violation_rate"] > lb["lower_bound"]["level"]
     assert lb["lower_bound"]["target_factor"] < 1.0
+
+
+def test_every_named_system_sizes_for_the_expected_total_cost_of_its_own_pool() -> None:
+    """Every system's sizer gets a load model of its own pool (the tuned-keep-alive baselines' ``keepalive:auto``
+    and lambda-pc's ``provisioned`` used to fall back to none: those sizers then minimised execution cost alone);
+    a workload that saw no request gets none."""
+
+    class _Workload:
+        training = np.array([30.0, 90.0])  # requests per minute over the training days
+
+    for system in NAMED.values():
+        load = load_profile(_Workload(), system.pool)  # type: ignore[arg-type]
+        assert load is not None and load.pool == system.pool and load.mean_rps == pytest.approx(1.0), system.name
+
+    class _Idle:
+        training = np.zeros(3)
+
+    assert load_profile(_Idle(), "keepalive:auto") is None  # type: ignore[arg-type]
