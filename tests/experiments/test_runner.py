@@ -70,6 +70,7 @@ def test_a_run_records_what_decided(tmp_path: Path) -> None:
     assert r["fallback_ticks"] == 0 and r["forecast_failures"] == [] and r["late_start_s"] == 0.0
     assert r["workload"]["window"] == "peak" and len(r["series"]["warm"]) == 10
     assert r["world"]["tenants"]["functions"] == 0
+    assert r["sizing_load"]["pool"] == "keepalive:600" and r["sizing_load"]["mean_rps"] > 0  # the objective priced
 
 
 def test_keep_receives_the_runs_own_records_behind_its_figures(tmp_path: Path) -> None:

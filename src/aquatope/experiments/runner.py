@@ -298,6 +298,7 @@ def _run_at(
         keep["t0_s"] = t0
     first = int(t0 // 60)
     out["world"] = world_figures(live, (first, first + workload.minutes))
+    out["sizing_load"] = None if problem.load is None else problem.load.to_dict()  # the objective its sizer priced
     return out
 
 
