@@ -22,7 +22,9 @@ event "no invocation in the window", ``k = 0``):
   per interval is expected at level ``Q``), or the peak over the keep-alive of the containers above the floor if
   that is larger: the pool's ``keep_alive_intervals`` (half an interval), with ``keep=auto`` the learned one below
   if that is longer; provisioned concurrency's on-demand containers live ``on_demand_keep_alive_s`` (600 s);
-* ``oracle`` / ``clairvoyant-interval`` (each interval's true peak): ``held = E[peak over the interval]``;
+* ``oracle`` / ``clairvoyant-interval`` (the true peak of each tick's interval and of the next, which the
+  harnesses hand it because a container started at a tick is ready only a cold start later):
+  ``held = E[peak over two intervals]``;
 * ``lower-bound`` / ``clairvoyant-jit`` (a container exactly while an invocation runs): ``held = lambda * d``;
 * ``hybrid-histogram[:p=P]`` and ``keepalive:auto[:p=P]``: a keep-alive of the ``P``-th percentile idle time (in
   whole control intervals, plus the policy's 10% margin, at most its 4-hour range), from the geometric gap between
@@ -63,6 +65,9 @@ from aquatope.resources import ResourceConfig
 if TYPE_CHECKING:
     from aquatope.sizing.base import Measurement, SizingProblem
 
+ORACLE_WINDOWS = 2
+"""Intervals whose true peak ``clairvoyant-interval`` holds at each tick: its own and the next (the study and the
+pre-warming evaluation both provision one window ahead: ``runner.future_peaks``, ``prewarm_eval``)."""
 JIT_POOLS = ("lower-bound", "clairvoyant-jit")
 """Pools that hold a container exactly while an invocation runs (not pool policies: the simulator's instant mode)."""
 
@@ -182,8 +187,8 @@ def expected_containers(pool: str, rate_per_s: float, duration_s: float, interva
         held = max(busy / (policy.target_utilization * policy.container_concurrency), keep)
     elif isinstance(policy, ForecastPoolPolicy | ProvisionedConcurrency):
         held = _floor_pool(policy, rate, d, interval_s)
-    elif isinstance(policy, ClairvoyantIntervalPolicy):
-        held = expected_peak(*peak_cdf_power(rate, d, interval_s))
+    elif isinstance(policy, ClairvoyantIntervalPolicy):  # each tick holds the peak of its interval and the next
+        held = expected_peak(*peak_cdf_power(rate, d, ORACLE_WINDOWS * interval_s))
     else:  # a policy the grammar builds but this model has no term for
         raise InputError(f"the load model cannot price pool {pool!r}", field="pool")
     return max(held, busy)
