@@ -7,6 +7,10 @@ interval, per rate class (mean training rate: sporadic < 1/min, mid 1-100/min, h
 bayes-lstm, per component (``lstm``, ``phase``, ``moving-average``) with the moving average's MAE on the same
 functions. bayes-lstm (and each ``--variant``) is trained once per seed; figures are medians with [min, max].
 
+Next to the baselines, a non-causal *reference* (not a forecaster): each test minute taken as the median of the
+5 minutes on either side of it, future included. It shows how far below the moving average's error knowing the
+local level from both sides gets, in each class; it is not a bound.
+
 Targets (issue #13, on held-out functions): bayes-lstm MAE <= 0.8x the 48-minute moving average in every rate
 class; 90% coverage in [0.88, 0.92] in every class; stable components across seeds; training < 5 min on 750
 functions (timed by ``bench/forecast_train_time.py``).
@@ -103,6 +107,32 @@ def holdout_folds(classes: list[str], folds: int, seed: int) -> np.ndarray:
         rows = rng.permutation([i for i, k in enumerate(classes) if k == c])
         fold[rows] = np.arange(rows.size) % folds
     return fold
+
+
+REFERENCE = "two-sided median (reference)"
+REFERENCE_HALF = 5
+
+
+def two_sided_reference(counts: np.ndarray, train_end: int, half: int = REFERENCE_HALF) -> dict[str, Any]:
+    """Not a forecaster: each test minute "forecast" by the median of the ``half`` minutes on either side of it
+    (the minute itself excluded), future included. What knowing the local level, from both sides, buys: a reference
+    for how far below the moving average's error a forecast can go, not a bound (a periodic timer's phase, for one,
+    beats it). MAE only; coverage is NaN."""
+    n, total = counts.shape
+    est = np.empty((n, total - train_end))
+    for t in range(train_end, total):
+        cols = [j for j in range(t - half, t + half + 1) if j != t and 0 <= j < total]
+        est[:, t - train_end] = np.median(counts[:, cols], axis=1)
+    mae = np.abs(counts[:, train_end:] - est).mean(axis=1)
+    nan = np.full(n, np.nan)
+    return {
+        "mae": mae,
+        "coverage_90": nan,
+        "pit_coverage_90": nan,
+        "components": [REFERENCE] * n,
+        "fit_s": 0.0,
+        "predict_ms": 0.0,
+    }
 
 
 def run_holdout(
@@ -235,6 +265,7 @@ def holdout_trace_runs(
     )
     baselines = {"moving-average": BASELINES["moving-average"]} if args.no_baselines else BASELINES
     raw = {name: run(make_forecaster(name, **kw), held, args.train_end) for name, kw in baselines.items()}
+    raw[REFERENCE] = two_sided_reference(held, args.train_end)
     ma_mae = raw["moving-average"]["mae"]
     results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
     for name in results:
@@ -283,11 +314,12 @@ def main() -> None:
         parser.error("--holdout-folds and --holdout-trace are separate runs: give one")
     check_json_path(args.json)
     counts = load_counts(args.trace, "--trace")
-    variants = ([] if args.no_default else [("bayes-lstm", {})]) + [parse_variant(v) for v in args.variant]
+    default: list[tuple[str, dict[str, Any]]] = [] if args.no_default else [("bayes-lstm", {})]
+    variants = default + [parse_variant(v) for v in args.variant]
     if args.holdout_trace:
-        results = holdout_trace_runs(args, counts, variants)
+        held = holdout_trace_runs(args, counts, variants)
         if args.json:
-            doc = {"trace": args.trace, "holdout_trace": args.holdout_trace, "results": results}
+            doc = {"trace": args.trace, "holdout_trace": args.holdout_trace, "results": held}
             write_json_atomic(Path(args.json), doc)
         return
     classes = [RATE_CLASSES[k] for k in rate_classes(counts[:, : args.train_end])]
@@ -297,6 +329,7 @@ def main() -> None:
     )
     baselines = {"moving-average": BASELINES["moving-average"]} if args.no_baselines else BASELINES
     raw = {name: run(make_forecaster(name, **kw), counts, args.train_end) for name, kw in baselines.items()}
+    raw[REFERENCE] = two_sided_reference(counts, args.train_end)
     ma_mae = raw["moving-average"]["mae"]
     results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
     for name in results:
