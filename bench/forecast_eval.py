@@ -59,8 +59,11 @@ from aquatope.forecast import (
     rate_classes,
 )
 from aquatope.forecast.metrics import per_function_accuracy
-from aquatope.jsonio.outputs import check_output_path, write_json_atomic
+from aquatope.jsonio.outputs import write_json_atomic
 from aquatope.traces import load_trace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _calib import check_json_path  # the bench scripts' shared --json check
 
 SAMPLE = Path(aquatope.__file__).parent / "data" / "azure2019-sample-250"
 BASELINES: dict[str, dict[str, object]] = {
@@ -229,16 +232,6 @@ def check_targets(runs: list[dict[str, Any]]) -> dict[str, bool]:
     return ok
 
 
-def check_json_path(path: str | None) -> None:
-    """Refuse a bad ``--json`` path before the (long) run, not after."""
-    if path is not None:
-        try:
-            check_output_path(path)
-        except InputError as exc:
-            print(f"error: --json: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-
-
 def load_counts(path: str, flag: str) -> np.ndarray:
     """A trace's counts, or one line naming the flag and the problem (exit 2)."""
     try:
@@ -246,6 +239,21 @@ def load_counts(path: str, flag: str) -> np.ndarray:
     except InputError as exc:
         print(f"error: {flag}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def baseline_runs(
+    args: argparse.Namespace, counts: np.ndarray, classes: list[str]
+) -> tuple[dict[str, list[dict[str, Any]]], np.ndarray]:
+    """The baselines and the non-causal reference on ``counts``, printed; (their summaries, the moving average's
+    per-function MAE that every ratio is taken against)."""
+    baselines = {"moving-average": BASELINES["moving-average"]} if args.no_baselines else BASELINES
+    raw = {name: run(make_forecaster(name, **kw), counts, args.train_end) for name, kw in baselines.items()}
+    raw[REFERENCE] = two_sided_reference(counts, args.train_end)
+    ma_mae = raw["moving-average"]["mae"]
+    results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
+    for name in results:
+        print_runs(name, results[name])
+    return results, ma_mae
 
 
 def holdout_trace_runs(
@@ -263,13 +271,7 @@ def holdout_trace_runs(
         f"networks trained on {args.trace}'s {counts.shape[0]}; "
         + ", ".join(f"{c} {classes.count(c)}" for c in RATE_CLASSES)
     )
-    baselines = {"moving-average": BASELINES["moving-average"]} if args.no_baselines else BASELINES
-    raw = {name: run(make_forecaster(name, **kw), held, args.train_end) for name, kw in baselines.items()}
-    raw[REFERENCE] = two_sided_reference(held, args.train_end)
-    ma_mae = raw["moving-average"]["mae"]
-    results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
-    for name in results:
-        print_runs(name, results[name])
+    results, ma_mae = baseline_runs(args, held, classes)
     both = np.vstack([counts, held])
     held_rows, train_rows = np.arange(counts.shape[0], both.shape[0]), np.arange(counts.shape[0])
     for name, params in variants:
@@ -327,13 +329,7 @@ def main() -> None:
         f"trace {args.trace}: {counts.shape[0]} functions x {counts.shape[1]} minutes; train {args.train_end}; "
         + ", ".join(f"{c} {classes.count(c)}" for c in RATE_CLASSES)
     )
-    baselines = {"moving-average": BASELINES["moving-average"]} if args.no_baselines else BASELINES
-    raw = {name: run(make_forecaster(name, **kw), counts, args.train_end) for name, kw in baselines.items()}
-    raw[REFERENCE] = two_sided_reference(counts, args.train_end)
-    ma_mae = raw["moving-average"]["mae"]
-    results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
-    for name in results:
-        print_runs(name, results[name])
+    results, ma_mae = baseline_runs(args, counts, classes)
     for name, params in variants:
         results[name] = []
         for seed in range(args.seeds):
