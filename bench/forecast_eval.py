@@ -264,7 +264,8 @@ def holdout_trace_runs(
     next to the baselines on the same functions."""
     held = load_counts(args.holdout_trace, "--holdout-trace")
     if held.shape[1] != counts.shape[1]:
-        sys.exit(f"--holdout-trace {args.holdout_trace}: {held.shape[1]} minutes, --trace has {counts.shape[1]}")
+        print(f"error: --holdout-trace: {held.shape[1]} minutes, --trace has {counts.shape[1]}", file=sys.stderr)
+        raise SystemExit(2)
     classes = [RATE_CLASSES[k] for k in rate_classes(held[:, : args.train_end])]
     print(
         f"held-out trace {args.holdout_trace}: {held.shape[0]} functions x {held.shape[1]} minutes, forecast by "
