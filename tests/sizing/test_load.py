@@ -145,3 +145,22 @@ def test_the_model_counts_the_containers_a_replayed_pool_holds_under_poisson_arr
     for pool in pools:
         ratio = expected_containers(pool, rate, 1.0) / replayed[pool]["mean_warm_containers"]
         assert 0.8 <= ratio <= 1.2, (pool, ratio)
+
+
+def test_aquatopes_pool_is_priced_by_the_pools_own_rule_under_a_calibrated_forecast() -> None:
+    """The model's floor for ``aquatope`` is what the policy's own rule decides when its forecast's q-quantile is
+    Poisson's and the observed concurrency is its expected peak; replayed at 50 a minute and 1 s, the pool held 5.03
+    containers, and the earlier term (the count at its mean) priced 4."""
+    from scipy.stats import poisson
+
+    from aquatope.prewarm.forecast_pool import warm_containers
+    from aquatope.sizing.load import peak_cdf_power
+
+    for rate_per_min, d in ((50.0, 1.0), (50.0, 5.0), (300.0, 5.0), (5.0, 1.0), (0.5, 0.2)):
+        rate = rate_per_min / 60.0
+        count_q = poisson.ppf(0.9, rate * 60.0)
+        n0 = expected_peak(*peak_cdf_power(rate, d, 60.0))
+        rule = float(warm_containers(np.array([count_q]), np.array([d]), np.array([n0]), 60.0, 0.9, 0.5)[0])
+        assert expected_containers("aquatope:q=0.9", rate, d) >= rule
+    assert expected_containers("aquatope:q=0.9", 50.0 / 60.0, 1.0) == pytest.approx(5.0)
+    assert expected_containers("aquatope:q=0.9", 50.0 / 60.0, 5.0) == pytest.approx(11.0)

@@ -17,11 +17,15 @@ event "no invocation in the window", ``k = 0``):
 
 * ``keepalive:<s>`` (fixed keep-alive, no pre-warming): a container lives while it has been busy within the last
   ``s`` seconds, so ``held = E[peak over a window of s + d]``;
-* ``aquatope[:q=Q][:keep=R]`` and ``provisioned[:q=Q]`` (a floor at the ``Q``-quantile of the interval's peak, as
-  :mod:`aquatope.prewarm.forecast_pool` computes it): ``held`` = that quantile (0 when fewer than one invocation
-  per interval is expected at level ``Q``), or the peak over the keep-alive of the containers above the floor if
-  that is larger: the pool's ``keep_alive_intervals`` (half an interval), with ``keep=auto`` the learned one below
-  if that is longer; provisioned concurrency's on-demand containers live ``on_demand_keep_alive_s`` (600 s);
+* ``aquatope[:q=Q][:keep=R]``: the floor the policy's own rule sets
+  (:func:`aquatope.prewarm.forecast_pool.warm_containers`) when its forecast is calibrated: the count's
+  ``Q``-quantile ``ppf(Q, lambda * T)`` (``T`` the interval; 0 containers when it is below one invocation),
+  survivors of the interval's expected peak concurrency, and at least one container; or the peak over the
+  keep-alive of the containers above the floor if that is larger: the pool's ``keep_alive_intervals`` (half an
+  interval), with ``keep=auto`` the learned one below if that is longer;
+* ``provisioned[:q=Q]``: a floor at the ``Q``-quantile of the interval's peak concurrency (0 when fewer than one
+  invocation per interval is expected at level ``Q``), or the peak over the 600 s its on-demand containers above the
+  floor live (``on_demand_keep_alive_s``) if that is larger;
 * ``oracle`` / ``clairvoyant-interval`` (the true peak of each tick's interval and of the next, which the
   harnesses hand it because a container started at a tick is ready only a cold start later):
   ``held = E[peak over two intervals]``;
@@ -36,7 +40,8 @@ event "no invocation in the window", ``k = 0``):
 Every spec is read by the pool's own grammar (:func:`aquatope.prewarm.make_policy`), and each term takes its
 numbers from the policy it builds, so a spec a system runs is priced with its own parameters and defaults.
 These are expectations under Poisson arrivals, not a replay: the pool's own forecasting errors and bursts are not
-in them. ``held`` is never below the busy containers ``lambda * d``. The numbers 0.7, 60 s, 30 s are Knative's
+in them, nor Aquatope's onset floor (``rho * last``, which under Poisson arrivals seldom exceeds the count's
+``Q``-quantile). ``held`` is never below the busy containers ``lambda * d``. The numbers 0.7, 60 s, 30 s are Knative's
 documented defaults (container-concurrency-target-percentage, stable-window, scale-to-zero-grace-period); 0.99,
 10% and 240 intervals are the hybrid histogram's (:mod:`aquatope.prewarm.histogram`); all are the policies' own.
 """
@@ -54,7 +59,7 @@ from scipy.stats import poisson
 from aquatope.errors import InputError
 from aquatope.prewarm.base import PoolPolicy
 from aquatope.prewarm.clairvoyant import ClairvoyantIntervalPolicy
-from aquatope.prewarm.forecast_pool import ForecastPoolPolicy
+from aquatope.prewarm.forecast_pool import ForecastPoolPolicy, warm_containers
 from aquatope.prewarm.histogram import HybridHistogramPolicy
 from aquatope.prewarm.keepalive import AutoKeepAlive, FixedKeepAlive
 from aquatope.prewarm.provisioned import ProvisionedConcurrency
@@ -150,14 +155,25 @@ def _auto_keep_s(policy: AutoKeepAlive, rate: float, interval_s: float) -> float
 
 
 def _floor_pool(policy: ForecastPoolPolicy | ProvisionedConcurrency, rate: float, d: float, interval_s: float) -> float:
-    """A floor at the ``q``-quantile of the interval's peak (0 when fewer than one invocation per interval is
-    expected at level ``q``), or the peak over the keep-alive of the containers above it if that is larger."""
-    present = poisson.ppf(policy.q, rate * interval_s) >= 1  # at level q, an invocation is coming
-    looks = max(1.0, interval_s / max(d, 1e-9))
-    floor = quantile_peak(rate * d, looks, policy.q) if present else 0.0
+    """The pool's floor, or the peak over the keep-alive of the containers above it if that is larger.
+
+    Aquatope's floor is the policy's own rule (:func:`~aquatope.prewarm.forecast_pool.warm_containers`) fed what a
+    calibrated forecast would give it under Poisson arrivals: the count's ``q``-quantile ``ppf(q, rate * T)`` and,
+    as the interval's observed peak concurrency, its expected value. Provisioned concurrency's floor is the
+    ``q``-quantile of the interval's peak (0 when fewer than one invocation per interval is expected at level ``q``).
+    """
+    count_q = float(poisson.ppf(policy.q, rate * interval_s))
     if isinstance(policy, ProvisionedConcurrency):
+        looks = max(1.0, interval_s / max(d, 1e-9))
+        floor = quantile_peak(rate * d, looks, policy.q) if count_q >= 1 else 0.0
         keep_s = policy.on_demand_keep_alive_s  # on-demand containers above the provisioned ones
     else:
+        in_progress = expected_peak(*peak_cdf_power(rate, d, interval_s))
+        floor = float(
+            warm_containers(
+                np.array([count_q]), np.array([d]), np.array([in_progress]), interval_s, policy.q, policy.presence
+            )[0]
+        )
         keep_s = policy.keep_alive_intervals * interval_s  # released soon after they fall idle ...
         if policy.keep == "auto":  # ... or kept for the learned keep-alive (the hybrid histogram's rule at the rate)
             keep_s = max(keep_s, _auto_keep_s(AutoKeepAlive(), rate, interval_s))
