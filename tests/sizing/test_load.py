@@ -7,12 +7,14 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import poisson
 from sizing_cases import three_problem
 
 from aquatope.errors import InputError
+from aquatope.prewarm.forecast_pool import warm_containers
 from aquatope.resources import ResourceConfig
 from aquatope.sizing.base import Measurement
-from aquatope.sizing.load import LoadProfile, expected_containers, expected_peak, objective_usd
+from aquatope.sizing.load import LoadProfile, expected_containers, expected_peak, objective_usd, peak_cdf_power
 
 KNOBS_BY_POOL = ("keepalive:600", "keepalive:auto", "hybrid-histogram", "reactive", "provisioned", "aquatope")
 
@@ -151,11 +153,6 @@ def test_aquatopes_pool_is_priced_by_the_pools_own_rule_under_a_calibrated_forec
     """The model's floor for ``aquatope`` is what the policy's own rule decides when its forecast's q-quantile is
     Poisson's and the observed concurrency is its expected peak; replayed at 50 a minute and 1 s, the pool held 5.03
     containers, and the earlier term (the count at its mean) priced 4."""
-    from scipy.stats import poisson
-
-    from aquatope.prewarm.forecast_pool import warm_containers
-    from aquatope.sizing.load import peak_cdf_power
-
     for rate_per_min, d in ((50.0, 1.0), (50.0, 5.0), (300.0, 5.0), (5.0, 1.0), (0.5, 0.2)):
         rate = rate_per_min / 60.0
         count_q = poisson.ppf(0.9, rate * 60.0)
