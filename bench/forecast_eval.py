@@ -35,16 +35,15 @@ on ``--trace``'s functions only, and the functions of ``DIR`` (stacked under the
 minutes) are forecast by it, next to the baselines on the same functions. The in-trace runs are skipped. With
 ``tests/data/azure2019-official-10`` (10 functions, none in the sample) this takes about a minute.
 
-The network's figures depend on the machine's floating point, which the JSON records (``numerics``): where oneDNN
-runs AVX-512 kernels instead of AVX2 ones, the same code and seeds train other networks. Run with
-``ONEDNN_MAX_CPU_ISA=AVX2`` to reproduce an AVX2 machine's figures.
+The network's figures depend on the machine's floating point: where oneDNN runs AVX-512 kernels instead of AVX2
+ones, the same code and seeds train other networks. So the script caps oneDNN at AVX2 unless ``ONEDNN_MAX_CPU_ISA``
+is set (:mod:`aquatope.numerics`), and the JSON records what it ran with (``numerics``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -65,6 +64,7 @@ from aquatope.forecast import (
 )
 from aquatope.forecast.metrics import per_function_accuracy
 from aquatope.jsonio.outputs import write_json_atomic
+from aquatope.numerics import arithmetic, pin_arithmetic
 from aquatope.traces import load_trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,20 +77,6 @@ BASELINES: dict[str, dict[str, object]] = {
     "ewma": {"alpha": 0.1},
 }
 TARGET_RATIO, TARGET_COVERAGE = 0.8, (0.88, 0.92)
-
-
-def numerics() -> dict[str, Any]:
-    """What decides the network's floating point here: torch's version, its CPU kernels, and the oneDNN ISA cap.
-    The same code and seed train another network where oneDNN picks other kernels (AVX-512 against AVX2 moved the
-    sample's 3-function high class from 0.83 to 0.93 of the moving average's MAE); ``ONEDNN_MAX_CPU_ISA=AVX2``
-    reproduces an AVX2 machine's figures on an AVX-512 one."""
-    import torch
-
-    return {
-        "torch": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA"),
-    }
 
 
 def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
@@ -310,6 +296,7 @@ def holdout_trace_runs(
 
 
 def main() -> None:
+    pin_arithmetic()  # before any network runs (aquatope.numerics)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", default=str(SAMPLE))
     parser.add_argument("--train-end", type=int, default=960)
@@ -341,11 +328,11 @@ def main() -> None:
     if args.holdout_trace:
         held = holdout_trace_runs(args, counts, variants)
         if args.json:
-            doc = {"trace": args.trace, "holdout_trace": args.holdout_trace, "numerics": numerics(), "results": held}
+            doc = {"trace": args.trace, "holdout_trace": args.holdout_trace, "numerics": arithmetic(), "results": held}
             write_json_atomic(Path(args.json), doc)
         return
     classes = [RATE_CLASSES[k] for k in rate_classes(counts[:, : args.train_end])]
-    print(f"numerics: {json.dumps(numerics())}")
+    print(f"numerics: {json.dumps(arithmetic())}")
     print(
         f"trace {args.trace}: {counts.shape[0]} functions x {counts.shape[1]} minutes; train {args.train_end}; "
         + ", ".join(f"{c} {classes.count(c)}" for c in RATE_CLASSES)
@@ -376,7 +363,7 @@ def main() -> None:
         for what, ok in check_targets(results[key]).items():
             print(f"  target {what}: {'PASS' if ok else 'FAIL'}")
     if args.json:
-        write_json_atomic(Path(args.json), {"trace": args.trace, "numerics": numerics(), "results": results})
+        write_json_atomic(Path(args.json), {"trace": args.trace, "numerics": arithmetic(), "results": results})
 
 
 if __name__ == "__main__":

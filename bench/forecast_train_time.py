@@ -30,6 +30,7 @@ import numpy as np
 
 import aquatope
 from aquatope.forecast import BayesLSTMForecaster
+from aquatope.numerics import pin_arithmetic
 from aquatope.traces import load_trace
 
 SAMPLE = Path(aquatope.__file__).parent / "data" / "azure2019-sample-250"
@@ -46,6 +47,7 @@ def scaled_counts(counts: np.ndarray, functions: int, seed: int) -> np.ndarray:
 
 
 def main() -> None:
+    pin_arithmetic()  # before any network runs (aquatope.numerics)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--functions", type=int, default=750)
     parser.add_argument("--train-minutes", type=int, default=960)

@@ -37,6 +37,7 @@ import aquatope
 from aquatope.experiments.evaluate import EVALUATE_WORKFLOWS, EvaluateConfig
 from aquatope.experiments.runner import RunSpec, run_one
 from aquatope.experiments.study import study_inputs
+from aquatope.numerics import pin_arithmetic
 from aquatope.platform import ContainerRecord, RequestRecord
 from aquatope.traces import load_trace
 from aquatope.workflow import load_workflow
@@ -82,6 +83,7 @@ def containers(records: list[ContainerRecord]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    pin_arithmetic()  # before any network runs (aquatope.numerics)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--systems", default="openwhisk,aquatope+defaults", help="A,B: B is compared with A")
     ap.add_argument("--workflows", default=",".join(EVALUATE_WORKFLOWS))

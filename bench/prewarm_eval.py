@@ -29,6 +29,7 @@ import aquatope
 from aquatope.experiments.prewarm_eval import DEFAULT_POLICIES, SWEEP_Q, EvalConfig, evaluate_prewarm
 from aquatope.forecast import RATE_CLASSES, BayesLSTMForecaster
 from aquatope.jsonio import write_json_atomic
+from aquatope.numerics import pin_arithmetic
 from aquatope.prewarm import ForecastPoolPolicy, PoolPolicy
 from aquatope.traces import load_trace
 
@@ -81,6 +82,7 @@ def print_forecasters(runs: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
+    pin_arithmetic()  # before any network runs (aquatope.numerics)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", default=str(SAMPLE))
     parser.add_argument("--forecaster", default="bayes-lstm")

@@ -36,6 +36,7 @@ import numpy as np
 
 from aquatope.errors import InputError
 from aquatope.experiments.ray_run import RayOptions, RunSpec, run_on_ray, run_system_spec
+from aquatope.numerics import pin_arithmetic
 from aquatope.runtime.plan import estimate_replay
 from aquatope.traces import load_trace
 from aquatope.traces.classify import classify
@@ -102,6 +103,7 @@ def row_text(name: str, r: dict, base_cost: float | None) -> str:  # type: ignor
 
 
 def main() -> None:
+    pin_arithmetic()  # before any network runs (aquatope.numerics)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--systems", default="openwhisk,aquatope,knative")
     parser.add_argument("--minutes", type=int, default=30)

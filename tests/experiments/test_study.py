@@ -67,3 +67,12 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path: Path, monkeypat
     calls.clear()
     run_study(design, _inputs(), tmp_path, ray_address=None)
     assert calls == [failed[0]["key"]]  # only the failing run is retried
+
+
+def test_each_row_records_the_arithmetic_it_was_computed_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(study_module, "run_one", _fake_run([]))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    design = StudyDesign(("calm",), ("openwhisk", "knative"), ("trip-booking",), (0, 1), ("peak",))
+    records = run_study(design, _inputs(), tmp_path, ray_address=None)
+    assert len(records) == 4 and any("error" in r for r in records)  # failed runs record it too
+    assert all(r["numerics"]["ONEDNN_MAX_CPU_ISA"] == "AVX2" and "torch" in r["numerics"] for r in records)

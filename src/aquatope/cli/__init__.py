@@ -25,6 +25,7 @@ import aquatope
 from aquatope.cli.display import print_error
 from aquatope.errors import InputError
 from aquatope.jsonio import guard_inputs
+from aquatope.numerics import pin_arithmetic
 
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "workflows": ("aquatope.cli.workflows", "workflows_app", "List and inspect workflows (built-in names or YAML files)."),
@@ -110,6 +111,7 @@ class AquatopeGroup(TyperGroup):
             self._listing = False
 
     def invoke(self, ctx: Any) -> Any:
+        pin_arithmetic()  # before any network runs: the same figures on every x86 machine (aquatope.numerics)
         with guard_inputs():
             try:
                 return super().invoke(ctx)

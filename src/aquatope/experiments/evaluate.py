@@ -12,6 +12,7 @@ The protocol (what trains, what replays, how functions map to workflows) is
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -133,6 +134,17 @@ def _setup(
         "failed_runs": sum(1 for r in records if "error" in r),
         "run_wall_s": sum(r.get("wall_s", 0.0) for r in records),
         "mapping": mapping,
+        "numerics": numerics_of(records),
         "wall_s": wall_s,
         "named_systems": {n: asdict(s) for n, s in NAMED.items()},
     }
+
+
+def numerics_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The arithmetic the runs were computed with (:mod:`aquatope.numerics`): each distinct one with its run count;
+    ``None`` for rows written before runs recorded it. A resumed study can mix machines; this says so."""
+    counts: dict[str, int] = {}
+    for r in records:
+        key = json.dumps(r.get("numerics"), sort_keys=True)
+        counts[key] = counts.get(key, 0) + 1
+    return [{"numerics": json.loads(k), "runs": n} for k, n in sorted(counts.items())]

@@ -12,7 +12,8 @@ not depend on which others are in the study; each run gets the view of its own f
 
 **Files** (``out_dir``): ``runs.jsonl``, one line per finished run (its figures) or failed run (its error and
 traceback), appended and flushed as each finishes; on start, lines already there are kept and their runs skipped
-(resume). A torn last line is ignored.
+(resume). A torn last line is ignored. Each line records the arithmetic it was computed with (``numerics``,
+:mod:`aquatope.numerics`); on Ray the workers get the driver's oneDNN cap through the job's ``runtime_env``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from aquatope.experiments.runner import RunSpec, StudyInputs, run_one
 from aquatope.experiments.systems import REFERENCE_FACTORS, Budgets, make_system_forecaster, system_spec
 from aquatope.forecast import Forecaster
 from aquatope.jsonio import clean_json
+from aquatope.numerics import arithmetic, ray_env_vars
 from aquatope.prewarm import knob_for
 from aquatope.workflow import load_workflow
 
@@ -138,6 +140,7 @@ def run_task(task: Sequence[RunSpec], inputs: StudyInputs, forecasters: dict[str
                     "wall_s": time.perf_counter() - began,
                 }
             )
+        out[-1]["numerics"] = arithmetic()  # what it was computed with (aquatope.numerics)
     return out
 
 
@@ -198,7 +201,8 @@ def _on_ray(
 
     started = False
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        env = {"env_vars": ray_env_vars()}  # the workers predict with the driver's arithmetic (aquatope.numerics)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=env)
         started = True
     try:
         remote = ray.remote(num_cpus=1)(run_task)
