@@ -62,7 +62,7 @@ from aquatope.forecast import (
     make_forecaster,
     rate_classes,
 )
-from aquatope.forecast.metrics import per_function_accuracy
+from aquatope.forecast.metrics import local_rate, per_function_accuracy, poisson_mae
 from aquatope.jsonio.outputs import write_json_atomic
 from aquatope.numerics import arithmetic, pin_arithmetic
 from aquatope.traces import load_trace
@@ -119,6 +119,7 @@ def holdout_folds(classes: list[str], folds: int, seed: int) -> np.ndarray:
 
 REFERENCE = "two-sided median (reference)"
 REFERENCE_HALF = 5
+FLOOR = "Poisson floor (reference)"
 
 
 def two_sided_reference(counts: np.ndarray, train_end: int, half: int = REFERENCE_HALF) -> dict[str, Any]:
@@ -140,6 +141,29 @@ def two_sided_reference(counts: np.ndarray, train_end: int, half: int = REFERENC
         "components": [REFERENCE] * n,
         "fit_s": 0.0,
         "predict_ms": 0.0,
+    }
+
+
+def poisson_floor(counts: np.ndarray, train_end: int, half: int = REFERENCE_HALF) -> dict[str, Any]:
+    """Not a forecaster: the error a forecast would still make if it knew each test minute's rate exactly and the
+    minute's count were Poisson at that rate (:func:`poisson_mae`), the rate taken as the mean of the ``half``
+    minutes on either side (the minute itself excluded, future included). Where arrivals come from many independent
+    callers no forecast beats it by much; a timer's exact counts do (their ``dispersion``, the squared deviation
+    from that rate over the rate, is far below 1). MAE and per-function dispersion; coverage is NaN."""
+    n = counts.shape[0]
+    rate = local_rate(counts, train_end, half)
+    test = counts[:, train_end:]
+    mean_rate = rate.mean(axis=1)
+    dispersion = np.where(mean_rate > 0, ((test - rate) ** 2).mean(axis=1) / np.maximum(mean_rate, 1e-12), np.nan)
+    nan = np.full(n, np.nan)
+    return {
+        "mae": poisson_mae(rate).mean(axis=1),
+        "coverage_90": nan,
+        "pit_coverage_90": nan,
+        "components": [FLOOR] * n,
+        "fit_s": 0.0,
+        "predict_ms": 0.0,
+        "dispersion": dispersion,
     }
 
 
@@ -183,6 +207,13 @@ def summarize(out: dict[str, Any], ma_mae: np.ndarray, classes: list[str]) -> di
     by_component = grouped_figures(out["components"], figures)
     for row in [*by_class.values(), *by_component.values()]:
         row["ratio_to_ma"] = row["mae"] / row["moving_average_mae"] if row["moving_average_mae"] > 0 else float("nan")
+    # the class figure is a ratio of means, which one large function can set; per function, too:
+    per_function = np.where(ma_mae > 0, out["mae"] / np.where(ma_mae > 0, ma_mae, 1.0), np.nan)
+    for c, row in by_class.items():
+        r = per_function[[k == c for k in classes]]
+        r = r[np.isfinite(r)]
+        row["median_function_ratio"] = float(np.median(r)) if r.size else float("nan")
+        row["share_functions_within_target"] = float(np.mean(r <= TARGET_RATIO)) if r.size else float("nan")
     comps = {c: out["components"].count(c) for c in sorted(set(out["components"]))}
     return {
         "by_class": by_class,
@@ -220,6 +251,16 @@ def print_runs(name: str, runs: list[dict[str, Any]]) -> None:
                 f"{spread([x['mae'] for x in rows], '.3f'):>22}  {spread([x['ratio_to_ma'] for x in rows], '.3f'):>22}"
                 f"  {spread([x['coverage_90'] for x in rows], '.3f'):>22}  {spread([x['pit_coverage_90'] for x in rows], '.3f'):>22}"
             )
+    cls = [c for c in RATE_CLASSES if any("median_function_ratio" in r["by_class"].get(c, {}) for r in runs)]
+    if cls and any(np.isfinite(r["by_class"][c]["median_function_ratio"]) for r in runs for c in cls):
+        print(
+            f"  per function, MAE / MA median (share <= {TARGET_RATIO}x): "
+            + ", ".join(
+                f"{c} {spread([r['by_class'][c]['median_function_ratio'] for r in runs], '.3f')} "
+                f"({spread([r['by_class'][c]['share_functions_within_target'] for r in runs], '.2f')})"
+                for c in cls
+            )
+        )
     print("  components per run: " + "; ".join(json.dumps(r["components"]) for r in runs))
 
 
@@ -254,11 +295,31 @@ def baseline_runs(
     baselines = {"moving-average": BASELINES["moving-average"]} if args.no_baselines else BASELINES
     raw = {name: run(make_forecaster(name, **kw), counts, args.train_end) for name, kw in baselines.items()}
     raw[REFERENCE] = two_sided_reference(counts, args.train_end)
+    raw[FLOOR] = poisson_floor(counts, args.train_end)
     ma_mae = raw["moving-average"]["mae"]
     results: dict[str, list[dict[str, Any]]] = {n: [summarize(o, ma_mae, classes)] for n, o in raw.items()}
+    dispersion = raw[FLOOR]["dispersion"]
+    results[FLOOR][0]["dispersion_by_class"] = {
+        c: float(np.nanmedian(dispersion[[k == c for k in classes]])) for c in RATE_CLASSES if c in classes
+    }
     for name in results:
         print_runs(name, results[name])
+    print(
+        "  median dispersion (squared deviation from the local rate, over the rate; Poisson 1): "
+        + ", ".join(f"{c} {v:.2f}" for c, v in results[FLOOR][0]["dispersion_by_class"].items())
+    )
     return results, ma_mae
+
+
+def holdout_part(names: list[str], classes: list[str], part: str) -> np.ndarray:
+    """The rows of one half of a held-out trace, fixed before any forecast: within each rate class the functions
+    sorted by name and dealt alternately, ``even`` (where a choice between variants is made) and ``odd`` (where the
+    choice is reported)."""
+    rows: list[int] = []
+    for c in RATE_CLASSES:
+        ranked = sorted((names[i], i) for i, k in enumerate(classes) if k == c)
+        rows += [i for j, (_, i) in enumerate(ranked) if j % 2 == (0 if part == "even" else 1)]
+    return np.array(sorted(rows), dtype=int)
 
 
 def holdout_trace_runs(
@@ -272,8 +333,12 @@ def holdout_trace_runs(
         print(f"error: --holdout-trace: {held.shape[1]} minutes, --trace has {counts.shape[1]}", file=sys.stderr)
         raise SystemExit(2)
     classes = [RATE_CLASSES[k] for k in rate_classes(held[:, : args.train_end])]
+    if args.holdout_part != "all":
+        keep = holdout_part(list(load_trace(args.holdout_trace).function_ids), classes, args.holdout_part)
+        held, classes = held[keep], [classes[i] for i in keep]
     print(
-        f"held-out trace {args.holdout_trace}: {held.shape[0]} functions x {held.shape[1]} minutes, forecast by "
+        f"held-out trace {args.holdout_trace} ({args.holdout_part} functions): {held.shape[0]} functions x "
+        f"{held.shape[1]} minutes, forecast by "
         f"networks trained on {args.trace}'s {counts.shape[0]}; "
         + ", ".join(f"{c} {classes.count(c)}" for c in RATE_CLASSES)
     )
@@ -315,6 +380,12 @@ def main() -> None:
         default=None,
         help="DIR: score bayes-lstm on this trace's functions with a network trained on --trace's functions only",
     )
+    parser.add_argument(
+        "--holdout-part",
+        choices=("all", "even", "odd"),
+        default="all",
+        help="with --holdout-trace: all its functions, or one half (per class, by name, alternately)",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.holdout_folds == 1 or args.holdout_folds < 0:
@@ -328,7 +399,13 @@ def main() -> None:
     if args.holdout_trace:
         held = holdout_trace_runs(args, counts, variants)
         if args.json:
-            doc = {"trace": args.trace, "holdout_trace": args.holdout_trace, "numerics": arithmetic(), "results": held}
+            doc = {
+                "trace": args.trace,
+                "holdout_trace": args.holdout_trace,
+                "holdout_part": args.holdout_part,
+                "numerics": arithmetic(),
+                "results": held,
+            }
             write_json_atomic(Path(args.json), doc)
         return
     classes = [RATE_CLASSES[k] for k in rate_classes(counts[:, : args.train_end])]

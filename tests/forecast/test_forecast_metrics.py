@@ -8,6 +8,7 @@ import pytest
 from aquatope.errors import InputError
 from aquatope.forecast import LastValueForecaster, backtest, coverage, mae, pinball_loss
 from aquatope.forecast.calibration import calibrate_scale, normal_coverage
+from aquatope.forecast.metrics import local_rate, poisson_mae
 
 
 def test_mae_coverage_and_pinball_by_hand() -> None:
@@ -99,3 +100,21 @@ def _with_cdf(forecast: object, cdf: object) -> object:
             return np.where(x < 0, 0.0, cdf(x))  # type: ignore[operator]
 
     return Exact()
+
+
+def test_poisson_mae_is_the_least_absolute_error_of_a_forecast_that_knows_the_rate() -> None:
+    rng = np.random.default_rng(0)
+    rates = np.array([[0.0, 0.3, 3.0], [40.0, 800.0, 2.5]])
+    floor = poisson_mae(rates)
+    assert floor.shape == rates.shape and floor[0, 0] == 0.0
+    for lam, expected in zip(rates.ravel()[1:], floor.ravel()[1:], strict=True):
+        draws = rng.poisson(lam, 200_000)
+        best = min(np.abs(draws - c).mean() for c in np.arange(max(0, int(lam) - 3), int(lam) + 4))
+        assert expected == pytest.approx(best, rel=0.02)  # no constant forecast does better on the draws
+    assert floor[1, 1] == pytest.approx(np.sqrt(2 * 800 / np.pi), rel=0.01)  # the normal limit
+
+
+def test_local_rate_averages_the_neighbours_on_both_sides_without_the_minute_itself() -> None:
+    counts = np.array([[0.0, 1.0, 100.0, 3.0, 4.0, 5.0]])
+    rate = local_rate(counts, start=2, half=1)
+    assert rate.tolist() == [[2.0, 52.0, 4.0, 4.0]]  # minute 2: (1 + 3) / 2; the last minute has one neighbour
