@@ -16,12 +16,19 @@ class; 90% coverage in [0.88, 0.92] in every class; stable components across see
 functions (timed by ``bench/forecast_train_time.py``).
 
     python bench/forecast_eval.py [--trace PATH] [--seeds 3] [--variant NAME:key=value,...] [--holdout-folds K]
-        [--holdout-trace DIR] [--json OUT]
+        [--holdout-trace DIR [--holdout-part all|even|odd]] [--json OUT]
 
-Default trace: the bundled 250-function sample (what constants were tuned on, so its figures are not held out);
-held-out functions: ``--trace DIR`` with any other Azure-format trace directory (the 750 held-out functions the issue
-names are not in this machine's ``../shared/data``). About 2 min per seed on the 250-function sample on a loaded
-2-core machine.
+Default trace: the bundled 250-function sample (what constants were tuned on, so its figures are not held out).
+The issue's 750 held-out functions are in ``bench/data/azure2019-heldout-750`` (see its README): ``--holdout-trace
+bench/data/azure2019-heldout-750`` scores them, about 4 minutes per 3 seeds, and ``--holdout-part even`` or ``odd``
+one half of them (per rate class, sorted by name, dealt alternately: a choice between variants is made on ``even``
+and reported on ``odd``). About 2 min per seed on the 250-function sample on a loaded 2-core machine.
+
+Next to the forecasters, two non-causal references, neither a forecaster nor a bound: the *two-sided median* (below)
+and the *Poisson floor*, the error a forecast that knew each minute's rate exactly would still make if the minute's
+count were Poisson at that rate. Class figures are ratios of means over the class's functions, which one large
+function can set, so each class also gets the median of its functions' own ratios and the share of them at or under
+0.8x.
 
 ``--holdout-folds K`` adds, for bayes-lstm and each variant, figures on functions its network never trained on:
 the functions are split into K folds (stratified by rate class, seeded), and each fold is forecast by a network

@@ -19,7 +19,6 @@ measured); run it with nothing else on the machine for a figure to quote.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -30,7 +29,8 @@ import numpy as np
 
 import aquatope
 from aquatope.forecast import BayesLSTMForecaster
-from aquatope.numerics import pin_arithmetic
+from aquatope.jsonio.outputs import write_json_atomic
+from aquatope.numerics import arithmetic, pin_arithmetic
 from aquatope.traces import load_trace
 
 SAMPLE = Path(aquatope.__file__).parent / "data" / "azure2019-sample-250"
@@ -84,8 +84,14 @@ def main() -> None:
     print(f"median fit {median:.0f} s [{min(times):.0f}, {max(times):.0f}] over {len(runs)} seeds")
     print(f"{verdict} training on {counts.shape[0]} functions under {TARGET_S:.0f} s (median, every fit usable)")
     if args.json:
-        out = {"functions": counts.shape[0], "train_minutes": counts.shape[1], "load_average": load, "runs": runs}
-        Path(args.json).write_text(json.dumps(out, indent=1))
+        out = {
+            "functions": counts.shape[0],
+            "train_minutes": counts.shape[1],
+            "load_average": load,
+            "numerics": arithmetic(),
+            "runs": runs,
+        }
+        write_json_atomic(Path(args.json), out)
 
 
 if __name__ == "__main__":
