@@ -134,11 +134,8 @@ def two_sided_reference(counts: np.ndarray, train_end: int, half: int = REFERENC
     (the minute itself excluded), future included. What knowing the local level, from both sides, buys: a reference
     for how far below the moving average's error a forecast can go, not a bound (a periodic timer's phase, for one,
     beats it). MAE only; coverage is NaN."""
-    n, total = counts.shape
-    est = np.empty((n, total - train_end))
-    for t in range(train_end, total):
-        cols = [j for j in range(t - half, t + half + 1) if j != t and 0 <= j < total]
-        est[:, t - train_end] = np.median(counts[:, cols], axis=1)
+    n = counts.shape[0]
+    est = local_rate(counts, train_end, half, np.median)
     mae = np.abs(counts[:, train_end:] - est).mean(axis=1)
     nan = np.full(n, np.nan)
     return {
@@ -287,8 +284,13 @@ def check_targets(runs: list[dict[str, Any]]) -> dict[str, bool]:
 
 def load_counts(path: str, flag: str) -> np.ndarray:
     """A trace's counts, or one line naming the flag and the problem (exit 2)."""
+    return load_checked(path, flag).counts.astype(float)
+
+
+def load_checked(path: str, flag: str) -> Any:
+    """A trace, or one line naming the flag and the problem (exit 2)."""
     try:
-        return load_trace(path).counts.astype(float)
+        return load_trace(path)
     except InputError as exc:
         print(f"error: {flag}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -335,13 +337,14 @@ def holdout_trace_runs(
     """A held-out *trace*: each variant's network is trained on ``--trace``'s functions only and forecasts the
     functions of ``--holdout-trace`` (stacked under them, same minutes); figures are over the held-out functions,
     next to the baselines on the same functions."""
-    held = load_counts(args.holdout_trace, "--holdout-trace")
+    held_trace = load_checked(args.holdout_trace, "--holdout-trace")
+    held = held_trace.counts.astype(float)
     if held.shape[1] != counts.shape[1]:
         print(f"error: --holdout-trace: {held.shape[1]} minutes, --trace has {counts.shape[1]}", file=sys.stderr)
         raise SystemExit(2)
     classes = [RATE_CLASSES[k] for k in rate_classes(held[:, : args.train_end])]
     if args.holdout_part != "all":
-        keep = holdout_part(list(load_trace(args.holdout_trace).function_ids), classes, args.holdout_part)
+        keep = holdout_part(list(held_trace.function_ids), classes, args.holdout_part)
         held, classes = held[keep], [classes[i] for i in keep]
     print(
         f"held-out trace {args.holdout_trace} ({args.holdout_part} functions): {held.shape[0]} functions x "

@@ -239,13 +239,14 @@ def poisson_mae(rate: np.ndarray) -> np.ndarray:
     return out[inverse].reshape(np.shape(rate))
 
 
-def local_rate(counts: np.ndarray, start: int, half: int) -> np.ndarray:
-    """Per function (row) and minute from ``start`` on: the mean count of the ``half`` minutes on either side,
-    the minute itself excluded and the future included (a non-causal estimate of the minute's rate)."""
+def local_rate(counts: np.ndarray, start: int, half: int, statistic: Any = np.mean) -> np.ndarray:
+    """Per function (row) and minute from ``start`` on: ``statistic`` (the mean by default) of the counts of the
+    ``half`` minutes on either side, the minute itself excluded and the future included (a non-causal estimate of
+    the minute's rate, or with ``np.median`` of its level)."""
     counts = np.asarray(counts, dtype=float)
     n, total = counts.shape
     out = np.empty((n, total - start))
     for t in range(start, total):
         cols = [j for j in range(t - half, t + half + 1) if j != t and 0 <= j < total]
-        out[:, t - start] = counts[:, cols].mean(axis=1)
+        out[:, t - start] = statistic(counts[:, cols], axis=1)
     return out
