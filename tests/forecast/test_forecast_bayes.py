@@ -69,9 +69,9 @@ def test_calibration_failure_falls_back_to_the_moving_average(monkeypatch: pytes
     """When calibration cannot bring the 90% interval near 90% (here: a calibration that can only shrink the
     intervals), the model is not usable, says why, and every function is served by the moving average with its
     residual noise, as the module docstring promises."""
-    import aquatope.forecast.bayes as bayes
+    import aquatope.forecast.calibration as calibration
 
-    monkeypatch.setattr(bayes, "bisect_factor", lambda *args, **kw: 0.05)
+    monkeypatch.setattr(calibration, "bisect_rows", lambda cover, n, *args, **kw: np.full(n, 0.05))
     counts = np.random.default_rng(0).poisson(20.0, (2, 300)).astype(float)
     model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts)
     report = model.validation_report
@@ -84,9 +84,11 @@ def test_calibration_failure_falls_back_to_the_moving_average(monkeypatch: pytes
 def test_a_class_factor_at_the_bisections_bound_is_a_calibration_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     """A factor that ran to the bisection's upper bound covers (its intervals are 20 times too wide) but calibrates
     nothing: the model is not usable, says which class, and the moving average serves every function."""
-    import aquatope.forecast.bayes as bayes
+    import aquatope.forecast.calibration as calibration
 
-    monkeypatch.setattr(bayes, "bisect_factor", lambda *args, **kw: bayes.FACTOR_BOUNDS[1])
+    monkeypatch.setattr(
+        calibration, "bisect_rows", lambda cover, n, *args, **kw: np.full(n, calibration.FACTOR_BOUNDS[1])
+    )
     counts = np.random.default_rng(0).poisson(20.0, (2, 300)).astype(float)
     model = BayesLSTMForecaster(**SMALL, epochs=1, phase_expert=False).fit(counts)
     report = model.validation_report
@@ -141,6 +143,32 @@ def test_a_timer_whose_phases_agree_keeps_a_calibration_inside_its_bounds_and_sa
     live = counts.copy()
     live[0, -12:] = [4, 0, 3, 0, 8, 0, 10, 0, 2, 0, 6, 0]  # the replay: the same phases, counts that disagree
     assert model.predict(live).quantile(0.9)[0, 0] < 50
+
+
+def _timer_with_bursts_in_validation(n_intervals: int = 400) -> np.ndarray:
+    """A timer (14 invocations every other interval, almost none between) whose last fifth, the validation split,
+    also carries Poisson(300) bursts in a tenth of its intervals: a periodic function summed with a bursty one,
+    as a workflow's request series can be (trip-booking on the held-out trace, seed 1)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(n_intervals)
+    counts = np.where(t % 2 == 0, 14 + (rng.random(n_intervals) < 0.05), (rng.random(n_intervals) < 0.03) * 1.0)
+    burst = (t >= 320) & (rng.random(n_intervals) < 0.1)
+    return (counts + np.where(burst, rng.poisson(300, n_intervals), 0))[None, :].astype(float)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_sharp_median_with_the_wrong_spread_does_not_serve(seed: int) -> None:
+    """The phase expert tracks the timer's median (a lower MAE than the network's or the moving average's) but
+    misses the bursts: calibrated, its std factor is 7 and its 90% quantiles reach 4e13 invocations against a
+    largest count of 341 (validation pinball 9e16). It must lose to a component whose calibrated interval is
+    better (``validation.choose_components``), and the forecasts the pool reads must stay of the order of the
+    counts seen."""
+    counts = _timer_with_bursts_in_validation()
+    model = BayesLSTMForecaster(**SMALL, epochs=1, seed=seed).fit(counts)
+    assert model.components_[0] != "phase"
+    assert model.validation_report.pinball < 1000.0
+    top = max(float(model.predict(counts[:, :t]).quantile(0.9)[0, 0]) for t in range(380, 401))
+    assert top < 100 * counts.max()
 
 
 def test_phase_expert_can_be_switched_off() -> None:

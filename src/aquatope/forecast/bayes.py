@@ -8,8 +8,9 @@ Fit: the last ``val_fraction`` of the history is held back. On the rest, windows
 one-step forecasts, :mod:`aquatope.forecast.validation`):
 
 * each function gets a component (``components_``): the network (``lstm``) unless the moving average or, for a
-  function with a detected short period (:mod:`aquatope.forecast.periodic`), the phase expert (``phase``) is
-  evidently better;
+  function with a detected short period (:mod:`aquatope.forecast.periodic`), the phase expert (``phase``) has an
+  evidently better median and, each calibrated on the function alone, no worse a 90% interval
+  (:func:`~aquatope.forecast.validation.choose_components`);
 * forecasts are normal in the working space: the network's median, with the MC-dropout variance over
   ``mc_passes`` passes (epistemic) plus a noise variance (aleatoric: the function's mean squared validation
   residual, or the quantile head's own spread); the phase expert's spread of same-phase values, at least a
@@ -50,6 +51,7 @@ from aquatope.forecast.calibration import (
     FACTOR_BOUNDS,
     bisect_factor,
     calibrate_scale,
+    own_factors,
     saturated_class,
     working_pit_coverage,
 )
@@ -70,6 +72,7 @@ from aquatope.forecast.validation import (
     ValidationReport,
     choose_components,
     component_variance,
+    interval_loss,
     served_figures,
     window_variance,
 )
@@ -219,16 +222,24 @@ class BayesLSTMForecaster:
         p, sp = self.params, self.params.space
         actual = counts[:, train_end:]
         centers, spreads, periods = self._candidates(counts, scale, train_end, start)
-        comp = choose_components(actual, {k: from_working(v, scale, sp) for k, v in centers.items()})
+        noise, raw, own, loss = {}, {}, {}, {}
+        for k in COMPONENTS:  # each candidate as it would serve: its noise, its own calibration, its interval loss
+            noise[k] = np.mean((to_working(actual, scale, sp) - centers[k]) ** 2, axis=1)  # what the spread misses
+            if k == "phase" or (k == "lstm" and p.quantile_head):
+                noise[k] = np.zeros_like(noise[k])  # the same-phase spread, or the head's own, is the whole noise
+            raw[k] = np.sqrt(component_variance(k, spreads[k], noise[k]))
+            own[k] = np.full(counts.shape[0], np.nan)
+            ok = np.all(np.isfinite(centers[k]), axis=1)  # the phase expert is offered where a period was found
+            own[k][ok] = own_factors(actual[ok], centers[k][ok], raw[k][ok], scale[ok], sp, p.calibration)
+            loss[k] = interval_loss(actual, centers[k], own[k][:, None] * raw[k], scale, sp)
+        comp = choose_components(actual, {k: from_working(v, scale, sp) for k, v in centers.items()}, loss)
         conditions = [comp[:, None] == k for k in COMPONENTS]
         center = np.select(conditions, [centers[k] for k in COMPONENTS])
-        noise_var = np.mean((to_working(actual, scale, sp) - center) ** 2, axis=1)  # what the spread misses
-        noise_var[comp == "phase"] = 0.0  # the same-phase spread is the phase expert's whole uncertainty
-        if p.quantile_head:
-            noise_var[comp == "lstm"] = 0.0  # the head's own spread is the noise
-        raw_std = np.sqrt(np.select(conditions, [component_variance(k, spreads[k], noise_var) for k in COMPONENTS]))
+        noise_var = np.select([comp == k for k in COMPONENTS], [noise[k] for k in COMPONENTS])
+        raw_std = np.select(conditions, [raw[k] for k in COMPONENTS])
+        own_factor = np.select([comp == k for k in COMPONENTS], [own[k] for k in COMPONENTS])
         rate_class = rate_classes(counts, p.rate_bounds)
-        std_scale, own, class_scales = self._calibrate(actual, center, raw_std, scale, rate_class)
+        std_scale, own_flag, class_scales = self._calibrate(actual, center, raw_std, scale, rate_class, own_factor)
         ma = from_working(centers["moving-average"], scale, sp)
         self.state_ = FittedState(
             scale=scale,
@@ -237,18 +248,25 @@ class BayesLSTMForecaster:
             period=np.where(comp == "phase", periods, 0),
             noise_var=noise_var,
             std_scale=std_scale,
-            own_scale=own,
+            own_scale=own_flag,
             figures=served_figures(actual, center, std_scale[:, None] * raw_std, raw_std, ma, scale, sp),
             model_wide={"usable": True, "reason": "", "std_scale": class_scales},
         )
         self.validation_report = self.state_.report()
 
     def _calibrate(
-        self, actual: np.ndarray, center: np.ndarray, std: np.ndarray, scale: np.ndarray, rate_class: np.ndarray
+        self,
+        actual: np.ndarray,
+        center: np.ndarray,
+        std: np.ndarray,
+        scale: np.ndarray,
+        rate_class: np.ndarray,
+        own_factor: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """Std factor per function: its rate class's, or its own for functions active in at least
-        ``own_scale_min_active`` validation intervals (a constant noise level fits a bursty function badly, and
-        pooling it with calmer functions would misstate both). Returns (factors, own flags, factor per class)."""
+        """Std factor per function: its rate class's, or its own (``own_factor``, from :func:`own_factors`) for
+        functions active in at least ``own_scale_min_active`` validation intervals (a constant noise level fits a
+        bursty function badly, and pooling it with calmer functions would misstate both). Returns (factors, own
+        flags, factor per class)."""
         p = self.params
 
         def factor(rows: np.ndarray) -> float:
@@ -263,12 +281,8 @@ class BayesLSTMForecaster:
             rows = rate_class == k
             class_scales[RATE_CLASSES[int(k)]] = factors[rows] = factor(rows)
         own = np.count_nonzero(actual > 0, axis=1) >= p.own_scale_min_active
-        for f in np.flatnonzero(own):
-            mine = factor(np.array([f]))
-            if FACTOR_BOUNDS[0] < mine < FACTOR_BOUNDS[1]:  # at a bound its own calibration failed: keep the class's
-                factors[f] = mine
-            else:
-                own[f] = False
+        own &= (FACTOR_BOUNDS[0] < own_factor) & (own_factor < FACTOR_BOUNDS[1])  # at a bound it failed: the class's
+        factors[own] = own_factor[own]
         return factors, own, class_scales
 
     def _fallback(self, counts: np.ndarray, scale: np.ndarray, n_val: int, reason: str) -> BayesLSTMForecaster:

@@ -66,18 +66,50 @@ def bisect_factor(
 ) -> float:
     """The smallest factor ``s`` in ``bounds`` with ``cover(s) >= level`` (``cover`` non-decreasing in ``s``),
     by bisection on a log scale; a bound if the target is not reached inside them."""
-    lo, hi = bounds
-    if cover(lo) >= level:
-        return lo
-    if cover(hi) < level:
-        return hi
+    return float(bisect_rows(lambda s: np.array([cover(float(s[0]))]), 1, level, bounds, iterations)[0])
+
+
+def bisect_rows(
+    cover: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    level: float = 0.9,
+    bounds: tuple[float, float] = FACTOR_BOUNDS,
+    iterations: int = 40,
+) -> np.ndarray:
+    """:func:`bisect_factor` for ``n`` independent rows at once: ``cover`` maps ``n`` factors to ``n`` coverages
+    (each non-decreasing in its own factor); returns the ``n`` factors."""
+    lo, hi = np.full(n, bounds[0]), np.full(n, bounds[1])
+    done_lo, done_hi = cover(lo) >= level, cover(hi) < level
     for _ in range(iterations):
-        mid = float(np.sqrt(lo * hi))
-        if cover(mid) < level:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+        mid = np.sqrt(lo * hi)
+        short = cover(mid) < level
+        lo, hi = np.where(short, mid, lo), np.where(short, hi, mid)
+    return np.where(done_lo, bounds[0], np.where(done_hi, bounds[1], hi))
+
+
+def own_factors(
+    actual: np.ndarray,
+    center: np.ndarray,
+    std: np.ndarray,
+    scale: np.ndarray,
+    space: str,
+    calibration: str = "pit",
+    level: float = 0.9,
+) -> np.ndarray:
+    """Per row (function), the std factor that calibrates that row's working-space normal forecasts alone: by the
+    randomized PIT of counts (``calibration="pit"``) or plainly in the working space, where a row that already
+    covers exactly ``level`` keeps 1.0 (as :func:`calibrate_scale` with no tolerance)."""
+    a, c, sd = (np.asarray(x, dtype=float) for x in (actual, center, std))
+    sc = np.asarray(scale, dtype=float)
+    if calibration == "pit":
+        return bisect_rows(lambda f: working_pit_coverage(a, c, f[:, None] * sd, sc, space).mean(axis=1), len(a), level)
+    w = to_working(a, sc, space)
+
+    def cover(f: np.ndarray) -> np.ndarray:
+        lower, upper = normal_interval(c, f[:, None] * sd, level)
+        return np.asarray(coverage(w, lower, upper, axis=1))
+
+    return np.where(cover(np.ones(len(a))) == level, 1.0, bisect_rows(cover, len(a), level))
 
 
 def calibrate_scale(

@@ -9,7 +9,9 @@ computed in either space.
 expert of :mod:`aquatope.forecast.periodic`, for a function with a detected short period) or ``moving-average``
 (the fallback). The network serves unless an alternative's validation MAE is *evidently* lower
 (:func:`choose_components`): differences that are within noise, or immaterial, leave the network in place, so
-the choice does not flip with the seed on functions where the experts tie (e.g. silent ones).
+the choice does not flip with the seed on functions where the experts tie (e.g. silent ones). The alternative must
+also be no worse at the 90% interval (:func:`interval_loss`, each candidate calibrated on the function alone),
+because the pool reads a high quantile: a sharp median with the wrong spread does not serve.
 
 **Report.** Per-function figures of the served forecasts (:data:`FIGURES`) are kept by the model, so a report on
 any subset of functions (:meth:`~aquatope.forecast.bayes.BayesLSTMForecaster.select`) is computed on that subset:
@@ -63,11 +65,19 @@ def component_variance(component: str, spread: np.ndarray, noise_var: np.ndarray
     return spread + noise
 
 
-def choose_components(actual: np.ndarray, medians: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Component per function (an object array of names): ``lstm`` unless the best alternative in ``medians``
-    (name -> median forecasts, ``(n_functions, n_steps)``; ``lstm`` must be present, an alternative may hold NaN
-    rows where it is not offered) has a lower MAE by more than ``SWITCH_MIN`` and by more than ``SWITCH_Z`` standard
-    errors of the paired per-interval differences of absolute errors."""
+def choose_components(
+    actual: np.ndarray, medians: Mapping[str, np.ndarray], interval_losses: Mapping[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """Component per function (an object array of names): ``lstm`` unless an alternative in ``medians`` (name ->
+    median forecasts, ``(n_functions, n_steps)``; ``lstm`` must be present, an alternative may hold NaN rows where
+    it is not offered) is eligible: a lower MAE by more than ``SWITCH_MIN`` and by more than ``SWITCH_Z`` standard
+    errors of the paired per-interval differences of absolute errors, and, when ``interval_losses`` (name -> per
+    function :func:`interval_loss` under the candidate's own calibration) are given, an interval loss no larger
+    than the network's. The eligible alternative with the largest MAE gain serves.
+
+    The second condition keeps a sharp median with the wrong spread from serving: the pool reads a high quantile,
+    and a phase expert that tracks a timer's median but misses bursts can need a 20-fold wider spread to cover
+    them, which in the log space is a 90% quantile of 10^5 and more invocations a minute."""
     base = np.abs(actual - medians["lstm"])
     n, steps = actual.shape
     choice = np.full(n, "lstm", dtype=object)
@@ -79,9 +89,21 @@ def choose_components(actual: np.ndarray, medians: Mapping[str, np.ndarray]) -> 
         mean = diff.mean(axis=1)
         se = diff.std(axis=1, ddof=1) / np.sqrt(steps) if steps > 1 else np.zeros(n)
         better = np.isfinite(mean) & (mean < -SWITCH_MIN) & (mean + SWITCH_Z * se < 0) & (-mean > best_gain)
+        if interval_losses is not None:
+            better &= interval_losses[name] <= interval_losses["lstm"]
         choice[better] = name
         best_gain[better] = -mean[better]
     return choice
+
+
+def interval_loss(actual: np.ndarray, center: np.ndarray, std: np.ndarray, scale: np.ndarray, space: str) -> np.ndarray:
+    """Per function, the mean pinball loss (counts) of the two ends of the central 90% interval of normal
+    working-space forecasts: a proper score of the interval (its interval score times 0.05), which charges width
+    and misses alike. NaN rows stay NaN."""
+    lower, upper = normal_interval(center, std, 0.9)
+    lo_q, hi_q = tail_levels(0.9)
+    ends = ((from_working(lower, scale, space), lo_q), (from_working(upper, scale, space), hi_q))
+    return sum((pinball_loss(actual, b, q, axis=1) for b, q in ends), np.zeros(actual.shape[0]))
 
 
 def served_figures(
