@@ -12,8 +12,10 @@ between 10x and 1000x passes and is flagged here as a warning sign, not a tuned 
 
     python bench/forecast_sharpness.py [--trace DIR] [--seeds 3] [--q 0.9] [--json OUT]
 
-About 20 s per seed. Found on 2026-11-27: on ``bench/data/azure2019-heldout-750``, trip-booking seed 1 has its own
+About 20 s per seed. Found on 2026-11-27: on ``bench/data/azure2019-heldout-750``, trip-booking seed 1 had its own
 factor 19.49 on all four functions (the phase expert) and quantiles up to 10^38 against a history maximum of 708.
+Since a component must also be no worse at the 90% interval than the network to serve
+(:func:`aquatope.forecast.validation.choose_components`), the network serves them there, with quantiles under 0.5x.
 """
 
 from __future__ import annotations

@@ -25,15 +25,10 @@ one-step forecasts, :mod:`aquatope.forecast.validation`):
 ``validation_report`` records the outcome per rate class and per component (``select`` recomputes it on the
 selected functions). When the history is too short, training diverged, the calibrated 90% interval still
 under-covers by more than twice ``coverage_tolerance``, or a rate class's factor ended at the bisection's upper
-bound (20: no factor widens its intervals enough; a zero-width interval that no factor widens drove one there
-before the phase expert's Poisson floor, with quantiles of 10^13 invocations a minute), the model is not usable
-(``usable=False`` with a ``reason``): every function is then served by the moving average with its residual noise
-over the whole history or its window's spread (component ``moving-average``). A factor at the lower bound is
-kept: intervals that still over-cover at a twentieth of their width (a clean periodic signal) are conservative,
-not wrong.
-
-torch is imported only when a network is trained or run: constructing the forecaster or importing this module
-does not load it.
+bound (20: no factor widens its intervals enough), the model is not usable (``usable=False`` with a ``reason``):
+the moving average then serves every function with its residual noise over the whole history or its window's
+spread. A factor at the lower bound is kept: intervals that still over-cover at a twentieth of their width (a
+clean periodic signal) are conservative, not wrong. torch is imported only when a network is trained or run.
 """
 
 from __future__ import annotations
