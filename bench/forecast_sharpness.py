@@ -7,7 +7,8 @@ for that: a std factor near the bisection's bound (20) on a log-space spread giv
 invocations a minute. This script fits the study's forecasters exactly as the study does and, for each workflow
 function over the replay window (forecasts from the true request history, one step ahead), prints its component,
 its std factor (its own or its rate class's), and the largest q-quantile over the window next to the largest count
-in its history. A quantile beyond 1000x that count is what the pool's guard rejects (its ticks fall back); one
+in its history and, for reading only (the forecaster never sees it), the largest count of the replay window itself.
+A quantile beyond 1000x the history's largest count is what the pool's guard rejects (its ticks fall back); one
 between 10x and 1000x passes and is flagged here as a warning sign, not a tuned limit.
 
     python bench/forecast_sharpness.py [--trace DIR] [--seeds 3] [--q 0.9] [--json OUT]
@@ -61,6 +62,7 @@ def workflow_rows(trace: Any, cfg: EvaluateConfig, seed: int, q: float) -> list[
         state = model.state_
         for i, f in enumerate(wf.function_names):
             seen = float(full[i, :start].max())
+            replay = float(full[i, start : start + w.minutes].max())
             out.append(
                 {
                     "seed": seed,
@@ -71,6 +73,7 @@ def workflow_rows(trace: Any, cfg: EvaluateConfig, seed: int, q: float) -> list[
                     "own_factor": bool(state.own_scale[i]),
                     "max_quantile": float(top[i]),
                     "history_max": seen,
+                    "replay_max": replay,
                     "ratio": float(top[i] / max(seen, 1.0)),
                 }
             )
@@ -91,6 +94,7 @@ def main() -> None:
     print(f"{args.trace}: the pool's {args.q}-quantile over each replay window, against the history's largest count")
     print(
         f"{'seed':>4}  {'workflow':<14}{'function':<20}{'component':<16}{'factor':>14}  {'max quantile':>12}  {'seen':>6}"
+        f"  {'replay':>6}"
     )
     for r in rows:
         kind = "own" if r["own_factor"] else "class"
@@ -101,7 +105,8 @@ def main() -> None:
             flag = f"  over {WARN_FACTOR:g}x the largest count seen, under the guard"
         print(
             f"{r['seed']:>4}  {r['workflow']:<14}{r['function']:<20}{r['component']:<16}"
-            f"{r['std_factor']:>8.2f} {kind:>5}  {r['max_quantile']:>12.3g}  {r['history_max']:>6.0f}{flag}"
+            f"{r['std_factor']:>8.2f} {kind:>5}  {r['max_quantile']:>12.3g}  {r['history_max']:>6.0f}"
+            f"  {r['replay_max']:>6.0f}{flag}"
         )
     if args.json:
         write_json_atomic(args.json, {"trace": args.trace, "q": args.q, "numerics": arithmetic(), "rows": rows})
