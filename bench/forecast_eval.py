@@ -78,6 +78,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _calib import check_json_path  # the bench scripts' shared --json check
 
 SAMPLE = Path(aquatope.__file__).parent / "data" / "azure2019-sample-250"
+PER_FUNCTION = ("mae", "coverage_90", "pit_coverage_90", "interval_vetoed")
+"""Per-function arrays of a run: the forecast's figures and whether the 90% interval decided its component."""
 BASELINES: dict[str, dict[str, object]] = {
     "last-value": {},
     "moving-average": {"window": 48},
@@ -110,7 +112,14 @@ def run(model: Forecaster, counts: np.ndarray, train_end: int) -> dict[str, Any]
     predict_ms = 1e3 * (time.perf_counter() - t1) / len(forecasts)
     comps = getattr(model, "components_", None) or (model.name,) * counts.shape[0]
     out: dict[str, Any] = per_function_accuracy(forecasts, counts[:, train_end:])
+    out["interval_vetoed"] = vetoed(model, counts.shape[0])
     return {**out, "components": list(comps), "fit_s": fit_s, "predict_ms": predict_ms}
+
+
+def vetoed(model: Any, n: int) -> np.ndarray:
+    """Per function, 1 where the 90% interval decided the component (``interval_vetoed``), 0 for other models."""
+    state = getattr(model, "state_", None)
+    return np.asarray(state.figures["interval_vetoed"], dtype=float) if state is not None else np.zeros(n)
 
 
 def holdout_folds(classes: list[str], folds: int, seed: int) -> np.ndarray:
@@ -179,7 +188,7 @@ def run_holdout(
     still come from their own validation split, as for a function added to a deployed model). Figures as
     :func:`run` for the forecast rows (NaN elsewhere); ``fit_s`` is the splits' total."""
     n = counts.shape[0]
-    out: dict[str, Any] = {k: np.full(n, np.nan) for k in ("mae", "coverage_90", "pit_coverage_90")}
+    out: dict[str, Any] = {k: np.full(n, np.nan) for k in PER_FUNCTION}
     comps: list[str] = [""] * n
     fit_s = predict_s = 0.0
     for rows, train_rows in splits:
@@ -193,6 +202,7 @@ def run_holdout(
         predict_s += time.perf_counter() - t1
         for k, v in per_function_accuracy(forecasts, counts[rows, train_end:]).items():
             out[k][rows] = v
+        out["interval_vetoed"][rows] = vetoed(served, len(rows))
         for r, c in zip(rows, served.components_, strict=True):
             comps[r] = c
     predict_ms = 1e3 * predict_s / max(counts.shape[1] - train_end, 1)
@@ -223,6 +233,7 @@ def summarize(out: dict[str, Any], ma_mae: np.ndarray, classes: list[str]) -> di
         "by_class": by_class,
         "by_component": by_component,
         "components": comps,
+        "interval_vetoed": int(np.nansum(out.get("interval_vetoed", np.zeros(0)))),
         "fit_s": out["fit_s"],
         "predict_ms": out["predict_ms"],
     }
@@ -266,6 +277,11 @@ def print_runs(name: str, runs: list[dict[str, Any]]) -> None:
             )
         )
     print("  components per run: " + "; ".join(json.dumps(r["components"]) for r in runs))
+    if any(r.get("interval_vetoed") for r in runs):
+        print(
+            "  decided by the 90% interval (median alone chose otherwise): "
+            + ", ".join(str(r.get("interval_vetoed", 0)) for r in runs)
+        )
 
 
 def check_targets(runs: list[dict[str, Any]]) -> dict[str, bool]:
@@ -360,7 +376,7 @@ def holdout_trace_runs(
         results[key] = []
         for seed in range(args.seeds):
             out = run_holdout({**params, "seed": seed}, both, args.train_end, [(held_rows, train_rows)])
-            out = {k: (v[held_rows] if k in ("mae", "coverage_90", "pit_coverage_90") else v) for k, v in out.items()}
+            out = {k: (v[held_rows] if k in PER_FUNCTION else v) for k, v in out.items()}
             out["components"] = [out["components"][r] for r in held_rows]
             results[key].append(summarize(out, ma_mae, classes))
             print(f"  [{key} seed {seed}: fit {results[key][-1]['fit_s']:.0f} s]", file=sys.stderr, flush=True)

@@ -68,6 +68,7 @@ def test_a_run_records_what_decided(tmp_path: Path) -> None:
         {"note": "defaults", "source": "defaults", "evaluations": 0, "cost_usd": 0.0, "found": True}
     ]
     assert r["fallback_ticks"] == 0 and r["forecast_failures"] == [] and r["late_start_s"] == 0.0
+    assert r["forecaster_components"] is None and r["forecaster_interval_vetoed"] is None  # no forecaster here
     assert r["workload"]["window"] == "peak" and len(r["series"]["warm"]) == 10
     assert r["world"]["tenants"]["functions"] == 0
     assert r["sizing_load"]["pool"] == "keepalive:600" and r["sizing_load"]["mean_rps"] > 0  # the objective priced
@@ -135,3 +136,21 @@ def test_every_named_system_sizes_for_the_expected_total_cost_of_its_own_pool() 
         training = np.zeros(3)
 
     assert load_profile(_Idle(), "keepalive:auto") is None  # type: ignore[arg-type]
+
+
+def test_a_run_with_a_forecaster_records_its_components_and_what_the_interval_decided(tmp_path: Path) -> None:
+    """The forecaster's components and its count of functions whose component the 90% interval chose
+    (``validation.choose_components``) are in the run record (here 20 training minutes are too few for the network:
+    the moving average serves, and nothing was decided by the interval)."""
+    from aquatope.experiments.protocol import make_workload
+    from aquatope.forecast import BayesLSTMForecaster
+    from aquatope.workflow import load_workflow
+
+    inputs, wf = _inputs(tmp_path)
+    w = make_workload(inputs.trace, inputs.protocol, load_workflow(wf), 0, "peak", list(inputs.classes))
+    model = BayesLSTMForecaster(window=8, n_windows=50, epochs=1, min_steps=0).fit(
+        w.function_history()[:, : inputs.protocol.train_minutes]
+    )
+    r = run_one(RunSpec("calm", "aquatope+defaults", wf, 0, "peak"), inputs, model)
+    assert r["forecaster_components"] == {"moving-average": len(model.components_)}
+    assert r["forecaster_interval_vetoed"] == 0

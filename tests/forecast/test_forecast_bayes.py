@@ -167,6 +167,7 @@ def test_a_sharp_median_with_the_wrong_spread_does_not_serve(seed: int) -> None:
     model = BayesLSTMForecaster(**SMALL, epochs=1, seed=seed).fit(counts)
     assert model.components_[0] != "phase"
     assert model.validation_report.pinball < 1000.0
+    assert model.validation_report.interval_vetoed == 1  # the interval decided, and the report says so
     top = max(float(model.predict(counts[:, :t]).quantile(0.9)[0, 0]) for t in range(380, 401))
     assert top < 100 * counts.max()
 

@@ -83,6 +83,22 @@ def test_round_trip_gives_identical_predictions_reports_and_names(model_file: tu
     assert path.read_bytes()[8:9] == b"{"  # no pickle: the safetensors layout
 
 
+def test_a_file_written_before_the_interval_figure_loads_with_zeros(
+    model_file: tuple[BayesLSTMForecaster, Path], tmp_path: Path
+) -> None:
+    """Files of format 3 written before ``interval_vetoed`` existed load, with the figure at 0; any other missing
+    figure is still refused."""
+    _, path = model_file
+    older = _rewrite(path, tmp_path / "older.safetensors", header_edit=lambda h: h["figures"].pop("interval_vetoed"))
+    loaded = load_model(older)
+    assert loaded.state_ is not None and not loaded.state_.figures["interval_vetoed"].any()
+    assert loaded.validation_report.interval_vetoed == 0
+    bad = _rewrite(path, tmp_path / "bad.safetensors", header_edit=lambda h: h["figures"].pop("pinball"))
+    with pytest.raises(InputError) as info:
+        load_model(bad)
+    assert info.value.field == "figures"
+
+
 def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
     def edit(header: dict[str, Any]) -> None:
         if isinstance(value, dict) and value:  # merge several values

@@ -71,5 +71,6 @@ def test_summary_of_a_subset_counts_only_its_functions() -> None:
         figures, np.array(["lstm", "phase", "lstm"], dtype=object), np.array([0, 1, 1]), np.zeros(3, bool), usable=True
     )
     assert report.components == {"lstm": 2, "phase": 1} and report.mae == pytest.approx(3.0)
+    assert report.interval_vetoed == 0  # no such figure given: none
     assert report.by_class["mid"] == {"functions": 2, "mae": 4.0, "coverage_90": 0.95}
     assert report.by_component["lstm"]["mae"] == pytest.approx(3.0)

@@ -154,7 +154,9 @@ def train(
     console.print(
         f"model written to {out} ({report.train_time_s:.0f} s of training): validation 90% coverage "
         f"{report.coverage.get(0.9, float('nan')):.1%}, MAE {report.mae:.3f} (moving average "
-        f"{report.moving_average_mae:.3f}); served by " + ", ".join(f"{k} {v}" for k, v in report.components.items())
+        f"{report.moving_average_mae:.3f}); served by "
+        + ", ".join(f"{k} {v}" for k, v in report.components.items())
+        + (f" ({report.interval_vetoed} chosen by the 90% interval, not the median)" if report.interval_vetoed else "")
     )
     if not report.usable:
         console.print(

@@ -351,6 +351,7 @@ def _figures(
         "fallback_ticks": controller.fallback_ticks,
         "forecast_failures": controller.forecast_failures[:5],
         "forecaster_components": dict(_count(components)) if components is not None else None,
+        "forecaster_interval_vetoed": getattr(getattr(forecaster, "validation_report", None), "interval_vetoed", None),
         "late_start_s": late_s,
         "workload": workload.mapping(),
         "series": _series(requests, containers, controller.t0_s, workload.minutes, wf.qos.latency_ms),

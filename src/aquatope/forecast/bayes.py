@@ -46,7 +46,6 @@ from aquatope.forecast.calibration import (
     FACTOR_BOUNDS,
     bisect_factor,
     calibrate_scale,
-    own_factors,
     saturated_class,
     working_pit_coverage,
 )
@@ -65,9 +64,9 @@ from aquatope.forecast.validation import (
     COMPONENTS,
     FittedState,
     ValidationReport,
+    candidates_as_served,
     choose_components,
     component_variance,
-    interval_loss,
     served_figures,
     window_variance,
 )
@@ -217,17 +216,12 @@ class BayesLSTMForecaster:
         p, sp = self.params, self.params.space
         actual = counts[:, train_end:]
         centers, spreads, periods = self._candidates(counts, scale, train_end, start)
-        noise, raw, own, loss = {}, {}, {}, {}
-        for k in COMPONENTS:  # each candidate as it would serve: its noise, its own calibration, its interval loss
-            noise[k] = np.mean((to_working(actual, scale, sp) - centers[k]) ** 2, axis=1)  # what the spread misses
-            if k == "phase" or (k == "lstm" and p.quantile_head):
-                noise[k] = np.zeros_like(noise[k])  # the same-phase spread, or the head's own, is the whole noise
-            raw[k] = np.sqrt(component_variance(k, spreads[k], noise[k]))
-            own[k] = np.full(counts.shape[0], np.nan)
-            ok = np.all(np.isfinite(centers[k]), axis=1)  # the phase expert is offered where a period was found
-            own[k][ok] = own_factors(actual[ok], centers[k][ok], raw[k][ok], scale[ok], sp, p.calibration)
-            loss[k] = interval_loss(actual, centers[k], own[k][:, None] * raw[k], scale, sp)
-        comp = choose_components(actual, {k: from_working(v, scale, sp) for k, v in centers.items()}, loss)
+        noise, raw, own, loss = candidates_as_served(
+            actual, centers, spreads, scale, sp, p.calibration, p.quantile_head
+        )
+        medians = {k: from_working(v, scale, sp) for k, v in centers.items()}
+        comp = choose_components(actual, medians, loss)
+        vetoed = choose_components(actual, medians) != comp  # the median alone would have chosen otherwise
         conditions = [comp[:, None] == k for k in COMPONENTS]
         center = np.select(conditions, [centers[k] for k in COMPONENTS])
         noise_var = np.select([comp == k for k in COMPONENTS], [noise[k] for k in COMPONENTS])
@@ -244,7 +238,10 @@ class BayesLSTMForecaster:
             noise_var=noise_var,
             std_scale=std_scale,
             own_scale=own_flag,
-            figures=served_figures(actual, center, std_scale[:, None] * raw_std, raw_std, ma, scale, sp),
+            figures={
+                **served_figures(actual, center, std_scale[:, None] * raw_std, raw_std, ma, scale, sp),
+                "interval_vetoed": vetoed.astype(float),
+            },
             model_wide={"usable": True, "reason": "", "std_scale": class_scales},
         )
         self.validation_report = self.state_.report()
@@ -300,7 +297,10 @@ class BayesLSTMForecaster:
             noise_var=noise_var,
             std_scale=np.ones(n),
             own_scale=np.zeros(n, dtype=bool),
-            figures=served_figures(counts[:, tail], center, std, std, ma[:, tail], scale, p.space),
+            figures={
+                **served_figures(counts[:, tail], center, std, std, ma[:, tail], scale, p.space),
+                "interval_vetoed": np.zeros(n),
+            },
             model_wide={"usable": False, "reason": reason, "std_scale": {}},
         )
         self.validation_report = self.state_.report()

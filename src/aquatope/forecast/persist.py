@@ -40,6 +40,8 @@ from aquatope.forecast.params import BayesParams
 from aquatope.forecast.periodic import MAX_PERIOD
 from aquatope.forecast.validation import COMPONENTS, FIGURES, FittedState
 
+OPTIONAL_FIGURES = ("interval_vetoed",)
+"""Figures added after format 3 was fixed: a file without them loads with zeros."""
 FORMAT_VERSION = 3  # 3: safetensors layout with a checksum; components, own scales, per-function figures, names
 FORMAT_NAME = "aquatope-bayes-lstm"
 MAX_FILE_BYTES = 256 * 2**20
@@ -299,6 +301,8 @@ def _state(header: Mapping[str, Any], n: int, source: Path) -> FittedState:
 
 def _figures(header: Mapping[str, Any], n: int, source: Path) -> dict[str, np.ndarray]:
     figures = _get(header, "figures", source)
+    if isinstance(figures, dict) and set(FIGURES) - set(figures) <= set(OPTIONAL_FIGURES):
+        figures = {**{k: [0.0] * n for k in OPTIONAL_FIGURES}, **figures}  # files written before these existed
     if not (isinstance(figures, dict) and set(figures) == set(FIGURES)):
         raise InputError(f"must hold {', '.join(FIGURES)}", source=source, field="figures")
     out = {}

@@ -29,7 +29,7 @@ import numpy as np
 
 from aquatope.forecast.base import ndtri
 from aquatope.forecast.baselines import CENTRAL_LEVELS, rolling_trailing_var
-from aquatope.forecast.calibration import normal_interval, working_pit_coverage
+from aquatope.forecast.calibration import normal_interval, own_factors, working_pit_coverage
 from aquatope.forecast.features import from_working, to_working
 from aquatope.forecast.metrics import RATE_CLASSES, coverage, grouped_figures, pinball_loss, tail_levels
 
@@ -41,7 +41,11 @@ FIGURES: tuple[str, ...] = (
     "raw_coverage_90",
     "pit_coverage_90",
     "pinball",
+    "interval_vetoed",
 )
+"""Per-function figures a model keeps. ``interval_vetoed`` is 1 where an alternative had the evidently better median
+but not a 90% interval as good as the network's (:func:`choose_components`), so the interval decided; it is
+optional in model files written before it existed (read as 0)."""
 SWITCH_Z = 1.6448536269514722  # one-sided 95%: an alternative must beat the network by more than this many SEs
 SWITCH_MIN = 0.01  # invocations per interval: smaller MAE differences are ties (kept by the network)
 
@@ -106,6 +110,34 @@ def interval_loss(actual: np.ndarray, center: np.ndarray, std: np.ndarray, scale
     return sum((pinball_loss(actual, b, q, axis=1) for b, q in ends), np.zeros(actual.shape[0]))
 
 
+def candidates_as_served(
+    actual: np.ndarray,
+    centers: Mapping[str, np.ndarray],
+    spreads: Mapping[str, np.ndarray],
+    scale: np.ndarray,
+    space: str,
+    calibration: str = "pit",
+    quantile_head: bool = False,
+) -> tuple[dict[str, np.ndarray], ...]:
+    """Each candidate component as it would serve every function, from its validation ``centers`` (working space;
+    NaN rows where it is not offered) and spread variances: ``(noise, raw std, own factor, interval loss)``, each a
+    dict over :data:`COMPONENTS`. The noise variance is what its spread misses (its mean squared residual; 0 for the
+    phase expert, whose same-phase spread is its whole uncertainty, and for a quantile head's network); the own
+    factor calibrates the function alone (:func:`~aquatope.forecast.calibration.own_factors`); the interval loss
+    is :func:`interval_loss` at that factor."""
+    noise, raw, own, loss = {}, {}, {}, {}
+    for k in COMPONENTS:
+        noise[k] = np.mean((to_working(actual, scale, space) - centers[k]) ** 2, axis=1)
+        if k == "phase" or (k == "lstm" and quantile_head):
+            noise[k] = np.zeros_like(noise[k])
+        raw[k] = np.sqrt(component_variance(k, spreads[k], noise[k]))
+        own[k] = np.full(actual.shape[0], np.nan)
+        ok = np.all(np.isfinite(centers[k]), axis=1)
+        own[k][ok] = own_factors(actual[ok], centers[k][ok], raw[k][ok], scale[ok], space, calibration)
+        loss[k] = interval_loss(actual, centers[k], own[k][:, None] * raw[k], scale, space)
+    return noise, raw, own, loss
+
+
 def served_figures(
     actual: np.ndarray,
     center: np.ndarray,
@@ -162,6 +194,7 @@ class ValidationReport:
     by_component: dict[str, dict[str, float]] = field(default_factory=dict)
     std_scale: dict[str, float] = field(default_factory=dict)
     own_scale_functions: int = 0
+    interval_vetoed: int = 0
     final_loss: float = float("nan")
     train_time_s: float = 0.0
 
@@ -207,6 +240,7 @@ def summarize(
         by_class=grouped_figures(classes, figures, RATE_CLASSES) if comps else {},
         by_component=grouped_figures(comps, figures, COMPONENTS) if comps else {},
         own_scale_functions=int(np.count_nonzero(own_scale)),
+        interval_vetoed=int(np.count_nonzero(np.nan_to_num(figures.get("interval_vetoed", np.zeros(0))))),
         **model_wide,  # type: ignore[arg-type]
     )
 
