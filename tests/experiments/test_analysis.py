@@ -101,6 +101,30 @@ def test_failures_and_qos_misses_are_listed_not_hidden() -> None:
     assert any("knative chatbot seed 0" in m for m in out["qos_misses"])
 
 
+def test_what_served_the_forecasts_is_summed_per_system_and_failures_are_named() -> None:
+    """Component counts and the interval's decisions are summed over a system's default-knob runs; a run written
+    before runs recorded the interval's decisions is counted as such, not as zero; a failing forecaster is named."""
+    from aquatope.experiments.report import forecast_lines
+
+    records = _study(aq_cost=3.0)
+    for r in records:
+        if r["spec"]["system"] == "aquatope":
+            seed = r["spec"]["seed"]
+            r["forecaster_components"] = {"lstm": 3, "phase": 1}
+            r["forecaster_interval_vetoed"] = 1 if seed == 0 else (None if seed == 1 else 0)
+            r["fallback_ticks"] = 2 if seed == 2 else 0
+            r["forecast_failures"] = ["tick 3: ValueError"] if seed == 3 and r["spec"]["workflow"] == "chatbot" else []
+    d = analyze(records)["forecasts"]
+    assert set(d) == {"aquatope"}  # no other system reads forecasts, knob runs are left out
+    a = d["aquatope"]
+    assert a["runs"] == 8 and a["components"] == {"lstm": 24, "phase": 8}
+    assert a["interval_vetoed"] == 2 and a["runs_recording_it"] == 6 and a["fallback_ticks"] == 4
+    assert a["failed_runs"] == ["chatbot seed 3"]
+    text = "\n".join(forecast_lines(d))
+    assert "- aquatope, 8 runs: lstm 24, phase 8; the 90% interval decided 2 (of the 6 runs that record it)" in text
+    assert "the forecaster failed in chatbot seed 3" in text
+
+
 def test_the_advantage_trend_across_scenarios() -> None:
     records = _study(aq_cost=6.0, scenario="calm") + _study(aq_cost=3.0, scenario="shared")
     trend = analyze(records)["advantage_trend"]

@@ -323,6 +323,7 @@ def analyze(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     per_scenario = {s: scenario_results(table, s) for s in scenarios}
     out: dict[str, Any] = {"scenarios": per_scenario, "errors": table.errors, "qos_misses": qos_misses(records)}
     out["lower_bound"] = lower_bound_runs(records)
+    out["forecasts"] = forecast_decisions(records)
     if len(per_scenario) > 1:
         out["advantage_trend"] = advantage_trend(per_scenario)
     return out
@@ -343,6 +344,31 @@ def lower_bound_runs(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
                          f"{lb['target_factor']:g} x the target, {r['metrics']['window_violation_rate']:.1%} windows")  # fmt: skip
     level = next((r["lower_bound"]["level"] for r in records if r.get("lower_bound")), None)
     return {"runs": len(chosen), "level": level, "ladder": list(LADDER), "target_factors": chosen, "unmet": unmet}
+
+
+def forecast_decisions(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per system that reads forecasts, over its runs at the default knob: what served the workflows' functions
+    (component counts summed over runs), how many of them the 90% interval decided (``interval_vetoed``; counted
+    over the runs that record it), the pool's fallback ticks, and the runs whose forecaster failed at least once."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        comps = r.get("forecaster_components")
+        if "error" in r or comps is None or r["spec"].get("knob") is not None:
+            continue
+        d = out.setdefault(
+            r["spec"]["system"],
+            {"runs": 0, "components": {}, "interval_vetoed": 0, "runs_recording_it": 0, "fallback_ticks": 0},
+        )
+        d["runs"] += 1
+        for k, v in comps.items():
+            d["components"][k] = d["components"].get(k, 0) + int(v)
+        if r.get("forecaster_interval_vetoed") is not None:
+            d["interval_vetoed"] += int(r["forecaster_interval_vetoed"])
+            d["runs_recording_it"] += 1
+        d["fallback_ticks"] += int(r.get("fallback_ticks") or 0)
+        if r.get("forecast_failures"):
+            d.setdefault("failed_runs", []).append(f"{r['spec']['workflow']} seed {r['spec']['seed']}")
+    return out
 
 
 def qos_misses(records: Sequence[dict[str, Any]]) -> list[str]:

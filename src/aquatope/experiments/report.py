@@ -116,6 +116,24 @@ def trend_lines(trend: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def forecast_lines(forecasts: dict[str, dict[str, Any]]) -> list[str]:
+    """The report's section on what served the forecasts (:func:`~aquatope.experiments.analysis.forecast_decisions`),
+    or nothing when no system read forecasts."""
+    if not forecasts:
+        return []
+    lines = ["## What served the forecasts", ""]
+    for system, d in forecasts.items():
+        served = ", ".join(f"{k} {v}" for k, v in d["components"].items())
+        decided = (
+            f"; the 90% interval decided {d['interval_vetoed']} (of the {d['runs_recording_it']} runs that record it)"
+            if d["runs_recording_it"]
+            else ""
+        )
+        lines.append(f"- {system}, {d['runs']} runs: {served}{decided}; pool fallback ticks {d['fallback_ticks']}")
+        lines += [f"- {system}: the forecaster failed in {run}" for run in d.get("failed_runs", [])]
+    return [*lines, ""]
+
+
 def markdown_report(results: dict[str, Any]) -> str:
     """Hypotheses, set-up, verdicts, per-system and per-workflow tables, Pareto and iso-QoS, failures."""
     setup = results["setup"]
@@ -181,6 +199,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         lines.append("")
     if trend:
         lines += trend_lines(trend)
+    lines += forecast_lines(results.get("forecasts") or {})
     lines += ["## Failures", ""]
     lines += [f"- run error: {e}" for e in results.get("errors", [])] or ["- no run failed"]
     lines += [f"- QoS missed: {m}" for m in results.get("qos_misses", [])]
