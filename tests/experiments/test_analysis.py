@@ -123,6 +123,10 @@ def test_what_served_the_forecasts_is_summed_per_system_and_failures_are_named()
     text = "\n".join(forecast_lines(d))
     assert "- aquatope, 8 runs: lstm 24, phase 8; the 90% interval decided 2 (of the 6 runs that record it)" in text
     assert "the forecaster failed in chatbot seed 3" in text
+    for r in records:
+        r.pop("forecaster_interval_vetoed", None)
+    older = "\n".join(forecast_lines(analyze(records)["forecasts"]))
+    assert "what the 90% interval decided is not recorded in these runs" in older
 
 
 def test_the_advantage_trend_across_scenarios() -> None:

@@ -127,7 +127,7 @@ def forecast_lines(forecasts: dict[str, dict[str, Any]]) -> list[str]:
         decided = (
             f"; the 90% interval decided {d['interval_vetoed']} (of the {d['runs_recording_it']} runs that record it)"
             if d["runs_recording_it"]
-            else ""
+            else "; what the 90% interval decided is not recorded in these runs (written before runs recorded it)"
         )
         lines.append(f"- {system}, {d['runs']} runs: {served}{decided}; pool fallback ticks {d['fallback_ticks']}")
         lines += [f"- {system}: the forecaster failed in {run}" for run in d.get("failed_runs", [])]
