@@ -12,7 +12,8 @@ rule are meant to pass with probability ANSWER_CONFIDENCE (0.95) each.
     python bench/pass_probability.py [--runs bench/results/tune_eval.jsonl] [--methods aquatope-bo]
         [--scenarios calm,noisy] [--workflows a,b] [--checks 20] [--jobs 2] [--out bench/results/pass_probability.jsonl]
 
-Resumable like tune_eval (finished runs in ``--out`` are skipped). About 1 minute of CPU per answer with 20 checks
+Resumable like tune_eval: finished runs in ``--out`` are skipped unless their answer changed (rows carry the
+answer's configuration; rows written before 2026-11-27 do not, and are taken as they are). About 1 minute of CPU per answer with 20 checks
 (a 200-request check of the slowest workflows takes a few seconds).
 """
 
@@ -55,7 +56,8 @@ def checks(task: dict[str, Any]) -> dict[str, Any]:
             continue
         pctl.append(m.latency_pctl_ms)
         passed += bool(m.feasible)  # as tune_eval's check: the percentile under the target and no failed request
-    return {k: task[k] for k in (*RUN_KEYS, "fresh")} | {"checks": task["checks"], "passed": passed, "pctl_ms": pctl}
+    return {k: task[k] for k in (*RUN_KEYS, "fresh", "config")} | {"checks": task["checks"], "passed": passed,
+                                                                   "pctl_ms": pctl}  # fmt: skip
 
 
 def summarize(runs: list[dict[str, Any]], probs: dict[tuple[Any, ...], dict[str, Any]]) -> None:
@@ -106,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     runs = sorted(latest.values(), key=lambda r: (r["scenario"], r["method"], r["workflow"], r["seed"]))
     out = Path(args.out)
     done = {key(r): r for r in load_done(out) if r["checks"] == args.checks}
+    # a run tuned again (another answer) is checked again: rows match on the run and its answer's configuration
+    config = {key(r): r["config"] for r in runs}
+    done = {k: r for k, r in done.items() if k in config and r.get("config", config[k]) == config[k]}
     tasks = [r | {"checks": args.checks} for r in runs if r["config"] and key(r) not in done]
     print(f"{len(runs)} runs, {sum(bool(r['config']) for r in runs)} answered; {len(tasks)} to check", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool, out.open("a") as sink:
