@@ -127,12 +127,40 @@ def test_without_an_answer_a_candidate_nearly_as_sure_to_pass_at_a_third_of_the_
     table = {1.0: (draws, np.log(1.0)), 2.0: (np.array([ok]), np.log(3.0)), top: (np.array([ok]), np.log(10.0))}
     configs = [sure, likely]
     rng = np.random.default_rng(0)
-    acq = sizer._acquisition(_Draws(table), noise, configs, sizer.coords.many(configs), np.array([10.0, 10.0]), rng)
+    unseen = (np.zeros(2), np.zeros(2), 10)
+    acq = sizer._acquisition(_Draws(table), noise, configs, sizer.coords.many(configs), *unseen, rng)
     assert acq[1] > acq[0] > 0
     np.testing.assert_allclose(acq, [np.log(10.0 / 3.0), 0.9 * np.log(10.0)], rtol=0.05)
     dear = {1.0: (draws, np.log(20.0)), 2.0: (np.array([ok]), np.log(30.0)), top: (np.array([ok]), np.log(10.0))}
-    acq = sizer._acquisition(_Draws(dear), noise, configs, sizer.coords.many(configs), np.array([10.0, 10.0]), rng)
+    acq = sizer._acquisition(_Draws(dear), noise, configs, sizer.coords.many(configs), *unseen, rng)
     assert acq[0] > acq[1]
+
+
+def test_the_model_aims_at_what_the_rule_will_judge_not_at_the_true_location() -> None:
+    """A configuration whose true location sits exactly at the rule's threshold is judged from the mean of the next
+    evaluation's requests, which lands above it half the time: it passes with probability 1/2, not 1 (comparing
+    the true location with the threshold, as until 2026-11-27, says 1). Already measured requests pool with the
+    new ones: 80 requests at 0.1 under the threshold keep a candidate whose true location is at it likely to pass.
+    Zero noise judges the true location."""
+    from aquatope.sizing.answer import NoiseModel
+    from aquatope.sizing.bo import judged_draws
+
+    noise = NoiseModel(0.0, 0.2, 100, 0.95, np.zeros(1000), np.zeros(1000))
+    rng = np.random.default_rng(0)
+    loc = np.zeros((20_000, 2))
+    judged = judged_draws(loc, noise, np.array([0.0, 80.0]), np.array([0.0, -0.1]), 20, rng)
+    p_new, p_seen = (judged <= 0.0).mean(axis=0)
+    assert abs(p_new - 0.5) < 0.02
+    # pooled: mean 80/100 x -0.1 = -0.08, sd 20/100 x 0.2/sqrt(20) = 0.0089: P(pass) = Phi(9) ~ 1
+    assert p_seen > 0.999
+    np.testing.assert_allclose(judged[:, 1].mean(), -0.08, atol=1e-3)
+    np.testing.assert_allclose(judged[:, 0].std(), 0.2 / np.sqrt(20), rtol=0.03)
+    tau = dataclasses.replace(noise, tau=0.1)
+    np.testing.assert_allclose(
+        judged_draws(loc, tau, np.zeros(2), np.zeros(2), 20, rng).std(), np.sqrt(0.002 + 0.01), rtol=0.03
+    )
+    exact = dataclasses.replace(noise, sd=0.0)
+    assert (judged_draws(loc, exact, np.zeros(2), np.zeros(2), 20, rng) == 0.0).all()
 
 
 def test_stops_once_the_expected_improvement_is_negligible() -> None:
@@ -153,18 +181,28 @@ def _run(p: SizingProblem, sizer: Sizer) -> float:
     return _true_cost(p, None if result.best is None else result.best.config)
 
 
+SIGN_SEEDS, SIGN_WINS = 12, 10
+"""A one-sided sign test at the 5% level: if the model did no better than the design or random proposals (each
+ending strictly cheaper half the time at most), 10 or more strict wins in 12 come with probability 0.019."""
+
+
 def test_the_model_ends_cheaper_than_its_design_and_than_random_proposals_after_it() -> None:
-    """Five fixed seeds; the optimum (about 1 vCPU / 256 MB per function) is not in the design. Takes ~10 s on an
-    idle machine: the only test that runs the full BO loop, and the one that fails if the model is replaced by
-    random proposals (the third sizer is exactly that)."""
+    """Twelve fixed seeds; the optimum (about 1 vCPU / 256 MB per function) is not in the design. The model must end
+    strictly cheaper than the design alone and than random proposals made after the same design on at least
+    SIGN_WINS of them (a tie counts against it), and its median must be under 0.95x theirs. Takes ~25 s on an idle
+    machine: the only test that runs the full BO loop, and the one that fails if the model is replaced by random
+    proposals (the third sizer is exactly that). Until 2026-11-27 it asked for all of seeds 0-4; since the model
+    aims at what the answer rule will judge (:func:`aquatope.sizing.bo.judged_draws`) seed 1 ends on the design's
+    answer, a tie (over seeds 0-11: 10 and 10 strict wins, against 11 and 12 before; median 0.899 of the better
+    baseline's, 0.888 before)."""
     bo, design, rand = [], [], []
-    for seed in range(5):
+    for seed in range(SIGN_SEEDS):
         p = three_problem(budget=12, seed=seed)
         bo.append(_run(p, AquatopeBO(p, seed, **FAST)))
         design.append(_run(p, make_sizer("aquatope-design", p, seed)))
         rand.append(_run(p, make_sizer("random", p, seed)))
-    assert all(b < d for b, d in zip(bo, design, strict=True)), (bo, design)
-    assert all(b < r for b, r in zip(bo, rand, strict=True)), (bo, rand)
+    assert sum(b < d for b, d in zip(bo, design, strict=True)) >= SIGN_WINS, (bo, design)
+    assert sum(b < r for b, r in zip(bo, rand, strict=True)) >= SIGN_WINS, (bo, rand)
     assert np.median(bo) < 0.95 * min(np.median(design), np.median(rand))
 
 
