@@ -240,7 +240,7 @@ class DagSurrogate:
             return critical_log(self.wf, loc_stage)
         return critical_log(self.wf, loc_stage[:, None, :] + self.spread[None, :, :]).mean(axis=1)
 
-    def _stage_draws(
+    def _location_draws(
         self, configs: list[WorkflowConfig], x: np.ndarray, draws: int, rng: np.random.Generator
     ) -> np.ndarray:
         """Draws of the end-to-end location, (draws, candidates): each draw's critical path of stage locations,
@@ -256,11 +256,11 @@ class DagSurrogate:
         return critical_log(self.wf, np.stack(cols, axis=-1)) + spread
 
     def predict_loc(self, configs: list[WorkflowConfig], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        e2e = self._stage_draws(configs, x, 256, np.random.default_rng(0)) + self.offset
+        e2e = self._location_draws(configs, x, 256, np.random.default_rng(0)) + self.offset
         return e2e.mean(axis=0), np.sqrt(e2e.var(axis=0) + self.offset_var)
 
     def sample(self, configs: list[WorkflowConfig], x: np.ndarray, draws: int, rng: np.random.Generator) -> Samples:
-        loc = self._stage_draws(configs, x, draws, rng) + self.offset
+        loc = self._location_draws(configs, x, draws, rng) + self.offset
         loc = loc + math.sqrt(self.offset_var) * rng.standard_normal(loc.shape)
         return Samples(loc, self._log_objective(configs, x, draws, rng))
 
