@@ -5,7 +5,7 @@ For every scenario x workflow x method x seed, the method tunes on a staging sim
 is scored by
 
 * ``ratio``: the answer's true expected cost (perf models plus the world's transfers, tails and contention,
-  :func:`aquatope.sizing.exhaustive.expected_cost_usd`) over the exhaustive optimum's in the same world;
+  :func:`aquatope.experiments.tuning.true_cost_usd`) over the exhaustive optimum's in the same world;
 * ``check ratio`` (in the summary): the same cost over the *check optimum*, the cheapest configuration that passes
   the fresh check below with 95% probability (its true p96.9 under the target for a p95 on 200 requests,
   :func:`aquatope.sizing.answer.check_quantile`). The optimum's true p95 sits at the target, so it fails about half
@@ -48,11 +48,20 @@ from typing import Any
 
 import numpy as np
 
-from aquatope.experiments.tuning import make_problem, remeasure, staging_config, tune, world_effects
+from aquatope.experiments.tuning import (
+    TRUTH_SAMPLES,
+    TRUTH_SEED,
+    make_problem,
+    remeasure,
+    staging_config,
+    true_cost_usd,
+    tune,
+    world_effects,
+)
 from aquatope.resources import ResourceConfig
 from aquatope.sizing.answer import check_quantile
 from aquatope.sizing.base import SizingProblem, WorkflowConfig
-from aquatope.sizing.exhaustive import exhaustive_search, expected_cost_usd
+from aquatope.sizing.exhaustive import exhaustive_search
 from aquatope.sizing.load import LoadProfile
 from aquatope.workflow import load_workflow
 
@@ -77,11 +86,6 @@ def at_check_quantile(p: SizingProblem) -> SizingProblem:
     return dataclasses.replace(p, workflow=dataclasses.replace(p.workflow, qos=qos))
 
 
-TRUTH_SAMPLES, TRUTH_SEED = 20_000, 0
-"""A configuration's true expected cost is a Monte Carlo mean over 20,000 requests drawn with one fixed seed, the
-same for every configuration and run (common random numbers: a configuration always scores the same). Until
-2026-11-27 it was 500 requests drawn with the run's seed: the same configuration scored 1.045-1.072x the optimum
-over seeds 0-4, and the optimum's own 500-sample cost, the one its search chose it on, was up to 1% low."""
 ORACLE_TABLE_SAMPLES = (500, 5000)
 """The oracle searches with per-function tables of 500 and of 5,000 samples and keeps whichever answer is cheaper at
 the truth (each is a feasible configuration, so the cheaper is the tighter bound; neither search is exact)."""
@@ -118,9 +122,9 @@ def check_oracle(scenario: str, workflow: str, load: str | None) -> float:
 
 
 def true_cost(p: SizingProblem, scenario: str, config: WorkflowConfig) -> float:
-    """The configuration's true expected cost in the scenario's world (:data:`TRUTH_SAMPLES`)."""
-    q = p.with_seed(TRUTH_SEED)
-    return expected_cost_usd(q, config, TRUTH_SAMPLES, world_effects(staging_config(q, scenario), q.workflow))
+    """The configuration's true expected cost in the scenario's world (:func:`aquatope.experiments.tuning.true_cost_usd`:
+    one Monte Carlo for every configuration and run; until 2026-11-27, 500 requests at the run's seed)."""
+    return true_cost_usd(p, config, scenario)
 
 
 def as_lists(config: WorkflowConfig) -> dict[str, list[float]]:
