@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sizing_cases import three_problem
 
-from aquatope.experiments.tuning import TRUTH_SAMPLES, compare_methods, true_cost_usd
+from aquatope.experiments.tuning import TRUTH_SAMPLES, compare_methods, evaluations_to_within, true_cost_usd
 from aquatope.resources import ResourceConfig
 from aquatope.sizing.exhaustive import expected_cost_usd
 
@@ -28,3 +28,21 @@ def test_compare_scores_answers_and_the_optimum_at_the_same_truth() -> None:
     assert oracle.config is not None and summary.runs == 2
     # the design's answers are over-provisioned against the optimum (about 1 vCPU / 256 MB per function)
     assert 1.0 < summary.cost_ratio_median < 3.0
+
+
+def test_evaluations_to_within_read_the_answers_true_cost_not_their_measured_one() -> None:
+    """An answer whose measurement came out cheap (here: a measured cost of almost nothing) is within 10% only if
+    its true cost is."""
+    import dataclasses
+
+    from aquatope.sim import Simulator
+    from aquatope.sizing.loop import SizingResult
+    from aquatope.sizing.measure import Measurer
+
+    p = three_problem()
+    config = {f: ResourceConfig(2.0, 1024) for f in ("a", "b", "c")}
+    m = dataclasses.replace(Measurer(Simulator(seed=0), p, k=5).measure(config), cost_per_request_usd=1e-12)
+    result = SizingResult("x", (m,), m, ("design",), (0,))
+    truth = true_cost_usd(p, config)
+    assert evaluations_to_within(p, result, truth / 2.0) is None
+    assert evaluations_to_within(p, result, truth) == 1

@@ -162,11 +162,20 @@ def numerical_warnings() -> Iterator[Counter[str]]:
         counts[w.category.__name__] += 1
 
 
-def evaluations_to_within(result: SizingResult, optimum_usd: float, tolerance: float = 0.10) -> int | None:
-    """First evaluation after which the answer's cost is within ``tolerance`` of the optimum (None: never)."""
-    for i, best in enumerate(result.best_cost_curve(), start=1):
-        if best is not None and best <= optimum_usd * (1.0 + tolerance):
-            return i
+def evaluations_to_within(
+    problem: SizingProblem, result: SizingResult, optimum_usd: float, tolerance: float = 0.10
+) -> int | None:
+    """First evaluation after which the answer's true cost (:func:`true_cost_usd`) is within ``tolerance`` of the
+    optimum (None: never). Until 2026-11-27 it read the answer's measured cost, so it could report an early hit for
+    a run whose final answer sat far above the optimum."""
+    truth: dict[int, float] = {}
+    for n, i in enumerate(result.answer_index, start=1):
+        if i is None:
+            continue
+        if i not in truth:
+            truth[i] = true_cost_usd(problem, result.history[i].config)
+        if truth[i] <= optimum_usd * (1.0 + tolerance):
+            return n
     return None
 
 
@@ -216,7 +225,7 @@ def compare_methods(
                 fresh.append(remeasure(p, result.best.config, seed).feasible)
             else:
                 fresh.append(False)
-            hit = evaluations_to_within(result, optimum) if oracle.feasible else None
+            hit = evaluations_to_within(p, result, optimum) if oracle.feasible else None
             never += hit is None
             evals.append(math.inf if hit is None else hit)  # a run that never got there counts as infinitely slow
             if on_run:
