@@ -36,9 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tune_eval import TRUTH, WITHIN, WORKFLOWS, as_config, as_lists, load_done, problem_for, true_cost
+from tune_eval import TRUTH, WITHIN, WORKFLOWS, as_config, as_lists, load_done, on_target, problem_for
 
-from aquatope.experiments.tuning import remeasure, staging_config, world_effects
+from aquatope.experiments.tuning import (
+    first_within,
+    remeasure,
+    staging_config,
+    true_cost_usd,
+    truth_curve,
+    world_effects,
+)
 from aquatope.sim import Simulator
 from aquatope.sizing.answer import check_quantile
 from aquatope.sizing.base import WorkflowConfig
@@ -76,7 +83,7 @@ def headroom(scenario: str, workflow: str, opt_cost: float) -> dict[str, Any]:
         f = hi if best is None else (lo + hi) / 2.0
         scaled = dataclasses.replace(p.workflow, qos=dataclasses.replace(qos, latency_ms=f * qos.latency_ms))
         r = exhaustive_search(dataclasses.replace(p, workflow=scaled), mc_samples=10_000, samples=500, world=world)
-        cost = math.inf if r.config is None else true_cost(p, scenario, r.config)
+        cost = math.inf if r.config is None else true_cost_usd(p, r.config, scenario)
         if cost <= (1.0 + WITHIN) * opt_cost:
             best, hi = {"factor": f, "config": r.config, "cost_ratio": cost / opt_cost}, f
         elif best is None:
@@ -105,13 +112,10 @@ def one_run(task: dict[str, Any]) -> dict[str, Any]:
     platform = Simulator(staging_config(p, task["scenario"]), seed=p.seed)
     result = run_sizer(sizer, Measurer(platform, p, k=task["k"], seed=p.seed), p.budget)
     opt = task["oracle_cost"]
-    costs = {
-        i: true_cost(p, task["scenario"], result.history[i].config) for i in set(result.answer_index) if i is not None
-    }
-    curve = [None if i is None else costs[i] / opt for i in result.answer_index]
+    curve = truth_curve(p, result, opt, task["scenario"])
     out = {**task, "evaluations": result.evaluations, "sources": list(result.sources), "curve": curve}
     out["design_evals"] = sum(s == "design" for s in result.sources)
-    out["evals_to_within"] = next((n for n, r in enumerate(curve, 1) if r is not None and r <= 1 + WITHIN), None)
+    out["evals_to_within"] = first_within(curve, WITHIN)
     if result.best is None:
         return {**out, "ratio": None, "fresh": False, "answer_is_target": False}
     fresh = remeasure(p, result.best.config, task["seed"], scenario=task["scenario"])
@@ -121,7 +125,7 @@ def one_run(task: dict[str, Any]) -> dict[str, Any]:
 
 def within(r: dict[str, Any] | None) -> bool:
     """Feasible (passes its fresh check) and within 5% of the optimum: issue #13's target, as tune_eval scores it."""
-    return r is not None and r["ratio"] is not None and r["ratio"] <= 1.0 + WITHIN and r["fresh"]
+    return r is not None and on_target(r["ratio"], r["fresh"])
 
 
 def summarize(rows: list[dict[str, Any]], bo: dict[tuple[str, str, int], dict[str, Any]]) -> None:

@@ -162,21 +162,32 @@ def numerical_warnings() -> Iterator[Counter[str]]:
         counts[w.category.__name__] += 1
 
 
+def truth_curve(
+    problem: SizingProblem, result: SizingResult, optimum_usd: float, scenario: Scenario | str | None = None
+) -> list[float | None]:
+    """The answer's true cost (:func:`true_cost_usd`) over ``optimum_usd`` after each evaluation (None while there is
+    no answer)."""
+    truth: dict[int, float] = {}
+    curve: list[float | None] = []
+    for i in result.answer_index:
+        if i is not None and i not in truth:
+            truth[i] = true_cost_usd(problem, result.history[i].config, scenario)
+        curve.append(None if i is None else truth[i] / optimum_usd)
+    return curve
+
+
+def first_within(curve: Sequence[float | None], tolerance: float) -> int | None:
+    """First evaluation (1-based) whose ratio in ``curve`` is within ``tolerance`` of 1 or under (None: never)."""
+    return next((n for n, r in enumerate(curve, start=1) if r is not None and r <= 1.0 + tolerance), None)
+
+
 def evaluations_to_within(
     problem: SizingProblem, result: SizingResult, optimum_usd: float, tolerance: float = 0.10
 ) -> int | None:
-    """First evaluation after which the answer's true cost (:func:`true_cost_usd`) is within ``tolerance`` of the
-    optimum (None: never). Until 2026-11-27 it read the answer's measured cost, so it could report an early hit for
-    a run whose final answer sat far above the optimum."""
-    truth: dict[int, float] = {}
-    for n, i in enumerate(result.answer_index, start=1):
-        if i is None:
-            continue
-        if i not in truth:
-            truth[i] = true_cost_usd(problem, result.history[i].config)
-        if truth[i] <= optimum_usd * (1.0 + tolerance):
-            return n
-    return None
+    """First evaluation after which the answer's true cost is within ``tolerance`` of the optimum (None: never).
+    Until 2026-11-27 it read the answer's measured cost, so it could report an early hit for a run whose final answer
+    sat far above the optimum."""
+    return first_within(truth_curve(problem, result, optimum_usd), tolerance)
 
 
 @dataclass(frozen=True)

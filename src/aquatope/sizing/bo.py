@@ -187,7 +187,7 @@ class AquatopeBO(BaseSizer):
             if not j.failed and key not in self.suspects and (best is None or key != config_key(best.config))
         ]  # fmt: skip
         configs = new + [dict(j.config) for j in again]
-        seen = [(0, math.nan)] * len(new) + [(j.requests, j.loc) for j in again]
+        seen = [(0, 0.0)] * len(new) + [(j.requests, j.loc) for j in again]
         if not configs:
             return None
         acq = self._score(surrogate, noise, configs, seen, k, rng)
@@ -198,7 +198,7 @@ class AquatopeBO(BaseSizer):
             more = [c for c in more if not fails.fails(c)]
             if more:
                 configs += more
-                acq = np.concatenate([acq, self._score(surrogate, noise, more, [(0, math.nan)] * len(more), k, rng)])
+                acq = np.concatenate([acq, self._score(surrogate, noise, more, [(0, 0.0)] * len(more), k, rng)])
         i = int(np.argmax(acq))
         self.last_acq = float(acq[i])
         if best is not None and self.ei_stop > 0 and acq[i] < self.ei_stop:
@@ -221,11 +221,11 @@ class AquatopeBO(BaseSizer):
         k: int,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """Acquisition of ``configs``; ``seen`` gives each one's requests so far and their mean log latency (0 and
-        NaN for a configuration not measured yet), ``k`` the requests of the next evaluation."""
+        """Acquisition of ``configs``; ``seen`` gives each one's requests so far and their mean log latency (0 and 0
+        for a configuration not measured yet), ``k`` the requests of the next evaluation."""
         x = self.coords.many(configs)
         n_seen = np.array([n for n, _ in seen], dtype=float)
-        loc_seen = np.array([0.0 if n == 0 else loc for n, loc in seen])
+        loc_seen = np.array([loc for _, loc in seen], dtype=float)
         return self._acquisition(surrogate, noise, configs, x, n_seen, loc_seen, k, rng)
 
     def _center(self, judged: dict[ConfigKey, Judgement]) -> np.ndarray:
