@@ -171,13 +171,11 @@ class AquatopeBO(BaseSizer):
     def _model_step(self) -> Proposal | None:
         with torch_local(self.seed * 7919 + len(self.history)):
             surrogate = self._fit()
-        noise = noise_model(self._training(), self.problem.quantile)
+        judged = judge_all(self.problem, self.history)
+        noise = self.noise(judged)
         if noise is None:
             return self._any_unseen()
         rng = np.random.default_rng([self.seed, len(self.history), 11])
-        judged = judge_all(self.problem, self.history)
-        kept = [j.kept for j in judged.values()]
-        noise = dataclasses.replace(noise, tau=between_evaluations(kept, robust_spread(self.history.items)))
         k = self.history.items[-1].k
         fails = FailureModel(self.problem, self.history.items)
         new = [c for c in snap(self.coords, self._region(judged, rng), exclude=set(judged)) if not fails.fails(c)]
@@ -204,6 +202,15 @@ class AquatopeBO(BaseSizer):
         if best is not None and self.ei_stop > 0 and acq[i] < self.ei_stop:
             return None
         return configs[i], "model"
+
+    def noise(self, judged: dict[ConfigKey, Judgement]) -> NoiseModel | None:
+        """The noise the rule will judge the next evaluation with: the training data's pooled shape and the spread
+        between evaluations of the configurations ``judged`` (None before any measurement has two requests)."""
+        noise = noise_model(self._training(), self.problem.quantile)
+        if noise is None:
+            return None
+        kept = [j.kept for j in judged.values()]
+        return dataclasses.replace(noise, tau=between_evaluations(kept, robust_spread(self.history.items)))
 
     def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
         if self.variant.region == "trust":
