@@ -56,8 +56,9 @@ def checks(task: dict[str, Any]) -> dict[str, Any]:
             continue
         pctl.append(m.latency_pctl_ms)
         passed += bool(m.feasible)  # as tune_eval's check: the percentile under the target and no failed request
-    return {k: task[k] for k in (*RUN_KEYS, "fresh", "config")} | {"checks": task["checks"], "passed": passed,
-                                                                   "pctl_ms": pctl}  # fmt: skip
+    run = dict(zip(RUN_KEYS, key(task), strict=True))
+    return run | {"fresh": task["fresh"], "config": task["config"], "checks": task["checks"], "passed": passed,
+                  "pctl_ms": pctl}  # fmt: skip
 
 
 def summarize(runs: list[dict[str, Any]], probs: dict[tuple[Any, ...], dict[str, Any]]) -> None:

@@ -21,12 +21,16 @@ at least 4 of 5 seeds per scenario. That last target is printed read both ways: 
 seeds of each workflow) and per scenario (on each seed, the median over the scenario's workflows, a run without an
 answer counting as infinitely dear). The script prints every figure and PASS/FAIL lines; it never stops early.
 
+``--sizer-seed-offset N`` runs each sizer with its own randomness seeded apart (``seed + 1000 N``) on the same
+measurement seeds: how far results move over offsets is the sizer's luck, the noise that a comparison of two versions
+of a sizer on the same seeds has to beat.
+
 Runs are independent processes (``--jobs``); finished runs are appended to ``--out`` (JSON lines), and a rerun
 with the same ``--out`` skips them (resume). Oracles are cached next to it (``tune_eval.jsonl`` -> ``tune_eval.oracles.json``).
 
     python bench/tune_eval.py [--seeds 5] [--first-seed 0] [--scenarios calm,noisy] [--workflows a,b]
         [--methods aquatope-bo,aquatope-design,...] [--budget 20] [--k 20] [--start design] [--load RPS:POOL]
-        [--jobs 2] [--out bench/results/tune_eval.jsonl]
+        [--jobs 2] [--out bench/results/tune_eval.jsonl] [--sizer-seed-offset N]
 
 About 2 minutes of CPU per (scenario, workflow, seed) for the default six methods on an idle core.
 """
@@ -152,7 +156,9 @@ def one_run(task: dict[str, Any]) -> dict[str, Any]:
     warnings.simplefilter("ignore")
     p = problem_for(task["workflow"], task["budget"], task["seed"], task["load"])
     t0 = time.perf_counter()
-    result = tune(p, task["method"], task["k"], start=task["start"], scenario=task["scenario"])
+    offset = task.get("sizer_seed_offset", 0)
+    sizer_seed = None if not offset else task["seed"] + SIZER_SEED_STEP * offset
+    result = tune(p, task["method"], task["k"], start=task["start"], scenario=task["scenario"], sizer_seed=sizer_seed)
     wall = time.perf_counter() - t0
     opt = task["oracle_cost"]
     out = {**task, "evaluations": result.evaluations, "wall_s": wall, "sources": dict(Counter(result.sources))}
@@ -180,12 +186,14 @@ def load_done(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-RUN_KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "load")
-"""The fields that name one run (what resuming matches on)."""
+RUN_KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "load", "sizer_seed_offset")
+"""The fields that name one run (what resuming matches on; rows without ``sizer_seed_offset`` have 0)."""
+SIZER_SEED_STEP = 1000
+"""``--sizer-seed-offset N`` seeds the sizer with ``seed + 1000 N`` (away from every measurement seed used here)."""
 
 
 def key(r: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(r[k] for k in RUN_KEYS)
+    return tuple(r.get(k, 0) if k == "sizer_seed_offset" else r[k] for k in RUN_KEYS)
 
 
 def oracles(args: argparse.Namespace, cache: Path) -> dict[str, dict[str, Any]]:
@@ -229,6 +237,8 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                 for method in args.methods:
                     t = dict(scenario=scenario, workflow=wf, method=method, seed=seed, budget=args.budget, k=args.k,
                              start=args.start, load=args.load, oracle_cost=known[f"{scenario}/{wf}/{args.load}"]["cost"])  # fmt: skip
+                    if args.sizer_seed_offset:
+                        t["sizer_seed_offset"] = args.sizer_seed_offset
                     if key(t) not in have:
                         tasks.append(t)
     print(f"{len(done)} runs done, {len(tasks)} to run with {args.jobs} jobs", flush=True)
@@ -245,7 +255,7 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                   f"({r['wall_s']:.0f} s)", flush=True)  # fmt: skip
     wanted = {(s, w, m, sd) for s in args.scenarios for w in args.workflows for m in args.methods for sd in args.seeds}
     runs = [r for r in done if (r["scenario"], r["workflow"], r["method"], r["seed"]) in wanted and key(r)[4:] ==
-            (args.budget, args.k, args.start, args.load)]  # fmt: skip
+            (args.budget, args.k, args.start, args.load, args.sizer_seed_offset)]  # fmt: skip
     for r in runs:
         check = known[f"{r['scenario']}/{r['workflow']}/{r['load']}"]["check_cost"]
         # no configuration passes the check 95% of the time (noisy trip-booking): no check optimum to compare with
@@ -370,6 +380,8 @@ def parse(argv: list[str] | None = None, methods: tuple[str, ...] = METHODS, fir
     parser.add_argument("--load", default=None, help="RPS[:POOL]: the expected-total-cost objective at this load")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", default="bench/results/tune_eval.jsonl")
+    parser.add_argument("--sizer-seed-offset", type=int, default=0,
+                        help="N > 0: seed each sizer with seed + 1000 N, measurements unchanged (the sizer's own luck)")  # fmt: skip
     args = parser.parse_args(argv)
     args.scenarios = args.scenarios.split(",")
     args.workflows = args.workflows.split(",")

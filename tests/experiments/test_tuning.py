@@ -46,3 +46,21 @@ def test_evaluations_to_within_read_the_answers_true_cost_not_their_measured_one
     truth = true_cost_usd(p, config)
     assert evaluations_to_within(p, result, truth / 2.0) is None
     assert evaluations_to_within(p, result, truth) == 1
+
+
+def test_another_sizer_seed_changes_the_sizer_not_the_measurements() -> None:
+    """``sizer_seed`` reseeds the sizer's own choices only: random proposals after the shared design differ, while
+    the design is the same and its first measurement identical (the platform is seeded by the problem)."""
+    from aquatope.experiments.tuning import tune
+    from aquatope.sizing.base import config_key
+
+    p = three_problem(budget=10, seed=3)
+    same = tune(p, "random", 10, sizer_seed=3)
+    base, other = tune(p, "random", 10), tune(p, "random", 10, sizer_seed=1003)
+    keys = [[config_key(m.config) for m in r.history] for r in (base, same, other)]
+    assert keys[0] == keys[1]
+    assert keys[0] != keys[2]
+    design = sum(s == "design" for s in base.sources)
+    assert 0 < design < len(base.history) and keys[0][:design] == keys[2][:design]
+    first = base.history[0].latency_ms, other.history[0].latency_ms
+    assert np.array_equal(*first)

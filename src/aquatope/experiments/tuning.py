@@ -95,9 +95,12 @@ def tune(
     *,
     start: str = "design",
     scenario: Scenario | str | None = None,
+    sizer_seed: int | None = None,
 ) -> SizingResult:
-    """Run one measured sizer on a staging simulator of ``scenario`` seeded with ``problem.seed``."""
-    sizer = make_sizer(method, problem, problem.seed, start)
+    """Run one measured sizer on a staging simulator of ``scenario`` seeded with ``problem.seed``. The sizer's own
+    randomness (its candidates, random proposals and model fits) is seeded with ``sizer_seed``, ``problem.seed``
+    when None: another ``sizer_seed`` shows how much of a result is the sizer's luck on the same measurements."""
+    sizer = make_sizer(method, problem, problem.seed if sizer_seed is None else sizer_seed, start)
     platform = Simulator(staging_config(problem, scenario), seed=problem.seed)
     measurer = Measurer(platform, problem, k=samples_per_config, seed=problem.seed)
     budget = max(problem.budget, getattr(sizer, "required_evaluations", 0))
