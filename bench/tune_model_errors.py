@@ -95,11 +95,11 @@ class Recording(AquatopeBO):
         data = self._training()
         x = self.coords.many([config])
         mean, std = surrogate.predict_loc([config], x)
+        ran = [d for d in data if not d.failed]
         stages = []
         for s, model in zip(self.problem.workflow.stages, surrogate.stage_models, strict=True):
             f = s.function
             m, sd = model.posterior(x[:, surrogate.dims[f]], np.array([config[f].cpu]))
-            ran = [d for d in data if not d.failed]
             stages.append({
                 "stage": s.name, "function": f, "pred": float(m[0]), "sd": float(sd[0]),
                 "cpu_beyond": bool(config[f].cpu > max(d.config[f].cpu for d in data)),
