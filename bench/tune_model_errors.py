@@ -16,12 +16,15 @@ proposal and changes nothing). For every model proposal whose measurement did no
   (:func:`aquatope.experiments.tuning.true_cost_usd`);
 * the acquisition of the proposal and of the *reach* configuration of ``bench/tune_reach.py`` (the within-5%
   configuration with the most room under the target; from ``--reach``, skipped where there is none), scored together:
-  whether the search missed a configuration the model itself valued more.
+  whether the search missed a configuration the model itself valued more;
+* the model's per-stage prediction for the reach configuration at that step, against the reach configuration's
+  true stage locations (measured once per run in the same world with ``REACH_REQUESTS`` requests): negative means
+  the model thought the reach configuration slower than it is (pessimistic), which keeps the search away from it.
 
 It prints, per scenario, the mean error (measured minus predicted, in log: positive means the model was optimistic)
 and the mean z-score: of the stages, all and split by the flags; end to end; of the cost, all and split by whether
-some function got more CPU than measured; how often the reach configuration scored higher; end to end per
-workflow. Rows go to ``--out`` (JSON lines, one per proposal; rerun to replace).
+some function got more CPU than measured; how often the reach configuration scored higher; the reach
+configuration's stage errors (all, by the memory flag, per workflow); end to end per workflow. Rows go to ``--out`` (JSON lines, one per proposal; rerun to replace).
 
     python bench/tune_model_errors.py [--seeds 3] [--first-seed 100] [--scenarios calm,noisy] [--workflows a,b]
         [--jobs 2] [--out bench/results/tune_model_errors.jsonl] [--reach PATH] [--summary]
@@ -55,6 +58,10 @@ from aquatope.sizing.loop import run_sizer
 from aquatope.sizing.measure import Measurer
 from aquatope.sizing.sizer import Proposal
 
+REACH_REQUESTS, REACH_SEED = 400, 500_000
+"""The reach configuration's stage locations are measured once per run with 400 requests (a location's standard
+error about 1/20 of the noise), on a simulator and measurer seeded away from the run's."""
+
 
 class Recording(AquatopeBO):
     """aquatope-bo that keeps, for each model proposal, the prediction of the surrogate that proposed it."""
@@ -72,6 +79,7 @@ class Recording(AquatopeBO):
             row = self._predict(surrogate, proposal[0])
             if self.reach is not None:
                 row["acq_chosen"], row["acq_reach"] = self._against_reach(surrogate, proposal[0], self.reach)
+                row["reach_stages"] = self._predict(surrogate, self.reach)["stages"]
             self._predicted = (str(config_key(proposal[0])), row)
         return proposal
 
@@ -132,6 +140,13 @@ def one_run(task: tuple[str, str, int, int, int, dict[str, list[float]] | None])
     p = problem_for(workflow, budget, seed, None)
     sizer = Recording(p, seed, scenario, None if reach is None else as_config(reach))
     run_sizer(sizer, Measurer(Simulator(staging_config(p, scenario), seed=p.seed), p, k=k, seed=p.seed), p.budget)
+    if sizer.reach is not None:  # its stage locations in the same world, from many requests (another seed)
+        world = Simulator(staging_config(p, scenario), seed=p.seed + REACH_SEED)
+        truth, _ = stage_observations(p.workflow, Measurer(world, p, k=REACH_REQUESTS, seed=p.seed + REACH_SEED)
+                                      .measure(sizer.reach))  # fmt: skip
+        for r in sizer.rows:
+            for st, loc in zip(r["reach_stages"], truth, strict=True):
+                st["true"] = float(loc) if np.isfinite(loc) else None
     return [{"scenario": scenario, "workflow": workflow, "seed": seed, **r} for r in sizer.rows]
 
 
@@ -172,6 +187,18 @@ def summarize(rows: list[dict[str, Any]]) -> None:
             lower = sum(c < r for c, r in pairs)
             print(f"    acquisition, chosen proposal against the reach configuration: chosen higher at {higher} of "
                   f"{len(pairs)} steps, reach higher at {lower}, ties {len(pairs) - higher - lower}")  # fmt: skip
+        reach = [(r["workflow"], st) for r in rs for st in r.get("reach_stages", []) if st.get("true") is not None]
+        if reach:
+            errs = [(st["true"] - st["pred"], (st["true"] - st["pred"]) / st["sd"]) for _, st in reach]
+            print(_line("reach configuration's stages, true minus predicted", errs))
+            for value in (True, False):
+                sel = [e for e, (_, st) in zip(errs, reach, strict=True) if st["memory_below"] is value]
+                print(_line(f"reach configuration's stages, memory_below {value}", sel))
+            by_wf: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            for e, (wf, _) in zip(errs, reach, strict=True):
+                by_wf[wf].append(e)
+            for wf, e in by_wf.items():
+                print(_line(f"  reach configuration's stages, {wf}", e))
         per: dict[str, list[tuple[float, float]]] = defaultdict(list)
         for r in rs:
             per[r["workflow"]].append((r["measured"] - r["pred"], (r["measured"] - r["pred"]) / r["sd"]))
