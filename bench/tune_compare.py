@@ -1,11 +1,11 @@
 """Is one sizer version better than another? Pairs the runs of two ``bench/tune_eval.py`` result files and tests.
 
-Two versions run under the same scenario, workflow, measurement seed and sizer-seed offset measure the same world,
-so their runs pair up; the score, the test and the verdict are in :mod:`aquatope.experiments.paired` (a one-sided
-Wilcoxon signed-rank test of paired log cost over the optimum, a run without a passing answer scoring log 2,
-per scenario and pooled). Use several sizer-seed offsets per version (``tune_eval.py --sizer-seed-offset N``): one
-draw per version cannot tell a change from the sizer's luck. ``--null A,B`` compares two offsets of the same code
-in the BASE files instead: what luck alone shows.
+Two versions run under the same scenario, workflow, measurement seed and sizer-seed offset (and the same budget,
+requests per evaluation, start and load) measure the same world, so their runs pair up; the score, the test and the
+verdict are in :mod:`aquatope.experiments.paired` (a one-sided Wilcoxon signed-rank test of paired log cost over the
+optimum, a run without a passing answer scoring log 2, per scenario and pooled). Use several sizer-seed offsets per
+version (``tune_eval.py --sizer-seed-offset N``): one draw per version cannot tell a change from the sizer's luck.
+``--null A,B`` compares two offsets of the same code in the BASE files instead: what luck alone shows.
 
     python bench/tune_compare.py NEW.jsonl BASE.jsonl [BASE2.jsonl ...] [--method aquatope-bo]
         [--base-method M] [--alpha 0.05] [--json out.json]

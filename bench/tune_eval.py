@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from aquatope.experiments.paired import WITHIN, on_target
 from aquatope.experiments.tuning import (
     TRUTH_SAMPLES,
     TRUTH_SEED,
@@ -73,7 +74,6 @@ from aquatope.workflow import load_workflow
 
 WORKFLOWS = ("ml-pipeline", "video-processing", "social-network", "chatbot", "map-reduce", "trip-booking", "sebs-media")
 METHODS = ("aquatope-bo", "aquatope-design", "cherrypick", "powertune-qos", "model-based", "random")
-WITHIN = 0.05
 
 
 def problem_for(workflow: str, budget: int, seed: int, load: str | None) -> SizingProblem:
@@ -125,11 +125,6 @@ def check_oracle(scenario: str, workflow: str, load: str | None) -> float:
     p = problem_for(workflow, 20, TRUTH_SEED, load)
     found = _search(scenario, at_check_quantile(p))
     return math.inf if found is None else true_cost_usd(p, found[0], scenario)
-
-
-def on_target(ratio: float | None, fresh: bool) -> bool:
-    """Issue #13's target for one run: an answer that passed its fresh check, within 5% of the optimum."""
-    return ratio is not None and ratio <= 1.0 + WITHIN and bool(fresh)
 
 
 def as_lists(config: WorkflowConfig) -> dict[str, list[float]]:

@@ -24,7 +24,8 @@ proposal and changes nothing). For every model proposal whose measurement did no
 It prints, per scenario, the mean error (measured minus predicted, in log: positive means the model was optimistic)
 and the mean z-score: of the stages, all and split by the flags; end to end; of the cost, all and split by whether
 some function got more CPU than measured; how often the reach configuration scored higher; the reach
-configuration's stage errors (all, by the memory flag, per workflow); end to end per workflow. Rows go to ``--out`` (JSON lines, one per proposal; rerun to replace).
+configuration's stage errors (all, by the memory flag, per workflow); end to end per workflow. Rows go to ``--out``
+(JSON lines, one per proposal; rerun to replace).
 
     python bench/tune_model_errors.py [--seeds 3] [--first-seed 100] [--scenarios calm,noisy] [--workflows a,b]
         [--jobs 2] [--out bench/results/tune_model_errors.jsonl] [--reach PATH] [--summary]
@@ -79,7 +80,7 @@ class Recording(AquatopeBO):
             row = self._predict(surrogate, proposal[0])
             if self.reach is not None:
                 row["acq_chosen"], row["acq_reach"] = self._against_reach(surrogate, proposal[0], self.reach)
-                row["reach_stages"] = self._predict(surrogate, self.reach)["stages"]
+                row["reach_stages"] = self._stages(surrogate, self.reach, self.coords.many([self.reach]))
             self._predicted = (str(config_key(proposal[0])), row)
         return proposal
 
@@ -100,9 +101,19 @@ class Recording(AquatopeBO):
         return float(acq[0]), float(acq[1])
 
     def _predict(self, surrogate: DagSurrogate, config: WorkflowConfig) -> dict[str, Any]:
-        data = self._training()
         x = self.coords.many([config])
         mean, std = surrogate.predict_loc([config], x)
+        stages = self._stages(surrogate, config, x)
+        cost = surrogate._log_objective([config], x, 256, np.random.default_rng(0))[:, 0]
+        return {
+            "evaluation": len(self.history), "pred": float(mean[0]), "sd": float(std[0]), "stages": stages,
+            "pred_log_cost": float(cost.mean()), "sd_log_cost": float(cost.std()),
+        }  # fmt: skip
+
+    def _stages(self, surrogate: DagSurrogate, config: WorkflowConfig, x: np.ndarray) -> list[dict[str, Any]]:
+        """Per stage: the stage model's predicted location of ``config`` (log coordinates ``x``), its sd, and whether
+        ``config`` gives the function more CPU / less memory than every measurement the model was fitted on."""
+        data = self._training()
         ran = [d for d in data if not d.failed]
         stages = []
         for s, model in zip(self.problem.workflow.stages, surrogate.stage_models, strict=True):
@@ -113,11 +124,7 @@ class Recording(AquatopeBO):
                 "cpu_beyond": bool(config[f].cpu > max(d.config[f].cpu for d in data)),
                 "memory_below": bool(ran and config[f].memory_mb < min(d.config[f].memory_mb for d in ran)),
             })  # fmt: skip
-        cost = surrogate._log_objective([config], x, 256, np.random.default_rng(0))[:, 0]
-        return {
-            "evaluation": len(self.history), "pred": float(mean[0]), "sd": float(std[0]), "stages": stages,
-            "pred_log_cost": float(cost.mean()), "sd_log_cost": float(cost.std()),
-        }  # fmt: skip
+        return stages
 
     def observed(self, config: WorkflowConfig, measurement: Measurement, source: str) -> None:
         if source == "model" and self._predicted is not None and self._predicted[0] == str(config_key(config)):

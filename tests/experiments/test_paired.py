@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 
 from aquatope.errors import InputError
-from aquatope.experiments.paired import FAIL_SCORE, by_offset, compare, load_runs, score
+from aquatope.experiments.paired import FAIL_SCORE, by_offset, compare, load_runs, name, score
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "tune_compare.py"
 
 
 def row(scenario: str, wf: str, seed: int, ratio: float | None, fresh: bool = True, offset: int = 0,
         method: str = "aquatope-bo") -> dict[str, Any]:  # fmt: skip
-    return {"scenario": scenario, "workflow": wf, "seed": seed, "sizer_seed_offset": offset, "method": method,
-            "ratio": ratio, "fresh": fresh}  # fmt: skip
+    return {"scenario": scenario, "workflow": wf, "seed": seed, "budget": 20, "k": 20, "start": "design", "load": None,
+            "sizer_seed_offset": offset, "method": method, "ratio": ratio, "fresh": fresh}  # fmt: skip
 
 
 def runs(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
-    return {(r["scenario"], r["workflow"], r["seed"], r["sizer_seed_offset"]): r for r in rows}
+    return {name(r): r for r in rows}
 
 
 def world(shift: dict[str, float], seed: int, n: int = 40) -> tuple[dict[Any, Any], dict[Any, Any]]:
