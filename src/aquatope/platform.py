@@ -62,8 +62,10 @@ class FunctionObservation:
 class RequestRecord:
     """One workflow request, from arrival to the end of its last stage (or its failure).
 
-    ``stage_latency_ms`` maps a stage to the time from its start (all predecessors done) to its end, the slowest
-    copy for a fan-out; ``cold_starts`` counts invocations on the request's path that waited on a cold start.
+    ``stage_latency_ms`` maps a stage to the time from its start (what it waits for has ended) to its end; for a
+    fan-out, the longest time one copy took from its own start to its end. Copies of a map-group stage start apart
+    (copy ``k`` when copy ``k`` before it ends), and timing the stage from its first copy's start to its last copy's
+    end would charge it the spread of the stages before it; ``cold_starts`` counts invocations on the request's path that waited on a cold start.
     ``error`` says why a failed request failed, where the platform knows (a real one records the function's error).
     """
 

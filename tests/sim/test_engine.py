@@ -151,6 +151,34 @@ def test_fanout_fanin_timing() -> None:
     assert len(sim.container_records()) == 9
 
 
+def test_elementwise_stage_time_is_its_slowest_copys_own_time() -> None:
+    """In a map chain, copy k of ``b`` starts when copy k of ``a`` ends: ``b``'s time is the longest any of its
+    copies took from its input to its end, not the spread of ``a``'s finishes (which is ``a``'s time)."""
+    fns = {n: FunctionSpec(n, exact_perf(ms), ONE) for n, ms in (("split", 100.0), ("a", 100.0), ("b", 400.0))}
+    wf = Workflow(
+        "chunks",
+        QoS(5000.0),
+        fns,
+        (
+            Stage("split", "split"),
+            Stage("a", "a", ("split",), fanout=3, map_group="chunks"),
+            Stage("b", "b", ("a",), fanout=3, map_group="chunks"),
+        ),
+    )
+    sim = Simulator()
+    sim.deploy(wf)
+    for name, warm in (("split", 1), ("a", 1), ("b", 3)):
+        sim.set_pool(name, PoolTarget(min_warm=warm, keep_alive_s=600))
+    sim.advance(10.0)  # pre-warmed; the copies of ``a`` queue on its one warm container (a cold start takes 1 s)
+    sim.submit("chunks", np.array([10.0]))
+    sim.advance(math.inf)
+    (rec,) = sim.request_records()
+    # split 100 ms; a's copies end 100, 200, 300 ms after split (the last waited 200 ms); b: 400 ms per copy
+    assert rec.latency_ms == pytest.approx(800.0)
+    # b's first copy starts at 200 ms, its last ends at 800 ms: 600 ms from first start to last end, 400 ms per copy
+    assert rec.stage_latency_ms == pytest.approx({"split": 100.0, "a": 300.0, "b": 400.0})
+
+
 def test_capacity_full_queues_and_lru_evicts_other_functions() -> None:
     one_cpu = SimConfig(invokers=1, invoker_cpu=1.0, invoker_memory_mb=2048)
     wf = chain("one", [("a", 100.0)])

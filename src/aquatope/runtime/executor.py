@@ -11,8 +11,9 @@ How one invocation runs is the :class:`Dispatcher`'s business (:mod:`aquatope.ru
 container actors, :mod:`aquatope.runtime.serve` for Ray Serve deployments): its retries after a container died, its
 time limit. Nothing is lost silently: every request ends in a record, done or failed.
 
-Latencies are real (wall) milliseconds: stage latency from the stage's start (all predecessors done) to its last
-copy's end, end-to-end from the arrival to the end of the last sink.
+Latencies are real (wall) milliseconds: a stage's latency is the longest time one of its copies took from its inputs
+being there to its end (the simulator's definition, :class:`aquatope.platform.RequestRecord`), end-to-end from the
+arrival to the end of the last sink.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class RequestState:
     arrival_w: float
     outputs: list[list[asyncio.Future[Any]]]
     stage_ready: list[float]
-    stage_end: list[float]
+    stage_span: list[float]  # per stage, the longest time one copy took from its inputs being there to its end
     copies_left: list[int]
     sinks_left: int
     cold: int = 0
@@ -178,7 +179,7 @@ class RequestRunner:
         if ref is None or req.done:
             return
         req.outputs[i][k].set_result(ref)
-        req.stage_end[i] = max(req.stage_end[i], self.wall())
+        req.stage_span[i] = max(req.stage_span[i], self.wall() - t_ready)
         req.copies_left[i] -= 1
         if stage.sink and req.copies_left[i] == 0:
             req.sinks_left -= 1
@@ -197,7 +198,7 @@ class RequestRunner:
                 if not f.done():
                     f.set_result(None)  # wake copies waiting on this request; they see ``done`` and stop
         stages = {
-            s.name: (req.stage_end[i] - req.stage_ready[i]) * 1000.0
+            s.name: req.stage_span[i] * 1000.0
             if req.copies_left[i] == 0 and req.stage_ready[i] != math.inf
             else math.nan
             for i, s in enumerate(self.plan.stages)

@@ -97,7 +97,8 @@ class RequestFlow:
             self._finish_request(wf, req, t, failed=True)
             return
         req.copies_left[s] -= 1
-        req.stage_end[s] = max(req.stage_end[s], t)
+        if t - t_inv > req.stage_span[s]:
+            req.stage_span[s] = t - t_inv
         stage_done = req.copies_left[s] == 0
         at = t if wf.delay_s is None else t + wf.delay_s[s]
         for succ, elementwise in wf.succ[s]:
@@ -122,7 +123,7 @@ class RequestFlow:
         wf.log_failed.append(failed)
         wf.log_stages.append(
             [
-                (end - ready) * 1000.0 if ready != INF and left == 0 else math.nan
-                for ready, end, left in zip(req.stage_ready, req.stage_end, req.copies_left, strict=True)
+                span * 1000.0 if ready != INF and left == 0 else math.nan
+                for ready, span, left in zip(req.stage_ready, req.stage_span, req.copies_left, strict=True)
             ]
         )

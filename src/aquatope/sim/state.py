@@ -244,8 +244,8 @@ class ReqState:
         "remaining",
         "rid",
         "sinks_left",
-        "stage_end",
         "stage_ready",
+        "stage_span",
     )
 
     def __init__(self, rid: int, arrival: float, wf: WfState) -> None:
@@ -254,7 +254,8 @@ class ReqState:
         self.remaining = [[n] * f for n, f in zip(wf.n_preds, wf.fanout, strict=True)]
         self.copies_left = list(wf.fanout)
         self.stage_ready = [float("inf")] * len(wf.fanout)
-        self.stage_end = [0.0] * len(wf.fanout)
+        self.stage_span = [0.0] * len(wf.fanout)
+        """Per stage, the longest time one copy took from its inputs being there to its end (s)."""
         self.sinks_left = len(wf.sinks)
         self.cold = 0
         self.done = False

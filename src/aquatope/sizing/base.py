@@ -109,7 +109,8 @@ class Measurement:
     """What measuring one configuration with k warm requests gave.
 
     ``latency_ms``: end-to-end latency of each request, shape (k,), NaN for a failed request;
-    ``stage_latency_ms``: per stage, its latency in each request (slowest copy of a fan-out), shape (k,);
+    ``stage_latency_ms``: per stage, its latency in each request (a fan-out's slowest copy, each copy timed from its
+    own start: :class:`~aquatope.platform.RequestRecord`), shape (k,);
     ``cost_per_request_usd``: mean cost of one request (busy container time x prices + request fees);
     ``busy_s``: per function, the mean busy (billed execution) seconds one request spent in it, all copies
     summed (empty when the measurer could not tell).
