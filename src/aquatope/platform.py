@@ -84,7 +84,9 @@ class RequestRecord:
 class ContainerRecord:
     """One container's life: started at ``start_s``, ready (cold start done) at ``ready_s`` (``inf`` while still
     starting), gone at ``end_s`` (now, for a container still alive); ``busy_s`` is the time it spent running
-    invocations. Cost is computed from these by ``resources.Pricing``."""
+    invocations. Cost is computed from these by ``resources.Pricing``. ``peak_memory_mb`` is the most memory its
+    invocations held at once, what a FaaS platform reports as an invocation's maximum memory used (AWS Lambda's
+    ``Max Memory Used``); NaN where the platform does not tell, or before the container ran anything."""
 
     container_id: int
     function: str
@@ -94,6 +96,7 @@ class ContainerRecord:
     end_s: float
     busy_s: float
     invocations: int = 0
+    peak_memory_mb: float = math.nan
 
     @property
     def lifetime_s(self) -> float:

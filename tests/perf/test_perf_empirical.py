@@ -182,3 +182,12 @@ def test_explicit_format_requires_its_columns(tmp_path: Path) -> None:
     assert info.value.line == 1 and info.value.field == "memory"
     with pytest.raises(InputError, match="measurement CSV not found"):
         load_measurements(tmp_path / "missing.csv")
+
+
+def test_memory_used_is_the_median_recorded_at_the_nearest_size(tmp_path: Path) -> None:
+    text = "memory_mb,is_cold,latency_ms,mem_used_mb\n256,false,100,60\n256,false,100,80\n256,no,120,\n1024,0,50,300\n"
+    model = EmpiricalPerf.from_file(_write(tmp_path, text))
+    assert model.memory_used_mb(ResourceConfig(1.0, 256)) == 70.0
+    assert model.memory_used_mb(ResourceConfig(1.0, 2048)) == 300.0  # nearest measured size in log: 1024
+    assert model.memory_used_mb(ResourceConfig(1.0, 200)) == 70.0
+    assert model.memory_used_mb(ResourceConfig(1.0, 600)) == 300.0  # log-nearer to 1024 than to 256

@@ -168,3 +168,9 @@ def test_ints_are_stored_as_floats_and_spec_lists_every_field() -> None:
     spec = model.to_spec()
     assert spec["model"] == "parametric"
     assert set(spec) == {"model"} | {f.name for f in dataclasses.fields(ParametricPerf)}
+
+
+def test_memory_used_is_the_working_set_capped_by_the_limit() -> None:
+    model = _model()  # working set 512 MB, out of memory below 256
+    assert model.memory_used_mb(ResourceConfig(1.0, 2048)) == 512.0
+    assert model.memory_used_mb(ResourceConfig(1.0, 384)) == 384.0  # pages: holds all it has

@@ -55,6 +55,7 @@ def test_measured_cold_start_exceeds_a_warm_invocation(platform: RayPlatform) ->
     first = next(c for c in platform.container_records() if c.function == "first")
     assert first.ready_s - first.start_s >= 0.4
     assert first.invocations == 2
+    assert 0 < first.peak_memory_mb < 4096  # the actor's peak resident memory, as Lambda reports Max Memory Used
     out = platform.outputs(warm.request_id)["second"]
     assert out["path"] == ["first[0]", "second[0]"]
     assert out["state"] is None  # `second` has no init; `first` passed its own state along

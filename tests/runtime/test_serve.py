@@ -56,6 +56,7 @@ def test_a_workflow_runs_through_deployment_handles_with_fan_out_map_groups_and_
     assert {c.function for c in records} == {"split", "work", "side", "merge", "join"}
     assert sum(c.invocations for c in records) == 14
     assert all(c.ready_s >= c.start_s and c.config == ResourceConfig(0.1, 128) for c in records)
+    assert all(c.peak_memory_mb >= 0 for c in records if c.invocations)  # beyond the replica's own baseline
 
 
 def test_pools_and_sizes_go_through_serve(serve_platform: ServePlatform) -> None:

@@ -336,3 +336,14 @@ def test_lowering_the_pool_evicts_now_not_retroactively() -> None:
     sim.set_pool("a", PoolTarget(min_warm=0, keep_alive_s=5.0))
     sim.advance(400.0)
     assert sim.container_records()[1].end_s == 300.0
+
+
+def test_container_records_carry_the_peak_memory_of_what_ran() -> None:
+    wf = chain("one", [("a", 100.0)])  # exact model: working set 64 MB
+    sim = Simulator()
+    sim.deploy(wf, {"a": ResourceConfig(1.0, 512)})
+    sim.set_pool("a", PoolTarget(min_warm=2, keep_alive_s=600))
+    sim.submit("one", np.array([5.0]))
+    sim.advance(10.0)
+    peaks = {c.invocations: c.peak_memory_mb for c in sim.container_records()}
+    assert peaks[1] == 64.0 and math.isnan(peaks[0])  # the container that never ran an invocation reports nothing

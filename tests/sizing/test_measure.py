@@ -147,3 +147,14 @@ def test_a_straggler_past_the_deadline_is_a_failed_request_and_never_taken_for_a
     assert again.failed == 3
     fast = measurer.measure({"a": ResourceConfig(cpu=1.0, memory_mb=1024)})
     assert fast.failed == 0 and fast.latency_ms.tolist() == pytest.approx([50_000.0] * 3)
+
+
+def test_reports_each_functions_peak_memory_at_the_measured_size() -> None:
+    wf = load_workflow("video-processing")  # working sets: split 512, watermark 768, transcode 1024 MB
+    problem = SizingProblem(wf, ResourceSpace.decoupled(), Pricing.cloud_run())
+    measurer = Measurer(Simulator(), problem, k=2)
+    big = {f: ResourceConfig(2.0, 2048) for f in wf.function_names}
+    assert measurer.measure(big).memory_used_mb == {f: wf.functions[f].perf.working_set_mb for f in wf.function_names}
+    small = {**big, "transcode": ResourceConfig(2.0, 896)}  # below its working set: it holds all it has
+    used = measurer.measure(small).memory_used_mb
+    assert used["transcode"] == 896.0 and used["split"] == 512.0  # the 2,048-MB transcode containers do not count

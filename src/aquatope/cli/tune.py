@@ -239,13 +239,16 @@ def result_table(problem: SizingProblem, result: SizingResult, gain: Saving | No
     best, index = result.best, result.origin_index
     pct = f"p{problem.workflow.qos.percentile:g}"
     table = Table(title=f"{result.method} on {problem.workflow.name}: {result.evaluations} evaluations")
-    for col, justify in (("function", "left"), ("vCPU", "right"), ("memory MB", "right")):
+    for col, justify in (("function", "left"), ("vCPU", "right"), ("memory MB", "right"), ("max used MB", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     if best is None or index is None:
         table.caption = "[red]no configuration met the QoS: the target looks unreachable in this space[/]"
         return table
     for f in problem.functions:
-        table.add_row(f, f"{best.config[f].cpu:g}", str(best.config[f].memory_mb))
+        used = best.memory_used_mb.get(f)
+        table.add_row(
+            f, f"{best.config[f].cpu:g}", str(best.config[f].memory_mb), "-" if used is None else f"{used:,.0f}"
+        )
     judged = _judged(problem, result)[config_key(best.config)]
     lines = [
         f"answer: evaluation {index + 1} ({result.best_source}), measured at "

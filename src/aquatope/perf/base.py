@@ -51,6 +51,9 @@ class PerfModel(Protocol):
     * ``fails(config)``: True when every invocation at ``config`` runs out of memory.
     * ``describe()``: one line for humans; ``to_spec()``: the YAML mapping that
       :func:`aquatope.perf.perf_model_from_spec` turns back into an equivalent model.
+
+    Optional: ``memory_used_mb(config)``, the peak memory (MB) an invocation holds at ``config``, which the
+    simulator reports as each container's peak (:func:`memory_used_mb`: NaN for a model without it).
     """
 
     def sample_latency_ms(self, config: ResourceConfig, n: int, rng: np.random.Generator) -> np.ndarray: ...
@@ -64,6 +67,12 @@ class PerfModel(Protocol):
     def describe(self) -> str: ...
 
     def to_spec(self) -> dict[str, Any]: ...
+
+
+def memory_used_mb(perf: PerfModel, config: ResourceConfig) -> float:
+    """``perf.memory_used_mb(config)`` where the model has it (see :class:`PerfModel`), else NaN (unknown)."""
+    method = getattr(perf, "memory_used_mb", None)
+    return math.nan if method is None else float(method(config))
 
 
 def check_n(n: int) -> int:

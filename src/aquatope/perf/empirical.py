@@ -136,6 +136,18 @@ class EmpiricalPerf:
             return 0.0
         return float(min(math.ceil(used), float(self.measurements.memory_mb.min())))
 
+    def memory_used_mb(self, config: ResourceConfig) -> float:
+        """Peak memory an invocation holds (MB): the median ``mem_used`` measured at the measured memory size nearest
+        ``config.memory_mb`` (in log) that recorded it, at most the limit; NaN when the data do not record it."""
+        data = self.measurements
+        known = np.isfinite(data.mem_used_mb)
+        if not known.any():
+            return math.nan
+        sizes = np.unique(data.memory_mb[known])
+        nearest = sizes[np.argmin(np.abs(np.log(sizes) - math.log(config.memory_mb)))]
+        used = float(np.median(data.mem_used_mb[known & (data.memory_mb == nearest)]))
+        return min(used, float(config.memory_mb))
+
     def fails(self, config: ResourceConfig) -> bool:
         """True when ``config.memory_mb`` is below :attr:`oom_below_mb`."""
         return config.memory_mb < self.oom_below_mb

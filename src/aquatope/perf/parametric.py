@@ -129,6 +129,11 @@ class ParametricPerf:
         """True when ``config.memory_mb < min_memory_mb``: every invocation runs out of memory."""
         return config.memory_mb < self.min_memory_mb
 
+    def memory_used_mb(self, config: ResourceConfig) -> float:
+        """Peak memory an invocation holds (MB): its working set, or the whole limit when the limit is smaller (it
+        pages, or runs out of memory)."""
+        return float(min(config.memory_mb, self.working_set_mb))
+
     def base_latency_ms(self, config: ResourceConfig) -> float:
         """Noise-free warm latency in ms (the lognormal noise's mean; stragglers excluded); inf on OOM."""
         if self.fails(config):

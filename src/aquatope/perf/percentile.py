@@ -77,6 +77,10 @@ class PercentilePerf:
         u = float(np.clip(check_q(q), self._u[0], self._u[-1]))
         return float(self._quantiles(np.array([u]))[0])
 
+    def memory_used_mb(self, config: ResourceConfig) -> float:
+        """Unknown (NaN): the trace's percentiles say nothing of memory."""
+        return math.nan
+
     def fails(self, config: ResourceConfig) -> bool:
         return False
 

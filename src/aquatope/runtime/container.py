@@ -5,8 +5,9 @@ function's ``init`` and caps memory; ``ready()`` returns when that is done, with
 mode. A constructor error is kept and reported by ``ready()`` (the start failed), not raised, so the platform can
 fail the waiting invocation with the function's own error.
 
-``invoke(meta, *inputs)`` returns two objects (``num_returns=2``): a small status dict that the driver awaits, and
-the output, which stays in Ray's object store and is passed by reference to the next stage's actor. A handler that
+``invoke(meta, *inputs)`` returns two objects (``num_returns=2``): a small status dict that the driver awaits (with,
+after a successful invocation, ``peak_mb``: the process's peak resident memory beyond the replica baseline, which
+the platform reports as the container's peak memory), and the output, which stays in Ray's object store and is passed by reference to the next stage's actor. A handler that
 raises gives ``ok: False`` and the error; ``MemoryError`` is reported as out of memory (``oom: True``) and the
 platform retires the container. The actor never raises from ``invoke``: a Ray error on the driver means the actor
 itself died.
@@ -29,6 +30,7 @@ from aquatope.runtime.limits import (
     join_cpu_cgroup,
     limit_loaded_pools,
     memory_figures,
+    peak_resident_mb,
     release_cgroup,
     set_thread_env,
     sweep_stale,
@@ -59,6 +61,7 @@ class ContainerActor:
         init (a Serve replica's own machinery is the platform's, not the function's)."""
         began = time.perf_counter()
         baseline = memory_figures()[1] if baseline_memory else 0
+        self.baseline = baseline
         self.function = function
         self.error: str | None = None
         self.group = None
@@ -124,7 +127,14 @@ class ContainerActor:
         except Exception as exc:
             status = {"ok": False, "oom": False, "error": _error_text(exc)}
             return {**status, "exec_ms": (time.perf_counter() - began) * 1000.0}, None
-        return {"ok": True, "oom": False, "error": None, "exec_ms": (time.perf_counter() - began) * 1000.0}, out
+        exec_ms = (time.perf_counter() - began) * 1000.0
+        return {
+            "ok": True,
+            "oom": False,
+            "error": None,
+            "exec_ms": exec_ms,
+            "peak_mb": peak_resident_mb(self.baseline),
+        }, out
 
     def pid(self) -> int:
         return os.getpid()

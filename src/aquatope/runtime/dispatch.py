@@ -57,6 +57,9 @@ class PoolDispatcher:
                 status = await self._status(pool, c, status_ref, failures)
                 if status is None:
                     continue  # the container died: retry on another one
+                peak = status.get("peak_mb")
+                if peak is not None and peak == peak and not peak <= c.peak_mb:  # max; NaN: not told
+                    c.peak_mb = float(peak)
                 busy_s = pool.release(c, broken=bool(status.get("oom")))
                 if not status["ok"]:
                     raise InvocationFailed(status["error"])

@@ -197,6 +197,20 @@ def memory_figures() -> tuple[int, int]:
     return values.get("VmSize", 0), values.get("VmRSS", 0)
 
 
+def peak_resident_mb(baseline_bytes: int = 0) -> float:
+    """The most resident memory this process has held (``VmHWM`` in /proc), less ``baseline_bytes``, in MB; NaN
+    where /proc does not tell."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return math.nan
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key == "VmHWM":
+            return max(0.0, (int(rest.split()[0]) * 1024 - baseline_bytes) / 2**20)
+    return math.nan
+
+
 class InitOutOfMemory(MemoryError):
     """The container's init left more resident memory than its configuration allows."""
 

@@ -60,6 +60,7 @@ class Container:
     busy_since: float = math.nan
     idle_since: float = math.nan
     invocations: int = 0
+    peak_mb: float = math.nan  # the most resident memory its invocations reached (the actor's report)
     state: str = "starting"  # starting | idle | busy | gone
     broken: bool = False  # out of memory: never serve again
     info: dict[str, Any] = field(default_factory=dict)

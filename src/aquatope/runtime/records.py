@@ -34,5 +34,5 @@ def container_record(c: Container, now_w: float, time_scale: float) -> Container
     busy = c.busy_s + (now_w - c.busy_since if not math.isnan(c.busy_since) else 0.0)
     ready = c.ready_w * time_scale if c.ready_w <= end else math.inf
     return ContainerRecord(
-        c.cid, c.function, c.config, c.start_w * time_scale, ready, end * time_scale, busy, c.invocations
+        c.cid, c.function, c.config, c.start_w * time_scale, ready, end * time_scale, busy, c.invocations, c.peak_mb
     )

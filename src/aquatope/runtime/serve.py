@@ -67,6 +67,7 @@ class ServeDispatcher:
         self.counters: dict[str, InvocationCounters] = {}
         self.timeouts_s: dict[str, float] = {}
         self.busy: dict[str, tuple[float, int]] = {}  # replica id -> (busy wall seconds, invocations)
+        self.peaks: dict[str, float] = {}  # replica id -> the most resident memory its invocations reached (MB)
 
     async def invoke(
         self, req: RequestState, function: str, meta: dict[str, Any], inputs: list[Any], arrival_w: float
@@ -126,6 +127,9 @@ class ServeDispatcher:
     def _account(self, status: dict[str, Any], busy_w: float) -> None:
         busy, n = self.busy.get(status["replica_id"], (0.0, 0))
         self.busy[status["replica_id"]] = (busy + busy_w, n + 1)
+        peak = status.get("peak_mb")
+        if peak is not None and peak == peak and peak > self.peaks.get(status["replica_id"], -math.inf):
+            self.peaks[status["replica_id"]] = float(peak)
 
 
 async def _resolve(ref: Any) -> Any:
@@ -233,6 +237,7 @@ class ServePlatform(ReplayPlatform):
         """Every replica so far, from the registry; replicas still alive end now."""
         replicas = self._replicas()
         busy = self._call(lambda: dict(self._dispatcher.busy))
+        peaks = self._call(lambda: dict(self._dispatcher.peaks))
         now = self.wall()
         out = []
         for cid, r in enumerate(replicas):
@@ -243,7 +248,8 @@ class ServePlatform(ReplayPlatform):
             ts = self.time_scale
             start = (r["start_epoch"] - self._epoch0) * ts
             ready = ready_w * ts if ready_w <= end_w else math.inf
-            out.append(ContainerRecord(cid, r["function"], config, start, ready, end_w * ts, busy_w, n))
+            peak = peaks.get(r["replica_id"], math.nan)
+            out.append(ContainerRecord(cid, r["function"], config, start, ready, end_w * ts, busy_w, n, peak))
         return out
 
     # ----------------------------------------------------------------- extras

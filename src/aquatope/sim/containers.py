@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -51,9 +52,17 @@ class ContainerTable:
     def alive(self, cid: int) -> bool:
         return self.end[cid] != self.end[cid]
 
-    def records(self, names: list[str], now: float, visible: list[bool] | None = None) -> list[ContainerRecord]:
+    def records(
+        self,
+        names: list[str],
+        now: float,
+        visible: list[bool] | None = None,
+        peak_mb: Callable[[int, ResourceConfig], float] | None = None,
+    ) -> list[ContainerRecord]:
         """Records of every container (of the functions whose ``visible`` flag is set, if given); those still alive
-        end ``now`` (their busy time counted up to ``now``), and one still starting has ``ready_s = inf``."""
+        end ``now`` (their busy time counted up to ``now``), and one still starting has ``ready_s = inf``.
+        ``peak_mb(fid, config)``: the peak memory of a container that ran an invocation (NaN otherwise, or without
+        it)."""
         out = []
         for cid in range(len(self.fid)):
             if visible is not None and not visible[self.fid[cid]]:
@@ -72,6 +81,7 @@ class ContainerTable:
                     end,
                     busy,
                     self.invocations[cid],
+                    peak_mb(self.fid[cid], self.config[cid]) if peak_mb and self.invocations[cid] else math.nan,
                 )
             )
         return out

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from aquatope.errors import InputError
+from aquatope.perf.base import memory_used_mb
 from aquatope.platform import ContainerRecord, FunctionObservation, PoolTarget, RequestRecord
 from aquatope.resources import ResourceConfig
 from aquatope.sim.cluster import Cluster
@@ -264,7 +265,11 @@ class Simulator(InvocationExecution, RequestFlow):
     def container_records(self) -> list[ContainerRecord]:
         self.expire_all()
         visible = [not fn.background for fn in self._fns]
-        return self.c.records([fn.name for fn in self._fns], self._now, visible)
+        return self.c.records([fn.name for fn in self._fns], self._now, visible, self._peak_mb)
+
+    def _peak_mb(self, fid: int, config: ResourceConfig) -> float:
+        """A container's peak memory: what its function's performance model holds at its size (deterministic)."""
+        return memory_used_mb(self._fns[fid].perf, config)
 
     # ----------------------------------------------------------------- extras used by runners and metrics
     @property

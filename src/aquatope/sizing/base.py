@@ -113,7 +113,9 @@ class Measurement:
     own start: :class:`~aquatope.platform.RequestRecord`), shape (k,);
     ``cost_per_request_usd``: mean cost of one request (busy container time x prices + request fees);
     ``busy_s``: per function, the mean busy (billed execution) seconds one request spent in it, all copies
-    summed (empty when the measurer could not tell).
+    summed (empty when the measurer could not tell);
+    ``memory_used_mb``: per function, the most memory its containers at this size held at once
+    (:attr:`~aquatope.platform.ContainerRecord.peak_memory_mb`; absent where the platform does not tell).
     """
 
     config: WorkflowConfig
@@ -123,6 +125,7 @@ class Measurement:
     quantile: float
     qos_ms: float
     busy_s: Mapping[str, float] = field(default_factory=dict)
+    memory_used_mb: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -158,6 +161,7 @@ class Measurement:
             "feasible": self.feasible,
             "cost_per_request_usd": self.cost_per_request_usd,
             "failed_requests": self.failed,
+            "memory_used_mb": {f: round(float(v), 1) for f, v in self.memory_used_mb.items()},
         }
 
 

@@ -30,7 +30,10 @@ Variants (``variant=``, dash-separated: surrogate, region, noise; :data:`DEFAULT
 * region ``trust`` (candidates in a trust region around the answer with TuRBO's update rule, Eriksson et al.,
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates;
-* noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level).
+* noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
+* memory ``blind`` (the default) or ``used``: the measured peak memory of each function
+  (:attr:`Measurement.memory_used_mb`, what a platform reports as maximum memory used) tells the models that memory
+  above a function's unconstrained peak neither speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`).
 
 Rules:
 
@@ -67,13 +70,21 @@ from aquatope.sizing.answer import (
     robust_spread,
 )
 from aquatope.sizing.base import ConfigKey, Measurement, SizingProblem, WorkflowConfig, config_key
-from aquatope.sizing.bo_models import DagSurrogate, EndToEndSurrogate, FailureModel, Surrogate, e2e_observation
+from aquatope.sizing.bo_models import (
+    DagSurrogate,
+    EndToEndSurrogate,
+    FailureModel,
+    Surrogate,
+    clamp_memory,
+    e2e_observation,
+    memory_peaks,
+)
 from aquatope.sizing.candidates import TrustRegion, global_candidates, polish, snap, trust_candidates
 from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES = ("dag", "e2e"), ("trust", "global"), ("het", "homo")
+SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("blind", "used")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -84,17 +95,22 @@ class Variant:
     surrogate: str = "dag"
     region: str = "trust"
     noise: str = "het"
+    memory: str = "blind"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
-        parts = dict(zip(("surrogate", "region", "noise"), text.split("-"), strict=False))
+        parts = dict(zip(("surrogate", "region", "noise", "memory"), text.split("-"), strict=False))
         v = cls(**parts)
-        if v.surrogate not in SURROGATES or v.region not in REGIONS or v.noise not in NOISES or text.count("-") > 2:
-            raise ValueError(f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>")
+        known = v.surrogate in SURROGATES and v.region in REGIONS and v.noise in NOISES and v.memory in MEMORIES
+        if not known or text.count("-") > 3:
+            raise ValueError(
+                f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>[-<blind|used>]"
+            )
         return v
 
     def __str__(self) -> str:
-        return f"{self.surrogate}-{self.region}-{self.noise}"
+        memory = "" if self.memory == "blind" else f"-{self.memory}"
+        return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
 
 
 def judged_draws(
@@ -230,7 +246,7 @@ class AquatopeBO(BaseSizer):
     ) -> np.ndarray:
         """Acquisition of ``configs``; ``seen`` gives each one's requests so far and their mean log latency (0 and 0
         for a configuration not measured yet), ``k`` the requests of the next evaluation."""
-        x = self.coords.many(configs)
+        x = self._model_x(configs)
         n_seen = np.array([n for n, _ in seen], dtype=float)
         loc_seen = np.array([loc for _, loc in seen], dtype=float)
         return self._acquisition(surrogate, noise, configs, x, n_seen, loc_seen, k, rng)
@@ -258,12 +274,12 @@ class AquatopeBO(BaseSizer):
         log_qos = math.log(self.problem.qos_ms)
         n_after = n_seen + k
         threshold = noise.threshold(log_qos, n_after)
-        runs = FailureModel(self.problem, self.history.items).p_runs(configs)
+        runs = FailureModel(self.problem, self.history.items, self._peaks()).p_runs(configs)
         passes = (judged_draws(draws.loc, noise, n_seen, loc_seen, k, rng) <= threshold) * runs
         best = self.best()
         if best is None:  # no answer yet: the saving over the space's largest configuration, where it passes
             top = self.coords.from_x(np.ones(self.problem.dims))
-            reference = float(surrogate.sample([top], self.coords.many([top]), self.draws, rng).log_objective.mean())
+            reference = float(surrogate.sample([top], self._model_x([top]), self.draws, rng).log_objective.mean())
         else:
             reference = math.log(judge_all(self.problem, self.history)[config_key(best.config)].objective_usd)
         gain = np.maximum(0.0, reference - draws.log_objective)
@@ -284,7 +300,7 @@ class AquatopeBO(BaseSizer):
             return
         before = self._cached()
         if before is not None and key not in self.suspects:
-            mean, std = before.predict_loc([config], self.coords.to_x(config).reshape(1, -1))
+            mean, std = before.predict_loc([config], self._model_x([config]))
             y, var = e2e_observation(self.problem, measurement)
             if (y - mean[0]) > DISPUTE_Z * math.sqrt(std[0] ** 2 + var):
                 self.suspects.append(key)
@@ -300,6 +316,14 @@ class AquatopeBO(BaseSizer):
         suspects = set(self.suspects)
         return [m for m in kept if config_key(m.config) not in suspects]
 
+    def _peaks(self) -> dict[str, float]:
+        """Per function, its unconstrained peak memory as measured (``used`` variant; none when ``blind``)."""
+        return memory_peaks(self.problem, self.history.items) if self.variant.memory == "used" else {}
+
+    def _model_x(self, configs: list[WorkflowConfig]) -> np.ndarray:
+        """The models' inputs: log coordinates, memory above a function's measured peak taken as the peak."""
+        return clamp_memory(self.coords, self.coords.many(configs), self._peaks())
+
     def _version(self) -> tuple[int, frozenset[ConfigKey]]:
         return len(self.history), frozenset(self.suspects)
 
@@ -313,7 +337,7 @@ class AquatopeBO(BaseSizer):
         if self._surrogate is not None and self._surrogate[0] == version:
             return self._surrogate[1]
         data = self._training()
-        x = self.coords.many([m.config for m in data])
+        x = self._model_x([m.config for m in data])
         het = self.variant.noise == "het"
         cls = DagSurrogate if self.variant.surrogate == "dag" else EndToEndSurrogate
         surrogate: Surrogate = cls(self.problem, x, data, heteroscedastic=het)

@@ -32,13 +32,14 @@ threshold in memory); candidates at or below a function's largest failed size ar
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from aquatope.sizing.answer import log_samples
 from aquatope.sizing.base import Measurement, SizingProblem, WorkflowConfig
+from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import AmdahlGP, fit_gp, posterior
 from aquatope.sizing.load import expected_containers
 from aquatope.workflow import Workflow
@@ -93,10 +94,13 @@ class FailureModel:
 
     At or below the first, a configuration is known to fail; at or above the second it is taken to run; in
     between, the chance that it runs is the position of its memory between the two on a log scale (the space's
-    smallest size stands in for the first when nothing failed yet): no evidence either way halfway.
+    smallest size stands in for the first when nothing failed yet): no evidence either way halfway. ``peaks``
+    (:func:`memory_peaks`): a function that held at most ``p`` MB with more room runs at any size from ``p`` up.
     """
 
-    def __init__(self, problem: SizingProblem, data: Sequence[Measurement]) -> None:
+    def __init__(
+        self, problem: SizingProblem, data: Sequence[Measurement], peaks: Mapping[str, float] | None = None
+    ) -> None:
         wf = problem.workflow
         self.floor_mb: dict[str, int] = {}
         self.ok_mb: dict[str, int] = {}
@@ -109,6 +113,9 @@ class FailureModel:
                     self.floor_mb[s.function] = max(self.floor_mb.get(s.function, 0), mem)
                 elif ran:
                     self.ok_mb[s.function] = min(self.ok_mb.get(s.function, mem), mem)
+        for f, peak in (peaks or {}).items():
+            if f in self.ok_mb:
+                self.ok_mb[f] = min(self.ok_mb[f], max(math.ceil(peak), self.floor_mb.get(f, 0) + 1))
 
     def fails(self, config: WorkflowConfig) -> bool:
         return any(config[f].memory_mb <= mb for f, mb in self.floor_mb.items())
@@ -124,6 +131,35 @@ class FailureModel:
             p = np.log(np.maximum(mem, floor) / floor) / math.log(ok / floor)
             out *= np.clip(np.where(mem <= self.floor_mb.get(f, 0), 0.0, p), 0.0, 1.0)
         return out
+
+
+def memory_peaks(problem: SizingProblem, data: Sequence[Measurement]) -> dict[str, float]:
+    """Per function of a decoupled space, the most memory it held in a measurement that left it room (its peak
+    under its limit): its working set as the platform reports it. A peak at the limit only says it wanted at least
+    that much, and says nothing here; in a coupled space memory also sets CPU, so nothing is said either."""
+    if problem.space.kind == "coupled":
+        return {}
+    out: dict[str, float] = {}
+    for m in data:
+        for f, used in m.memory_used_mb.items():
+            if math.isfinite(used) and used < m.config[f].memory_mb:
+                out[f] = max(out.get(f, 0.0), float(used))
+    return out
+
+
+def clamp_memory(coords: LogCoords, x: np.ndarray, peaks: Mapping[str, float]) -> np.ndarray:
+    """``x`` (log coordinates, rows) with each function's memory above its measured peak set to the peak: the
+    models then take memory a function does not use to change neither its speed nor its busy time (its price still
+    counts the memory it is given)."""
+    if not peaks:
+        return x
+    out = x.copy()
+    d = coords.per_function
+    for i, f in enumerate(coords.problem.functions):
+        if f in peaks:
+            col = i * d + d - 1
+            out[:, col] = np.minimum(out[:, col], coords.mem_coordinate(peaks[f]))
+    return out
 
 
 SPREAD_REQUESTS = 64

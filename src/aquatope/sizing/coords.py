@@ -56,6 +56,10 @@ class LogCoords:
             out.append(self._to(c.memory_mb, self.mem))
         return np.array(out)
 
+    def mem_coordinate(self, memory_mb: float) -> float:
+        """The memory axis's coordinate of ``memory_mb`` (any positive value, not only the space's steps)."""
+        return self._to(memory_mb, self.mem)
+
     def spans(self) -> np.ndarray:
         """Per dimension, the log range of its axis (a log ratio ``r`` is ``r / span`` in coordinates)."""
         per = [self.mem[2]] if self.cpu is None else [self.cpu[2], self.mem[2]]

@@ -39,7 +39,16 @@ def live_measurement(history: History, config: Mapping[str, ResourceConfig], lat
         raise ValueError("the deployed configuration was never measured: live requests cannot be judged with it")
     last = seen[-1]
     lat = np.asarray(latency_ms, dtype=float)
-    return Measurement(dict(last.config), lat, {}, last.cost_per_request_usd, last.quantile, last.qos_ms, last.busy_s)
+    return Measurement(
+        dict(last.config),
+        lat,
+        {},
+        last.cost_per_request_usd,
+        last.quantile,
+        last.qos_ms,
+        last.busy_s,
+        last.memory_used_mb,
+    )
 
 
 def rejudge(

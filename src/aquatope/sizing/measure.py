@@ -151,6 +151,10 @@ class Measurer:
         pricing = self.problem.pricing
         fees = pricing.requests_cost_usd(sum(self.calls.values()))
         compute = sum(pricing.container_cost_usd(config[f], busy[f]) for f in self.calls)
+        peaks: dict[str, float] = {}
+        for c in self._own_containers():
+            if c.config == config.get(c.function) and c.peak_memory_mb == c.peak_memory_mb:
+                peaks[c.function] = max(peaks.get(c.function, 0.0), c.peak_memory_mb)
         self.evaluations += 1
         return Measurement(
             config=dict(config),
@@ -160,6 +164,7 @@ class Measurer:
             quantile=self.problem.quantile,
             qos_ms=self.problem.qos_ms,
             busy_s=busy,
+            memory_used_mb=peaks,
         )
 
     def _disturb(self) -> bool:
