@@ -28,6 +28,9 @@ def test_tune_writes_json_with_sources_csv_and_plot(tmp_path: Path) -> None:
     assert best is not None and best["source"] == data["history"][best["evaluation"] - 1]["source"]
     assert best["evaluation"] in best["measured_at"]
     assert set(best["config"]) == {"reserve-hotel", "reserve-car", "reserve-flight", "confirm"}
+    used = best["memory_used_mb"]  # the platform's peak memory per function, never above the size it was given
+    assert set(used) == set(best["config"]) and all(0 < used[f] <= best["config"][f]["memory_mb"] for f in used)
+    assert "max used MB" in result.output
     assert data["saving"]["default_measured_in_run"] is True  # the design starts at the YAML defaults
     assert data["saving"]["answer_objective_usd"] <= data["saving"]["default_objective_usd"]
     assert "saving over the deployed defaults" in result.output and "measured configurations" in result.output

@@ -27,6 +27,10 @@ FAST = {"candidates": 256, "draws": 64}
 def test_variants_by_name() -> None:
     p = three_problem()
     assert str(Variant.parse("e2e-global-homo")) == "e2e-global-homo"
+    assert (
+        Variant.parse("dag-trust-het-used").memory == "used"
+        and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het"
+    )
     sizer = make_sizer("aquatope-bo:e2e-global", p)
     assert isinstance(sizer, AquatopeBO) and str(sizer.variant) == "e2e-global-het"
     with pytest.raises(InputError, match="unknown variant"):

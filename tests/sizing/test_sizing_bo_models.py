@@ -3,11 +3,21 @@ close in time add the spread of their maximum, which the critical path of their 
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from aquatope.resources import Pricing, ResourceConfig, ResourceSpace
 from aquatope.sizing.base import Measurement, SizingProblem
-from aquatope.sizing.bo_models import DagSurrogate, critical_log, stage_residual_rows
+from aquatope.sizing.bo_models import (
+    DagSurrogate,
+    FailureModel,
+    clamp_memory,
+    critical_log,
+    memory_peaks,
+    stage_residual_rows,
+)
 from aquatope.sizing.coords import LogCoords
 from aquatope.workflow import load_workflow
 
@@ -96,3 +106,36 @@ def test_the_surrogate_predicts_balanced_branches_without_the_bias_of_a_constant
 
 def _stage_locs(wf, m: Measurement) -> np.ndarray:  # type: ignore[no-untyped-def]
     return np.array([np.log(m.stage_latency_ms[s.name]).mean() for s in wf.stages])
+
+
+def _at_memory(p: SizingProblem, m: Measurement, memory_mb: int, used: dict[str, float]) -> Measurement:
+    config = {f: ResourceConfig(c.cpu, memory_mb) for f, c in m.config.items()}
+    return dataclasses.replace(m, config=config, memory_used_mb=used)
+
+
+def test_memory_peaks_count_only_peaks_with_room_under_the_limit() -> None:
+    p, rng = _problem(), np.random.default_rng(0)
+    roomy = _at_memory(p, _measurement(p, 1.0, 5, rng), 1024, {"image-processing": 700.0, "object-detection": 1024.0})
+    tight = _at_memory(p, _measurement(p, 1.0, 5, rng), 512, {"image-processing": 512.0, "vehicle-detection": math.nan})
+    assert memory_peaks(p, [roomy, tight]) == {"image-processing": 700.0}  # at its limit it only wanted more
+    coupled = dataclasses.replace(p, space=ResourceSpace.named("coupled"))
+    assert memory_peaks(coupled, [roomy]) == {}  # there memory also sets CPU
+
+
+def test_memory_above_the_peak_is_one_input_and_known_to_run() -> None:
+    p, rng = _problem(), np.random.default_rng(0)
+    coords = LogCoords(p)
+    configs = [{f: ResourceConfig(1.0, mem) for f in p.functions} for mem in (2048, 1024, 512)]
+    x = clamp_memory(coords, coords.many(configs), {"image-processing": 700.0})
+    col = p.functions.index("image-processing") * 2 + 1
+    assert x[0, col] == x[1, col] == coords.mem_coordinate(700.0) and x[2, col] == coords.many(configs)[2, col]
+    other = p.functions.index("object-detection") * 2 + 1
+    assert x[0, other] > x[1, other]  # no peak measured: memory stays as it is
+    ran = [_at_memory(p, _measurement(p, 1.0, 5, rng), 1024, {"image-processing": 700.0})]
+    small = [
+        {f: ResourceConfig(1.0, 1024 if f != "image-processing" else mem) for f in p.functions} for mem in (768, 512)
+    ]
+    blind = FailureModel(p, ran).p_runs(small)
+    used = FailureModel(p, ran, memory_peaks(p, ran)).p_runs(small)
+    assert blind[0] < 1.0 and used[0] == 1.0  # 768 MB holds a 700-MB peak
+    assert blind[1] < used[1] < 1.0  # below the peak: the prior, between the floor and the nearer known size
