@@ -7,8 +7,8 @@ fail the waiting invocation with the function's own error.
 
 ``invoke(meta, *inputs)`` returns two objects (``num_returns=2``): a small status dict that the driver awaits (with,
 after a successful invocation, ``peak_mb``: the process's peak resident memory beyond the replica baseline, which
-the platform reports as the container's peak memory), and the output, which stays in Ray's object store and is passed by reference to the next stage's actor. A handler that
-raises gives ``ok: False`` and the error; ``MemoryError`` is reported as out of memory (``oom: True``) and the
+the platform reports as the container's peak memory), and the output, which stays in Ray's object store and is
+passed by reference to the next stage's actor. A handler that raises gives ``ok: False`` and the error; ``MemoryError`` is reported as out of memory (``oom: True``) and the
 platform retires the container. The actor never raises from ``invoke``: a Ray error on the driver means the actor
 itself died.
 """
