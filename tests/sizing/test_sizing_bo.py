@@ -28,8 +28,9 @@ def test_variants_by_name() -> None:
     p = three_problem()
     assert str(Variant.parse("e2e-global-homo")) == "e2e-global-homo"
     assert (
-        Variant.parse("dag-trust-het-used").memory == "used"
-        and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het"
+        Variant.parse("dag-trust-het").memory == "used"
+        and str(Variant.parse("dag-trust-het-used")) == "dag-trust-het"
+        and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het-blind"
     )
     sizer = make_sizer("aquatope-bo:e2e-global", p)
     assert isinstance(sizer, AquatopeBO) and str(sizer.variant) == "e2e-global-het"

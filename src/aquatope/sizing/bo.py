@@ -31,7 +31,8 @@ Variants (``variant=``, dash-separated: surrogate, region, noise; :data:`DEFAULT
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates;
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
-* memory ``blind`` (the default) or ``used``: the measured peak memory of each function
+* memory ``used`` (the default since session 33's test, ``bench/results/memory_used/``) or ``blind``: the measured
+  peak memory of each function
   (:attr:`Measurement.memory_used_mb`, what a platform reports as maximum memory used) tells the models that memory
   above a function's unconstrained peak neither speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`).
 
@@ -84,7 +85,7 @@ from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("blind", "used")
+SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("used", "blind")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -95,7 +96,7 @@ class Variant:
     surrogate: str = "dag"
     region: str = "trust"
     noise: str = "het"
-    memory: str = "blind"
+    memory: str = "used"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -104,12 +105,12 @@ class Variant:
         known = v.surrogate in SURROGATES and v.region in REGIONS and v.noise in NOISES and v.memory in MEMORIES
         if not known or text.count("-") > 3:
             raise ValueError(
-                f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>[-<blind|used>]"
+                f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>[-<used|blind>]"
             )
         return v
 
     def __str__(self) -> str:
-        memory = "" if self.memory == "blind" else f"-{self.memory}"
+        memory = "" if self.memory == "used" else f"-{self.memory}"
         return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
 
 
