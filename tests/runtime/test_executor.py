@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sim_cases import ONE, exact_perf
+from sim_cases import map_chain
 
 from aquatope.runtime.executor import RequestOutcome, RequestRunner, RequestState, WorkflowPlan
-from aquatope.workflow import FunctionSpec, QoS, Stage, Workflow
 
 SLEEP_S = {
     ("split", 0): 0.01,
@@ -31,17 +30,7 @@ class SleepingDispatcher:
 
 
 def test_map_stage_time_is_its_slowest_copys_own_time() -> None:
-    fns = {n: FunctionSpec(n, exact_perf(10.0), ONE) for n in ("split", "a", "b")}
-    wf = Workflow(
-        "chunks",
-        QoS(5000.0),
-        fns,
-        (
-            Stage("split", "split"),
-            Stage("a", "a", ("split",), fanout=3, map_group="chunks"),
-            Stage("b", "b", ("a",), fanout=3, map_group="chunks"),
-        ),
-    )
+    wf = map_chain("chunks", [("split", 10.0), ("a", 10.0), ("b", 10.0)])  # the dispatcher sets the times
     done: list[RequestOutcome] = []
 
     async def run() -> None:

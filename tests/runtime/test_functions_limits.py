@@ -11,7 +11,15 @@ from ray_support import PERF, WORKLOADS, inline_workflow
 
 from aquatope.errors import InputError
 from aquatope.runtime.functions import assemble_payload, bind, bind_workflow, takes_context
-from aquatope.runtime.limits import detect_cpu_mode, join_cpu_cgroup, release_cgroup, sweep_stale, thread_count
+from aquatope.runtime.limits import (
+    detect_cpu_mode,
+    join_cpu_cgroup,
+    memory_figures,
+    peak_resident_mb,
+    release_cgroup,
+    sweep_stale,
+    thread_count,
+)
 from aquatope.workflow import load_workflow, workflow_from_dict
 
 
@@ -114,3 +122,11 @@ def test_sweep_until_gone_waits_for_a_killed_process_to_leave_its_cgroup() -> No
         child.wait()
         if group.exists():
             group.rmdir()
+
+
+def test_peak_resident_memory_is_at_least_the_resident_set_and_counts_from_a_baseline() -> None:
+    rss = memory_figures()[1]
+    if rss == 0:
+        pytest.skip("no /proc here")
+    assert peak_resident_mb() >= rss / 2**20 > 0
+    assert peak_resident_mb(baseline_bytes=10**15) == 0.0  # never below zero

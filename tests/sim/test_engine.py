@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from sim_cases import ONE, chain, exact_perf
+from sim_cases import ONE, chain, exact_perf, map_chain
 
 from aquatope.errors import InputError
 from aquatope.platform import Platform, PoolTarget
@@ -154,17 +154,7 @@ def test_fanout_fanin_timing() -> None:
 def test_elementwise_stage_time_is_its_slowest_copys_own_time() -> None:
     """In a map chain, copy k of ``b`` starts when copy k of ``a`` ends: ``b``'s time is the longest any of its
     copies took from its input to its end, not the spread of ``a``'s finishes (which is ``a``'s time)."""
-    fns = {n: FunctionSpec(n, exact_perf(ms), ONE) for n, ms in (("split", 100.0), ("a", 100.0), ("b", 400.0))}
-    wf = Workflow(
-        "chunks",
-        QoS(5000.0),
-        fns,
-        (
-            Stage("split", "split"),
-            Stage("a", "a", ("split",), fanout=3, map_group="chunks"),
-            Stage("b", "b", ("a",), fanout=3, map_group="chunks"),
-        ),
-    )
+    wf = map_chain("chunks", [("split", 100.0), ("a", 100.0), ("b", 400.0)])
     sim = Simulator()
     sim.deploy(wf)
     for name, warm in (("split", 1), ("a", 1), ("b", 3)):

@@ -31,3 +31,15 @@ def chain(name: str, stages: list[tuple[str, float]], qos_ms: float = 1000.0, fa
         out.append(Stage(n, n, (prev,) if prev else (), fanout=f, map_group=f"stage:{n}" if f > 1 else None))
         prev = n
     return Workflow(name, QoS(qos_ms), fns, tuple(out))
+
+
+def map_chain(name: str, stages: list[tuple[str, float]], copies: int = 3) -> Workflow:
+    """A source stage then stages mapped element-wise over ``copies`` chunks (one map group), exact latencies: copy
+    ``k`` of each mapped stage starts when copy ``k`` before it ends."""
+    fns = {n: FunctionSpec(n, exact_perf(ms), ONE) for n, ms in stages}
+    (source, _), *mapped = stages
+    out, prev = [Stage(source, source)], source
+    for n, _ in mapped:
+        out.append(Stage(n, n, (prev,), fanout=copies, map_group="chunks"))
+        prev = n
+    return Workflow(name, QoS(5000.0), fns, tuple(out))

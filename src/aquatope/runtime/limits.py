@@ -183,32 +183,31 @@ def sweep_until_gone(prefix: str, timeout_s: float = 10.0, root: Path = CGROUP_R
         time.sleep(0.05)
 
 
-def memory_figures() -> tuple[int, int]:
-    """(mapped address space, resident set) of this process in bytes, from /proc (0, 0 where unavailable)."""
+def _status_bytes(*keys: str) -> dict[str, int]:
+    """The named ``Vm*`` figures of this process from /proc/self/status, in bytes (empty where unavailable)."""
     try:
         text = Path("/proc/self/status").read_text()
     except OSError:
-        return 0, 0
+        return {}
     values = {}
     for line in text.splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmSize", "VmRSS"):
+        if key in keys:
             values[key] = int(rest.split()[0]) * 1024
+    return values
+
+
+def memory_figures() -> tuple[int, int]:
+    """(mapped address space, resident set) of this process in bytes, from /proc (0, 0 where unavailable)."""
+    values = _status_bytes("VmSize", "VmRSS")
     return values.get("VmSize", 0), values.get("VmRSS", 0)
 
 
 def peak_resident_mb(baseline_bytes: int = 0) -> float:
     """The most resident memory this process has held (``VmHWM`` in /proc), less ``baseline_bytes``, in MB; NaN
     where /proc does not tell."""
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return math.nan
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if key == "VmHWM":
-            return max(0.0, (int(rest.split()[0]) * 1024 - baseline_bytes) / 2**20)
-    return math.nan
+    peak = _status_bytes("VmHWM").get("VmHWM")
+    return math.nan if peak is None else max(0.0, (peak - baseline_bytes) / 2**20)
 
 
 class InitOutOfMemory(MemoryError):
