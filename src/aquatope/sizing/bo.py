@@ -23,18 +23,18 @@ one 90% likely to pass (its true cost 2.9x the optimum), and such proposals then
 candidate cheaper than the largest can pass is the acquisition the probability of passing. One configuration is
 proposed at a time.
 
-Variants (``variant=``, dash-separated: surrogate, region, noise; :data:`DEFAULT_VARIANT` won on training seeds,
-``bench/tune_bo_variants.py``):
+Variants (``variant=``, dash-separated: surrogate, region, noise, memory; :data:`DEFAULT_VARIANT` won on training
+seeds, ``bench/tune_bo_variants.py``):
 
 * surrogate ``dag`` (per-stage GPs combined along the critical path) or ``e2e`` (one GP over all dimensions);
 * region ``trust`` (candidates in a trust region around the answer with TuRBO's update rule, Eriksson et al.,
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates;
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
-* memory ``used`` (the default since session 33's test, ``bench/results/memory_used/``) or ``blind``: the measured
-  peak memory of each function
-  (:attr:`Measurement.memory_used_mb`, what a platform reports as maximum memory used) tells the models that memory
-  above a function's unconstrained peak neither speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`).
+* memory ``used`` (the default since session 34, by session 33's test, ``bench/results/memory_used/``) or
+  ``blind``: the measured peak memory of each function (:attr:`Measurement.memory_used_mb`, what a platform
+  reports as maximum memory used) tells the models that memory above a function's unconstrained peak neither
+  speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`).
 
 Rules:
 

@@ -36,6 +36,7 @@ evaluations were disturbed (ground truth for tests and benchmarks; sizers never 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Mapping
 from typing import TypeVar
 
@@ -119,8 +120,8 @@ class Measurer:
             self.platform.set_pool(name, PoolTarget(min_warm=self.calls[name], keep_alive_s=WARM_KEEP_ALIVE_S))
         ready = yield from self._wait_warm(config, began)
         if not ready:  # the configuration's containers could not start (no room, a start that never ends): failed
-            return self._measurement(config, [], {}, {})
-        busy_before = self._busy_s()
+            return self._measurement(config, [], {}, {}, self._own_containers())
+        busy_before = busy_s(self._own_containers())
         first = len(self._own_requests())
         records: list[RequestRecord] = []
         taken: set[int] = set()
@@ -130,7 +131,8 @@ class Measurer:
                 break
             records.append(record)
             taken.add(record.request_id)
-        return self._measurement(config, records, self._busy_s(), busy_before)
+        after = self._own_containers()
+        return self._measurement(config, records, busy_s(after), busy_before, after)
 
     def _measurement(
         self,
@@ -138,7 +140,10 @@ class Measurer:
         records: list[RequestRecord],
         busy_after: dict[str, float],
         busy_before: dict[str, float],
+        containers: list[ContainerRecord],
     ) -> Measurement:
+        """The measurement of ``config`` from its requests' ``records``, the busy seconds per function before and
+        after them, and the workflow's ``containers`` at its end (their peak memory)."""
         wf = self.problem.workflow
         unsent = [np.nan] * (self.k - len(records))  # never ran, or past the deadline: failed requests
         latency = np.array([np.nan if r.failed else r.latency_ms for r in records] + unsent)
@@ -152,8 +157,8 @@ class Measurer:
         fees = pricing.requests_cost_usd(sum(self.calls.values()))
         compute = sum(pricing.container_cost_usd(config[f], busy[f]) for f in self.calls)
         peaks: dict[str, float] = {}
-        for c in self._own_containers():
-            if c.config == config.get(c.function) and c.peak_memory_mb == c.peak_memory_mb:
+        for c in containers:
+            if c.config == config.get(c.function) and not math.isnan(c.peak_memory_mb):
                 peaks[c.function] = max(peaks.get(c.function, 0.0), c.peak_memory_mb)
         self.evaluations += 1
         return Measurement(
@@ -240,11 +245,13 @@ class Measurer:
                 return None
             yield self.platform.now_s + self._step_s()
 
-    def _busy_s(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for c in self._own_containers():
-            out[c.function] = out.get(c.function, 0.0) + c.busy_s
-        return out
+
+def busy_s(containers: list[ContainerRecord]) -> dict[str, float]:
+    """Busy seconds per function, summed over ``containers``."""
+    out: dict[str, float] = {}
+    for c in containers:
+        out[c.function] = out.get(c.function, 0.0) + c.busy_s
+    return out
 
 
 def measure_many(measurer: Measurer, configs: list[WorkflowConfig]) -> list[Measurement]:
