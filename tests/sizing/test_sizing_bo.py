@@ -31,6 +31,7 @@ def test_variants_by_name() -> None:
         Variant.parse("dag-trust-het").memory == "used"
         and str(Variant.parse("dag-trust-het-used")) == "dag-trust-het"
         and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het-blind"
+        and str(Variant.parse("dag-trust-het-trim")) == "dag-trust-het-trim"
     )
     sizer = make_sizer("aquatope-bo:e2e-global", p)
     assert isinstance(sizer, AquatopeBO) and str(sizer.variant) == "e2e-global-het"
@@ -49,6 +50,28 @@ def _drive(sizer: AquatopeBO, measurer: Measurer, n: int, factor: float = 1.0) -
         sizer.observe(config, m)
         out.append(m)
     return out
+
+
+def test_trim_cuts_every_candidate_and_the_answer_to_the_measured_peaks() -> None:
+    """With memory ``trim``, candidates (and the answer, passed as an extra) hold each measured function's memory at
+    the smallest step over its peak; the default keeps the candidates as drawn."""
+    p = three_problem(budget=12)
+    trim = AquatopeBO(p, 0, variant="dag-trust-het-trim", **FAST)
+    measurer = Measurer(Simulator(seed=0), p, k=10)
+    _drive(trim, measurer, 3)
+    peaks = trim._peaks()
+    assert peaks  # the simulator reports each function's peak under its limit
+    values = p.space.memory_values_mb
+    cap = {f: min(v for v in values if v >= peak) for f, peak in peaks.items()}
+    rng = np.random.default_rng(0)
+    points = rng.random((64, p.dims))
+    largest = trim.coords.from_x(np.ones(p.dims))
+    out = trim._candidates(points, set(), [largest])
+    assert out and all(c[f].memory_mb <= cap[f] for c in out for f in cap)
+    assert {f: largest[f].cpu for f in p.functions} in [{f: c[f].cpu for f in p.functions} for c in out]
+    plain = AquatopeBO(p, 0, **FAST)
+    drawn = plain._candidates(points, set(), [largest])
+    assert any(c[f].memory_mb > cap[f] for c in drawn for f in cap)
 
 
 def test_no_global_torch_state_changes() -> None:

@@ -34,7 +34,14 @@ seeds, ``bench/tune_bo_variants.py``):
 * memory ``used`` (the default since session 34, by session 33's test, ``bench/results/memory_used/``) or
   ``blind``: the measured peak memory of each function (:attr:`Measurement.memory_used_mb`, what a platform
   reports as maximum memory used) tells the models that memory above a function's unconstrained peak neither
-  speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`).
+  speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`); ``trim`` is ``used`` whose
+  candidates (and the answer, as one more candidate) have each function's memory cut to the smallest step that
+  holds its measured peak: the trust region's moves (a factor of sqrt(2) at first) cannot reach a peak at half the
+  memory given, so a starting probe's surplus memory stayed in the answer;
+* reference ``measured`` (the answer's measured objective is the incumbent in ``acq``) or ``model`` (the
+  surrogate's posterior mean there, as BoTorch's noisy EI takes the incumbent from the posterior): candidates'
+  objectives come from the model, and set against a measured incumbent, whatever the model's error there is counts
+  as a gain or a loss of every candidate.
 
 Rules:
 
@@ -80,12 +87,13 @@ from aquatope.sizing.bo_models import (
     e2e_observation,
     memory_peaks,
 )
-from aquatope.sizing.candidates import TrustRegion, global_candidates, polish, snap, trust_candidates
+from aquatope.sizing.candidates import TrustRegion, global_candidates, polish, snap, trim_memory, trust_candidates
 from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("used", "blind")
+SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("used", "blind", "trim")
+REFERENCES = ("measured", "model")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -97,20 +105,24 @@ class Variant:
     region: str = "trust"
     noise: str = "het"
     memory: str = "used"
+    reference: str = "measured"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
-        parts = dict(zip(("surrogate", "region", "noise", "memory"), text.split("-"), strict=False))
+        names = ("surrogate", "region", "noise", "memory", "reference")
+        parts = dict(zip(names, text.split("-"), strict=False))
         v = cls(**parts)
         known = v.surrogate in SURROGATES and v.region in REGIONS and v.noise in NOISES and v.memory in MEMORIES
-        if not known or text.count("-") > 3:
+        if not known or v.reference not in REFERENCES or text.count("-") > 4:
             raise ValueError(
-                f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>[-<used|blind>]"
+                f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>"
+                f"[-<{'|'.join(MEMORIES)}>[-<{'|'.join(REFERENCES)}>]]"
             )
         return v
 
     def __str__(self) -> str:
-        memory = "" if self.memory == "used" else f"-{self.memory}"
+        tail = "" if self.reference == "measured" else f"-{self.memory}-{self.reference}"
+        memory = tail or ("" if self.memory == "used" else f"-{self.memory}")
         return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
 
 
@@ -195,8 +207,9 @@ class AquatopeBO(BaseSizer):
         rng = np.random.default_rng([self.seed, len(self.history), 11])
         k = self.history.items[-1].k
         fails = FailureModel(self.problem, self.history.items)
-        new = [c for c in snap(self.coords, self._region(judged, rng), exclude=set(judged)) if not fails.fails(c)]
         best = self.best()
+        new = self._candidates(self._region(judged, rng), set(judged), [] if best is None else [best.config])
+        new = [c for c in new if not fails.fails(c)]
         again = [
             j for key, j in judged.items()
             if not j.failed and key not in self.suspects and (best is None or key != config_key(best.config))
@@ -209,7 +222,7 @@ class AquatopeBO(BaseSizer):
         if new:  # local polish around the best new candidates
             top = np.array([self.coords.to_x(c) for c in new])
             known = set(judged) | {config_key(c) for c in configs}
-            more = snap(self.coords, polish(top, acq[: len(new)], self.n_candidates // 2, rng), exclude=known)
+            more = self._candidates(polish(top, acq[: len(new)], self.n_candidates // 2, rng), known)
             more = [c for c in more if not fails.fails(c)]
             if more:
                 configs += more
@@ -219,6 +232,25 @@ class AquatopeBO(BaseSizer):
         if best is not None and self.ei_stop > 0 and acq[i] < self.ei_stop:
             return None
         return configs[i], "model"
+
+    def _candidates(
+        self, points: np.ndarray, exclude: set[ConfigKey], extra: list[WorkflowConfig] | None = None
+    ) -> list[WorkflowConfig]:
+        """Unmeasured configurations from ``points`` (and ``extra``); with memory ``trim``, each function's memory
+        cut to the smallest step that holds its measured peak (the model sees no difference above the peak, and
+        the price does), deduplicated after the cut."""
+        configs = snap(self.coords, points, exclude=exclude)
+        if self.variant.memory != "trim":
+            return configs
+        peaks, values = self._peaks(), self.problem.space.memory_values_mb
+        out, seen = [], set(exclude)
+        for config in [*configs, *(extra or [])]:
+            cut = trim_memory(config, peaks, values)
+            key = config_key(cut)
+            if key not in seen:
+                seen.add(key)
+                out.append(cut)
+        return out
 
     def noise(self, judged: dict[ConfigKey, Judgement]) -> NoiseModel | None:
         """The noise the rule will judge the next evaluation with: the training data's pooled shape and the spread
@@ -281,6 +313,10 @@ class AquatopeBO(BaseSizer):
         if best is None:  # no answer yet: the saving over the space's largest configuration, where it passes
             top = self.coords.from_x(np.ones(self.problem.dims))
             reference = float(surrogate.sample([top], self._model_x([top]), self.draws, rng).log_objective.mean())
+        elif self.variant.reference == "model":  # the posterior mean at the answer, as noisy EI does
+            x_best = self._model_x([best.config])
+            ref_rng = np.random.default_rng([self.seed, len(self.history), 13])
+            reference = float(surrogate.sample([best.config], x_best, self.draws, ref_rng).log_objective.mean())
         else:
             reference = math.log(judge_all(self.problem, self.history)[config_key(best.config)].objective_usd)
         gain = np.maximum(0.0, reference - draws.log_objective)
@@ -319,7 +355,7 @@ class AquatopeBO(BaseSizer):
 
     def _peaks(self) -> dict[str, float]:
         """Per function, its unconstrained peak memory as measured (``used`` variant; none when ``blind``)."""
-        return memory_peaks(self.problem, self.history.items) if self.variant.memory == "used" else {}
+        return memory_peaks(self.problem, self.history.items) if self.variant.memory != "blind" else {}
 
     def _model_x(self, configs: list[WorkflowConfig]) -> np.ndarray:
         """The models' inputs: log coordinates, memory above a function's measured peak taken as the peak."""
