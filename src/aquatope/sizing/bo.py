@@ -31,13 +31,14 @@ seeds, ``bench/tune_bo_variants.py``):
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates;
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
-* memory ``used`` (the default since session 34, by session 33's test, ``bench/results/memory_used/``) or
-  ``blind``: the measured peak memory of each function (:attr:`Measurement.memory_used_mb`, what a platform
-  reports as maximum memory used) tells the models that memory above a function's unconstrained peak neither
-  speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`); ``trim`` is ``used`` whose
-  candidates (and the answer, as one more candidate) have each function's memory cut to the smallest step that
-  holds its measured peak: the trust region's moves (a factor of sqrt(2) at first) cannot reach a peak at half the
-  memory given, so a starting probe's surplus memory stayed in the answer;
+* memory ``trim`` (the default since session 35, by its test on fresh seeds, ``bench/results/memory_trim/``),
+  ``used`` (the default in session 34, by session 33's test, ``bench/results/memory_used/``) or ``blind``: with
+  ``used``, the measured peak memory of each function (:attr:`Measurement.memory_used_mb`, what a platform reports
+  as maximum memory used) tells the models that memory above a function's unconstrained peak neither speeds it up
+  nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`); ``trim`` also cuts every candidate's memory (and
+  the answer's, as one more candidate) to the smallest step that holds each function's measured peak: the trust
+  region's moves (a factor of sqrt(2) at first) cannot reach a peak at half the memory given, so a starting probe's
+  surplus memory stayed in the answer; ``blind`` reads no peaks;
 * reference ``measured`` (the answer's measured objective is the incumbent in ``acq``) or ``model`` (the
   surrogate's posterior mean there, as BoTorch's noisy EI takes the incumbent from the posterior): candidates'
   objectives come from the model, and set against a measured incumbent, whatever the model's error there is counts
@@ -92,7 +93,7 @@ from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("used", "blind", "trim")
+SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("trim", "used", "blind")
 REFERENCES = ("measured", "model")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
@@ -104,7 +105,7 @@ class Variant:
     surrogate: str = "dag"
     region: str = "trust"
     noise: str = "het"
-    memory: str = "used"
+    memory: str = "trim"
     reference: str = "measured"
 
     @classmethod
@@ -122,7 +123,7 @@ class Variant:
 
     def __str__(self) -> str:
         tail = "" if self.reference == "measured" else f"-{self.memory}-{self.reference}"
-        memory = tail or ("" if self.memory == "used" else f"-{self.memory}")
+        memory = tail or ("" if self.memory == "trim" else f"-{self.memory}")
         return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
 
 
