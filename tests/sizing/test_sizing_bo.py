@@ -32,7 +32,6 @@ def test_variants_by_name() -> None:
         and str(Variant.parse("dag-trust-het-trim")) == "dag-trust-het"
         and str(Variant.parse("dag-trust-het-used")) == "dag-trust-het-used"
         and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het-blind"
-        and str(Variant.parse("dag-trust-het-trim-model")) == "dag-trust-het-trim-model"
     )
     sizer = make_sizer("aquatope-bo:e2e-global", p)
     assert isinstance(sizer, AquatopeBO) and str(sizer.variant) == "e2e-global-het"

@@ -38,11 +38,7 @@ seeds, ``bench/tune_bo_variants.py``):
   nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`); ``trim`` also cuts every candidate's memory (and
   the answer's, as one more candidate) to the smallest step that holds each function's measured peak: the trust
   region's moves (a factor of sqrt(2) at first) cannot reach a peak at half the memory given, so a starting probe's
-  surplus memory stayed in the answer; ``blind`` reads no peaks;
-* reference ``measured`` (the answer's measured objective is the incumbent in ``acq``) or ``model`` (the
-  surrogate's posterior mean there, as BoTorch's noisy EI takes the incumbent from the posterior): candidates'
-  objectives come from the model, and set against a measured incumbent, whatever the model's error there is counts
-  as a gain or a loss of every candidate.
+  surplus memory stayed in the answer; ``blind`` reads no peaks.
 
 Rules:
 
@@ -94,7 +90,6 @@ from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
 SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("trim", "used", "blind")
-REFERENCES = ("measured", "model")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -106,24 +101,21 @@ class Variant:
     region: str = "trust"
     noise: str = "het"
     memory: str = "trim"
-    reference: str = "measured"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
-        names = ("surrogate", "region", "noise", "memory", "reference")
-        parts = dict(zip(names, text.split("-"), strict=False))
+        parts = dict(zip(("surrogate", "region", "noise", "memory"), text.split("-"), strict=False))
         v = cls(**parts)
         known = v.surrogate in SURROGATES and v.region in REGIONS and v.noise in NOISES and v.memory in MEMORIES
-        if not known or v.reference not in REFERENCES or text.count("-") > 4:
+        if not known or text.count("-") > 3:
             raise ValueError(
                 f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>"
-                f"[-<{'|'.join(MEMORIES)}>[-<{'|'.join(REFERENCES)}>]]"
+                f"[-<{'|'.join(MEMORIES)}>]"
             )
         return v
 
     def __str__(self) -> str:
-        tail = "" if self.reference == "measured" else f"-{self.memory}-{self.reference}"
-        memory = tail or ("" if self.memory == "trim" else f"-{self.memory}")
+        memory = "" if self.memory == "trim" else f"-{self.memory}"
         return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
 
 
@@ -314,10 +306,6 @@ class AquatopeBO(BaseSizer):
         if best is None:  # no answer yet: the saving over the space's largest configuration, where it passes
             top = self.coords.from_x(np.ones(self.problem.dims))
             reference = float(surrogate.sample([top], self._model_x([top]), self.draws, rng).log_objective.mean())
-        elif self.variant.reference == "model":  # the posterior mean at the answer, as noisy EI does
-            x_best = self._model_x([best.config])
-            ref_rng = np.random.default_rng([self.seed, len(self.history), 13])
-            reference = float(surrogate.sample([best.config], x_best, self.draws, ref_rng).log_objective.mean())
         else:
             reference = math.log(judge_all(self.problem, self.history)[config_key(best.config)].objective_usd)
         gain = np.maximum(0.0, reference - draws.log_objective)
