@@ -31,10 +31,14 @@ seeds, ``bench/tune_bo_variants.py``):
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates;
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
-* memory ``used`` (the default since session 34, by session 33's test, ``bench/results/memory_used/``) or
-  ``blind``: the measured peak memory of each function (:attr:`Measurement.memory_used_mb`, what a platform
-  reports as maximum memory used) tells the models that memory above a function's unconstrained peak neither
-  speeds it up nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`).
+* memory ``trim`` (the default since session 35, by its test on fresh seeds, ``bench/results/memory_trim/``),
+  ``used`` (the default in session 34, by session 33's test, ``bench/results/memory_used/``) or ``blind``: with
+  ``used``, the measured peak memory of each function (:attr:`Measurement.memory_used_mb`, what a platform reports
+  as maximum memory used) tells the models that memory above a function's unconstrained peak neither speeds it up
+  nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`); ``trim`` also cuts every candidate's memory (and
+  the answer's, as one more candidate) to the smallest step that holds each function's measured peak: the trust
+  region's moves (a factor of sqrt(2) at first) cannot reach a peak at half the memory given, so a starting probe's
+  surplus memory stayed in the answer; ``blind`` reads no peaks.
 
 Rules:
 
@@ -80,12 +84,12 @@ from aquatope.sizing.bo_models import (
     e2e_observation,
     memory_peaks,
 )
-from aquatope.sizing.candidates import TrustRegion, global_candidates, polish, snap, trust_candidates
+from aquatope.sizing.candidates import TrustRegion, global_candidates, polish, snap, trim_memory, trust_candidates
 from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("used", "blind")
+SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("trim", "used", "blind")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -96,7 +100,7 @@ class Variant:
     surrogate: str = "dag"
     region: str = "trust"
     noise: str = "het"
-    memory: str = "used"
+    memory: str = "trim"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -105,12 +109,13 @@ class Variant:
         known = v.surrogate in SURROGATES and v.region in REGIONS and v.noise in NOISES and v.memory in MEMORIES
         if not known or text.count("-") > 3:
             raise ValueError(
-                f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>[-<used|blind>]"
+                f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>"
+                f"[-<{'|'.join(MEMORIES)}>]"
             )
         return v
 
     def __str__(self) -> str:
-        memory = "" if self.memory == "used" else f"-{self.memory}"
+        memory = "" if self.memory == "trim" else f"-{self.memory}"
         return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
 
 
@@ -195,8 +200,9 @@ class AquatopeBO(BaseSizer):
         rng = np.random.default_rng([self.seed, len(self.history), 11])
         k = self.history.items[-1].k
         fails = FailureModel(self.problem, self.history.items)
-        new = [c for c in snap(self.coords, self._region(judged, rng), exclude=set(judged)) if not fails.fails(c)]
         best = self.best()
+        new = self._candidates(self._region(judged, rng), set(judged), [] if best is None else [best.config])
+        new = [c for c in new if not fails.fails(c)]
         again = [
             j for key, j in judged.items()
             if not j.failed and key not in self.suspects and (best is None or key != config_key(best.config))
@@ -209,7 +215,7 @@ class AquatopeBO(BaseSizer):
         if new:  # local polish around the best new candidates
             top = np.array([self.coords.to_x(c) for c in new])
             known = set(judged) | {config_key(c) for c in configs}
-            more = snap(self.coords, polish(top, acq[: len(new)], self.n_candidates // 2, rng), exclude=known)
+            more = self._candidates(polish(top, acq[: len(new)], self.n_candidates // 2, rng), known)
             more = [c for c in more if not fails.fails(c)]
             if more:
                 configs += more
@@ -219,6 +225,25 @@ class AquatopeBO(BaseSizer):
         if best is not None and self.ei_stop > 0 and acq[i] < self.ei_stop:
             return None
         return configs[i], "model"
+
+    def _candidates(
+        self, points: np.ndarray, exclude: set[ConfigKey], extra: list[WorkflowConfig] | None = None
+    ) -> list[WorkflowConfig]:
+        """Unmeasured configurations from ``points`` (and ``extra``); with memory ``trim``, each function's memory
+        cut to the smallest step that holds its measured peak (the model sees no difference above the peak, and
+        the price does), deduplicated after the cut."""
+        configs = snap(self.coords, points, exclude=exclude)
+        if self.variant.memory != "trim":
+            return configs
+        peaks, values = self._peaks(), self.problem.space.memory_values_mb
+        out, seen = [], set(exclude)
+        for config in [*configs, *(extra or [])]:
+            cut = trim_memory(config, peaks, values)
+            key = config_key(cut)
+            if key not in seen:
+                seen.add(key)
+                out.append(cut)
+        return out
 
     def noise(self, judged: dict[ConfigKey, Judgement]) -> NoiseModel | None:
         """The noise the rule will judge the next evaluation with: the training data's pooled shape and the spread
@@ -319,7 +344,7 @@ class AquatopeBO(BaseSizer):
 
     def _peaks(self) -> dict[str, float]:
         """Per function, its unconstrained peak memory as measured (``used`` variant; none when ``blind``)."""
-        return memory_peaks(self.problem, self.history.items) if self.variant.memory == "used" else {}
+        return memory_peaks(self.problem, self.history.items) if self.variant.memory != "blind" else {}
 
     def _model_x(self, configs: list[WorkflowConfig]) -> np.ndarray:
         """The models' inputs: log coordinates, memory above a function's measured peak taken as the peak."""

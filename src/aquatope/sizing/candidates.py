@@ -16,10 +16,11 @@ containers).
 from __future__ import annotations
 
 import math
-from collections.abc import Set
+from collections.abc import Mapping, Sequence, Set
 
 import numpy as np
 
+from aquatope.resources import ResourceConfig
 from aquatope.sizing.base import ConfigKey, WorkflowConfig, config_key
 from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.design import sobol_points
@@ -98,4 +99,15 @@ def snap(coords: LogCoords, points: np.ndarray, exclude: Set[ConfigKey] = frozen
         if key not in seen:
             seen.add(key)
             out.append(config)
+    return out
+
+
+def trim_memory(config: WorkflowConfig, peaks: Mapping[str, float], values: Sequence[int]) -> WorkflowConfig:
+    """``config`` with each function in ``peaks`` given at most the smallest memory step in ``values`` that holds
+    its peak (never more than it had; a peak above every step leaves the function as it was)."""
+    out = dict(config)
+    for f, peak in peaks.items():
+        fits = [v for v in values if v >= peak]
+        if f in out and fits and min(fits) < out[f].memory_mb:
+            out[f] = ResourceConfig(cpu=out[f].cpu, memory_mb=int(min(fits)))
     return out
