@@ -343,7 +343,7 @@ class AquatopeBO(BaseSizer):
         return [m for m in kept if config_key(m.config) not in suspects]
 
     def _peaks(self) -> dict[str, float]:
-        """Per function, its unconstrained peak memory as measured (``used`` variant; none when ``blind``)."""
+        """Per function, its unconstrained peak memory as measured (``trim`` and ``used``; none when ``blind``)."""
         return memory_peaks(self.problem, self.history.items) if self.variant.memory != "blind" else {}
 
     def _model_x(self, configs: list[WorkflowConfig]) -> np.ndarray:
