@@ -89,7 +89,7 @@ from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("trim", "used", "blind")
+SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("trim", "used", "blind", "pin")
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -233,12 +233,12 @@ class AquatopeBO(BaseSizer):
         cut to the smallest step that holds its measured peak (the model sees no difference above the peak, and
         the price does), deduplicated after the cut."""
         configs = snap(self.coords, points, exclude=exclude)
-        if self.variant.memory != "trim":
+        if self.variant.memory not in ("trim", "pin"):
             return configs
         peaks, values = self._peaks(), self.problem.space.memory_values_mb
         out, seen = [], set(exclude)
         for config in [*configs, *(extra or [])]:
-            cut = trim_memory(config, peaks, values)
+            cut = trim_memory(config, peaks, values, pin=self.variant.memory == "pin")
             key = config_key(cut)
             if key not in seen:
                 seen.add(key)

@@ -102,12 +102,15 @@ def snap(coords: LogCoords, points: np.ndarray, exclude: Set[ConfigKey] = frozen
     return out
 
 
-def trim_memory(config: WorkflowConfig, peaks: Mapping[str, float], values: Sequence[int]) -> WorkflowConfig:
+def trim_memory(
+    config: WorkflowConfig, peaks: Mapping[str, float], values: Sequence[int], pin: bool = False
+) -> WorkflowConfig:
     """``config`` with each function in ``peaks`` given at most the smallest memory step in ``values`` that holds
-    its peak (never more than it had; a peak above every step leaves the function as it was)."""
+    its peak (never more than it had; a peak above every step leaves the function as it was); with ``pin``, exactly
+    that step (raised to it too)."""
     out = dict(config)
     for f, peak in peaks.items():
         fits = [v for v in values if v >= peak]
-        if f in out and fits and min(fits) < out[f].memory_mb:
+        if f in out and fits and (pin or min(fits) < out[f].memory_mb):
             out[f] = ResourceConfig(cpu=out[f].cpu, memory_mb=int(min(fits)))
     return out
