@@ -70,3 +70,6 @@ def test_trim_memory_cuts_to_the_smallest_step_that_holds_the_peak_and_never_add
     assert out["a"] == ResourceConfig(cpu=1.0, memory_mb=384)
     assert out["b"] == config["b"] and out["c"] == config["c"] and out["d"] == config["d"]
     assert config["a"].memory_mb == 2048  # the input is not changed
+    pinned = trim_memory(config, peaks, values, pin=True)
+    assert pinned["a"] == out["a"] and pinned["b"] == ResourceConfig(cpu=0.5, memory_mb=1024)  # raised to hold 700
+    assert pinned["c"] == config["c"] and pinned["d"] == config["d"]

@@ -28,8 +28,9 @@ def test_variants_by_name() -> None:
     p = three_problem()
     assert str(Variant.parse("e2e-global-homo")) == "e2e-global-homo"
     assert (
-        Variant.parse("dag-trust-het").memory == "trim"
-        and str(Variant.parse("dag-trust-het-trim")) == "dag-trust-het"
+        Variant.parse("dag-trust-het").memory == "pin"
+        and str(Variant.parse("dag-trust-het-pin")) == "dag-trust-het"
+        and str(Variant.parse("dag-trust-het-trim")) == "dag-trust-het-trim"
         and str(Variant.parse("dag-trust-het-used")) == "dag-trust-het-used"
         and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het-blind"
     )
@@ -52,23 +53,29 @@ def _drive(sizer: AquatopeBO, measurer: Measurer, n: int, factor: float = 1.0) -
     return out
 
 
-def test_trim_cuts_every_candidate_and_the_answer_to_the_measured_peaks() -> None:
-    """With memory ``trim`` (the default), candidates (and the answer, passed as an extra) hold each measured
-    function's memory at the smallest step over its peak; ``used`` keeps the candidates as drawn."""
+def test_pin_and_trim_set_every_candidate_and_the_answer_to_the_measured_peaks() -> None:
+    """With memory ``pin`` (the default), candidates (and the answer, passed as an extra) hold each measured
+    function's memory at exactly the smallest step over its peak; ``trim`` never gives more than that step and
+    keeps smaller draws; ``used`` keeps the candidates as drawn."""
     p = three_problem(budget=12)
-    trim = AquatopeBO(p, 0, **FAST)
+    pin = AquatopeBO(p, 0, **FAST)
     measurer = Measurer(Simulator(seed=0), p, k=10)
-    _drive(trim, measurer, 3)
-    peaks = trim._peaks()
+    _drive(pin, measurer, 3)
+    peaks = pin._peaks()
     assert peaks  # the simulator reports each function's peak under its limit
     values = p.space.memory_values_mb
     cap = {f: min(v for v in values if v >= peak) for f, peak in peaks.items()}
     rng = np.random.default_rng(0)
     points = rng.random((64, p.dims))
-    largest = trim.coords.from_x(np.ones(p.dims))
-    out = trim._candidates(points, set(), [largest])
-    assert out and all(c[f].memory_mb <= cap[f] for c in out for f in cap)
+    largest = pin.coords.from_x(np.ones(p.dims))
+    out = pin._candidates(points, set(), [largest])
+    assert out and all(c[f].memory_mb == cap[f] for c in out for f in cap)
     assert {f: largest[f].cpu for f in p.functions} in [{f: c[f].cpu for f in p.functions} for c in out]
+    trim = AquatopeBO(p, 0, variant="dag-trust-het-trim", **FAST)
+    _drive(trim, Measurer(Simulator(seed=0), p, k=10), 3)
+    cut = trim._candidates(points, set(), [largest])
+    assert all(c[f].memory_mb <= cap[f] for c in cut for f in cap)
+    assert any(c[f].memory_mb < cap[f] for c in cut for f in cap)
     plain = AquatopeBO(p, 0, variant="dag-trust-het-used", **FAST)
     drawn = plain._candidates(points, set(), [largest])
     assert any(c[f].memory_mb > cap[f] for c in drawn for f in cap)

@@ -31,14 +31,17 @@ seeds, ``bench/tune_bo_variants.py``):
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates;
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
-* memory ``trim`` (the default since session 35, by its test on fresh seeds, ``bench/results/memory_trim/``),
-  ``used`` (the default in session 34, by session 33's test, ``bench/results/memory_used/``) or ``blind``: with
-  ``used``, the measured peak memory of each function (:attr:`Measurement.memory_used_mb`, what a platform reports
-  as maximum memory used) tells the models that memory above a function's unconstrained peak neither speeds it up
-  nor runs out (:func:`~aquatope.sizing.bo_models.memory_peaks`); ``trim`` also cuts every candidate's memory (and
-  the answer's, as one more candidate) to the smallest step that holds each function's measured peak: the trust
+* memory ``pin`` (the default since session 36, by its test on fresh seeds, ``bench/results/memory_pin/``),
+  ``trim`` (the default in session 35, ``bench/results/memory_trim/``), ``used`` (session 34,
+  ``bench/results/memory_used/``) or ``blind``: with ``used``, the measured peak memory of each function
+  (:attr:`Measurement.memory_used_mb`, what a platform reports as maximum memory used) tells the models that memory
+  above a function's unconstrained peak neither speeds it up nor runs out
+  (:func:`~aquatope.sizing.bo_models.memory_peaks`); ``trim`` also cuts every candidate's memory (and the
+  answer's, as one more candidate) to the smallest step that holds each function's measured peak: the trust
   region's moves (a factor of sqrt(2) at first) cannot reach a peak at half the memory given, so a starting probe's
-  surplus memory stayed in the answer; ``blind`` reads no peaks.
+  surplus memory stayed in the answer; ``pin`` sets it to exactly that step (raised to it too), so where a peak is
+  known the search is over CPU only: under ``trim`` half the trust region's memory moves went below the peak, where
+  nothing had run and the stage GPs extrapolated a speed the function does not have; ``blind`` reads no peaks.
 
 Rules:
 
@@ -89,7 +92,12 @@ from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES, MEMORIES = ("dag", "e2e"), ("trust", "global"), ("het", "homo"), ("trim", "used", "blind", "pin")
+SURROGATES, REGIONS, NOISES, MEMORIES = (
+    ("dag", "e2e"),
+    ("trust", "global"),
+    ("het", "homo"),
+    ("pin", "trim", "used", "blind"),
+)
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
 """Measurements needed before a surrogate is fitted (and outliers can be judged against it)."""
@@ -100,7 +108,7 @@ class Variant:
     surrogate: str = "dag"
     region: str = "trust"
     noise: str = "het"
-    memory: str = "trim"
+    memory: str = "pin"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -115,7 +123,7 @@ class Variant:
         return v
 
     def __str__(self) -> str:
-        memory = "" if self.memory == "trim" else f"-{self.memory}"
+        memory = "" if self.memory == "pin" else f"-{self.memory}"
         return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
 
 
@@ -231,7 +239,7 @@ class AquatopeBO(BaseSizer):
     ) -> list[WorkflowConfig]:
         """Unmeasured configurations from ``points`` (and ``extra``); with memory ``trim``, each function's memory
         cut to the smallest step that holds its measured peak (the model sees no difference above the peak, and
-        the price does), deduplicated after the cut."""
+        the price does), with ``pin`` set to that step; deduplicated after the change."""
         configs = snap(self.coords, points, exclude=exclude)
         if self.variant.memory not in ("trim", "pin"):
             return configs
@@ -343,7 +351,7 @@ class AquatopeBO(BaseSizer):
         return [m for m in kept if config_key(m.config) not in suspects]
 
     def _peaks(self) -> dict[str, float]:
-        """Per function, its unconstrained peak memory as measured (``trim`` and ``used``; none when ``blind``)."""
+        """Per function, its unconstrained peak memory as measured (``pin``, ``trim`` and ``used``; none when ``blind``)."""
         return memory_peaks(self.problem, self.history.items) if self.variant.memory != "blind" else {}
 
     def _model_x(self, configs: list[WorkflowConfig]) -> np.ndarray:
