@@ -57,6 +57,7 @@ def test_evaluate_writes_the_outputs_and_resumes(tmp_path: Path) -> None:
         (["--windows", "noon"], "--windows"),
         (["--scenarios", "stormy"], "--scenario"),
         (["--max-rps", "-1"], "--max-rps"),
+        (["--first-seed", "-1"], "--first-seed"),
     ],
 )
 def test_bad_options_are_refused_with_the_field(tmp_path: Path, extra: list[str], field: str) -> None:
@@ -71,3 +72,10 @@ def test_a_trace_too_short_for_the_protocol_is_refused(tmp_path: Path) -> None:
     args = ["evaluate", *ARGS, "--trace", str(_trace(tmp_path, minutes=30)), "--out", str(tmp_path / "o")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "need 45" in result.output
+
+
+def test_first_seed_starts_the_block_of_seeds() -> None:
+    from aquatope.experiments.evaluate import EvaluateConfig
+
+    assert EvaluateConfig(seeds=3).design().seeds == (0, 1, 2)
+    assert EvaluateConfig(seeds=2, first_seed=5).design().seeds == (5, 6)

@@ -151,7 +151,10 @@ def evaluate_command(
     workflows: Annotated[
         str, typer.Option(help="'all' (the six main workflows) or a comma-separated list.")
     ] = "ml-pipeline,trip-booking",
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1.")] = 3,
+    seeds: Annotated[int, typer.Option(min=1, help="How many seeds (from --first-seed).")] = 3,
+    first_seed: Annotated[
+        int, typer.Option(min=0, help="The first seed: seeds FIRST..FIRST+N-1 (fresh data for a decision).")
+    ] = 0,
     windows: Annotated[str, typer.Option(help="Replay windows: peak, quiet or both.")] = "peak",
     hours: Annotated[
         float,
@@ -181,6 +184,7 @@ def evaluate_command(
         systems=parse_systems(systems),
         workflows=parse_workflows(workflows),
         seeds=seeds,
+        first_seed=first_seed,
         protocol=_protocol(windows, hours, max_rps, train_hours),
         budgets=Budgets(tuning_budget=budget, start=start),
         pareto=pareto,

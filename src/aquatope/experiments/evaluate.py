@@ -43,6 +43,8 @@ class EvaluateConfig:
     systems: tuple[str, ...] = DEFAULT_SYSTEMS
     workflows: tuple[str, ...] = EVALUATE_WORKFLOWS
     seeds: int = 3
+    first_seed: int = 0
+    """Seeds ``first_seed .. first_seed + seeds - 1``: a later block is data no earlier study has seen."""
     protocol: Protocol = field(default_factory=lambda: Protocol(window_minutes=60))
     budgets: Budgets = field(default_factory=Budgets)
     retune: RetuneRule = field(default_factory=RetuneRule)
@@ -51,6 +53,8 @@ class EvaluateConfig:
     def __post_init__(self) -> None:
         if self.seeds < 1:
             raise InputError(f"must be >= 1, got {self.seeds}", field="--seeds")
+        if self.first_seed < 0:
+            raise InputError(f"must be >= 0, got {self.first_seed}", field="--first-seed")
         for s in self.systems:
             system_spec(s)
         for s in self.scenarios:
@@ -61,7 +65,7 @@ class EvaluateConfig:
             self.scenarios,
             self.systems,
             self.workflows,
-            tuple(range(self.seeds)),
+            tuple(range(self.first_seed, self.first_seed + self.seeds)),
             self.protocol.windows,
             self.pareto,
         )
