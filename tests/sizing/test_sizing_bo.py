@@ -34,6 +34,12 @@ def test_variants_by_name() -> None:
         and str(Variant.parse("dag-trust-het-used")) == "dag-trust-het-used"
         and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het-blind"
     )
+    assert Variant.parse("dag-trust-het").trend == "amdahl"
+    assert str(Variant.parse("dag-trust-het-pin-flat")) == "dag-trust-het-pin-flat"
+    assert str(Variant.parse("dag-trust-het-pin-amdahl")) == "dag-trust-het"
+    for bad in ("dag-trust-het-flat", "e2e-trust-het-pin-flat", "dag-trust-het-pin-flat-x"):
+        with pytest.raises(ValueError, match="unknown variant"):
+            Variant.parse(bad)
     sizer = make_sizer("aquatope-bo:e2e-global", p)
     assert isinstance(sizer, AquatopeBO) and str(sizer.variant) == "e2e-global-het"
     with pytest.raises(InputError, match="unknown variant"):

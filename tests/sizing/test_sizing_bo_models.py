@@ -19,6 +19,7 @@ from aquatope.sizing.bo_models import (
     stage_residual_rows,
 )
 from aquatope.sizing.coords import LogCoords
+from aquatope.sizing.gp import AmdahlGP
 from aquatope.workflow import load_workflow
 
 SD = 0.3
@@ -139,3 +140,15 @@ def test_memory_above_the_peak_is_one_input_and_known_to_run() -> None:
     used = FailureModel(p, ran, memory_peaks(p, ran)).p_runs(small)
     assert blind[0] < 1.0 and used[0] == 1.0  # 768 MB holds a 700-MB peak
     assert blind[1] < used[1] < 1.0  # below the peak: the prior, between the floor and the nearer known size
+
+
+def test_the_flat_trend_assumes_no_speed_up_beyond_the_largest_cpu_measured() -> None:
+    cpu = np.array([0.5, 1.0, 1.0, 2.0, 2.0])
+    y = np.log(2.0 / cpu) + np.array([0.01, -0.01, 0.02, 0.0, -0.02])  # all parallel work: a = 0, b = 2
+    x = np.log(cpu)[:, None]
+    far = np.array([2.0, 8.0])
+    amdahl = AmdahlGP(x, cpu, y, None).posterior(np.log(far)[:, None], far)[0]
+    flat = AmdahlGP(x, cpu, y, None, flat=True).posterior(np.log(far)[:, None], far)[0]
+    assert abs(amdahl[0] - flat[0]) < 0.05  # inside the data: the same model
+    assert amdahl[1] < amdahl[0] - 1.0  # Amdahl extrapolated: 4x the CPU, about 4x faster
+    assert abs(flat[1] - flat[0]) < 0.3  # flat: about as fast as at the largest CPU measured

@@ -23,7 +23,7 @@ one 90% likely to pass (its true cost 2.9x the optimum), and such proposals then
 candidate cheaper than the largest can pass is the acquisition the probability of passing. One configuration is
 proposed at a time.
 
-Variants (``variant=``, dash-separated: surrogate, region, noise, memory; :data:`DEFAULT_VARIANT` won on training
+Variants (``variant=``, dash-separated: surrogate, region, noise, memory, trend; :data:`DEFAULT_VARIANT` won on training
 seeds, ``bench/tune_bo_variants.py``):
 
 * surrogate ``dag`` (per-stage GPs combined along the critical path) or ``e2e`` (one GP over all dimensions);
@@ -41,7 +41,9 @@ seeds, ``bench/tune_bo_variants.py``):
   region's moves (a factor of sqrt(2) at first) cannot reach a peak at half the memory given, so a starting probe's
   surplus memory stayed in the answer; ``pin`` sets it to exactly that step (raised to it too), so where a peak is
   known the search is over CPU only: under ``trim`` half the trust region's memory moves went below the peak, where
-  nothing had run and the stage GPs extrapolated a speed the function does not have; ``blind`` reads no peaks.
+  nothing had run and the stage GPs extrapolated a speed the function does not have; ``blind`` reads no peaks;
+* trend ``amdahl`` (the stage and busy models' trend extrapolated to any CPU) or ``flat`` (no speed-up beyond the
+  largest CPU measured of each function, :class:`~aquatope.sizing.gp.AmdahlGP`; under test, session 37).
 
 Rules:
 
@@ -92,11 +94,12 @@ from aquatope.sizing.coords import LogCoords
 from aquatope.sizing.gp import torch_local
 from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
-SURROGATES, REGIONS, NOISES, MEMORIES = (
+SURROGATES, REGIONS, NOISES, MEMORIES, TRENDS = (
     ("dag", "e2e"),
     ("trust", "global"),
     ("het", "homo"),
     ("pin", "trim", "used", "blind"),
+    ("amdahl", "flat"),
 )
 DEFAULT_VARIANT = "dag-trust-het"
 MIN_TRAIN = 3
@@ -109,22 +112,23 @@ class Variant:
     region: str = "trust"
     noise: str = "het"
     memory: str = "pin"
+    trend: str = "amdahl"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
-        parts = dict(zip(("surrogate", "region", "noise", "memory"), text.split("-"), strict=False))
+        parts = dict(zip(("surrogate", "region", "noise", "memory", "trend"), text.split("-"), strict=False))
         v = cls(**parts)
         known = v.surrogate in SURROGATES and v.region in REGIONS and v.noise in NOISES and v.memory in MEMORIES
-        if not known or text.count("-") > 3:
+        if not known or v.trend not in TRENDS or (v.trend == "flat" and v.surrogate != "dag") or text.count("-") > 4:
             raise ValueError(
                 f"unknown variant {text!r}: <{'|'.join(SURROGATES)}>-<{'|'.join(REGIONS)}>-<het|homo>"
-                f"[-<{'|'.join(MEMORIES)}>]"
+                f"[-<{'|'.join(MEMORIES)}>[-<{'|'.join(TRENDS)}>]]"
             )
         return v
 
     def __str__(self) -> str:
-        memory = "" if self.memory == "pin" else f"-{self.memory}"
-        return f"{self.surrogate}-{self.region}-{self.noise}{memory}"
+        tail = [self.memory, self.trend] if self.trend != "amdahl" else [self.memory] if self.memory != "pin" else []
+        return "-".join([self.surrogate, self.region, self.noise, *tail])
 
 
 def judged_draws(
@@ -373,7 +377,10 @@ class AquatopeBO(BaseSizer):
         data = self._training()
         x = self._model_x([m.config for m in data])
         het = self.variant.noise == "het"
-        cls = DagSurrogate if self.variant.surrogate == "dag" else EndToEndSurrogate
-        surrogate: Surrogate = cls(self.problem, x, data, heteroscedastic=het)
+        surrogate: Surrogate
+        if self.variant.surrogate == "dag":
+            surrogate = DagSurrogate(self.problem, x, data, heteroscedastic=het, flat=self.variant.trend == "flat")
+        else:
+            surrogate = EndToEndSurrogate(self.problem, x, data, heteroscedastic=het)
         self._surrogate = (version, surrogate)
         return surrogate

@@ -228,10 +228,16 @@ class EndToEndSurrogate:
 
 class DagSurrogate:
     """Per-stage location models combined along the DAG, per-function busy models priced per function (module
-    doc). Each is an :class:`~aquatope.sizing.gp.AmdahlGP` over its function's own resources."""
+    doc). Each is an :class:`~aquatope.sizing.gp.AmdahlGP` over its function's own resources (``flat``: no
+    speed-up beyond the largest CPU measured)."""
 
     def __init__(
-        self, problem: SizingProblem, x: np.ndarray, data: Sequence[Measurement], heteroscedastic: bool = True
+        self,
+        problem: SizingProblem,
+        x: np.ndarray,
+        data: Sequence[Measurement],
+        heteroscedastic: bool = True,
+        flat: bool = False,
     ) -> None:
         self.problem = problem
         wf = self.wf = problem.workflow
@@ -246,14 +252,14 @@ class DagSurrogate:
             ok = np.isfinite(loc[:, i])
             noise = var[ok, i] if heteroscedastic else None
             f = s.function
-            self.stage_models.append(AmdahlGP(x[ok][:, self.dims[f]], cpu[f][ok], loc[ok, i], noise))
+            self.stage_models.append(AmdahlGP(x[ok][:, self.dims[f]], cpu[f][ok], loc[ok, i], noise, flat))
         self.busy_models = {}
         for f in problem.functions:
             cols = [i for i, s in enumerate(wf.stages) if s.function == f]
             ok = np.isfinite(loc[:, cols]).all(axis=1)  # the function ran and did not fail
             busy = np.array([math.log(max(m.busy_s.get(f, 0.0), 1e-9)) for m in data])
             noise = var[ok][:, cols].max(axis=1) if heteroscedastic else None
-            self.busy_models[f] = AmdahlGP(x[ok][:, self.dims[f]], cpu[f][ok], busy[ok], noise)
+            self.busy_models[f] = AmdahlGP(x[ok][:, self.dims[f]], cpu[f][ok], busy[ok], noise, flat)
         rows = stage_residual_rows(wf, data)
         self.spread = None if rows is None else rows[np.random.default_rng(0).integers(len(rows), size=SPREAD_REQUESTS)]
         self.offset, self.offset_var = self._calibrate(problem, loc, data)

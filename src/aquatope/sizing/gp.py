@@ -13,6 +13,7 @@ seeded from the caller's seed, one intra-op thread), both restored on exit.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -163,14 +164,23 @@ class AmdahlGP:
     it carries the model into resource levels the data have not reached (a GP alone returns to its mean there,
     overconfident when the data span a narrow range). The GP (log coordinates ``x`` of the function's own
     resources, heteroscedastic noise ``noise_var``) models what the trend misses (memory pressure, saturation).
+
+    With ``flat``, the trend stops at the largest CPU measured: beyond it no further speed-up is assumed. Fitted
+    with a serial part near zero, Amdahl's trend prices extra CPU as free (busy time x CPU constant), so
+    proposals could give a function several times the CPU of any measurement; a real function's parallelism ends
+    somewhere, and nothing measured says where.
     """
 
-    def __init__(self, x: np.ndarray, cpu: np.ndarray, y: np.ndarray, noise_var: np.ndarray | None) -> None:
+    def __init__(
+        self, x: np.ndarray, cpu: np.ndarray, y: np.ndarray, noise_var: np.ndarray | None, flat: bool = False
+    ) -> None:
         self.a, self.b = fit_amdahl(cpu, np.exp(y)) if len(y) else (1.0, 0.0)
+        self.cpu_max = float(cpu.max()) if flat and len(cpu) else math.inf
         self.gp = fit_gp(x, y - self.trend(cpu), noise_var=noise_var)
 
     def trend(self, cpu: np.ndarray) -> np.ndarray:
-        return np.log(np.maximum(self.a + self.b / np.maximum(cpu, 1e-6), 1e-12))
+        cpu = np.minimum(np.maximum(cpu, 1e-6), self.cpu_max)
+        return np.log(np.maximum(self.a + self.b / cpu, 1e-12))
 
     def posterior(self, x: np.ndarray, cpu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, std = posterior(self.gp, x)
