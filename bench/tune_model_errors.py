@@ -28,7 +28,7 @@ configuration's stage errors (all, by the memory flag, per workflow); end to end
 (JSON lines, one per proposal; rerun to replace).
 
     python bench/tune_model_errors.py [--seeds 3] [--first-seed 100] [--scenarios calm,noisy] [--workflows a,b]
-        [--jobs 2] [--out bench/results/tune_model_errors.jsonl] [--reach PATH] [--summary]
+        [--jobs 2] [--out bench/results/tune_model_errors.jsonl] [--reach PATH] [--variant V] [--summary]
 
 About 2 minutes on 2 cores with the defaults (42 runs).
 """
@@ -53,7 +53,7 @@ from aquatope.experiments.tuning import staging_config, true_cost_usd
 from aquatope.sim import Simulator
 from aquatope.sizing.answer import judge_all
 from aquatope.sizing.base import Measurement, SizingProblem, WorkflowConfig, config_key
-from aquatope.sizing.bo import AquatopeBO
+from aquatope.sizing.bo import DEFAULT_VARIANT, AquatopeBO
 from aquatope.sizing.bo_models import DagSurrogate, e2e_observation, stage_observations
 from aquatope.sizing.loop import run_sizer
 from aquatope.sizing.measure import Measurer
@@ -67,8 +67,10 @@ error about 1/20 of the noise), on a simulator and measurer seeded away from the
 class Recording(AquatopeBO):
     """aquatope-bo that keeps, for each model proposal, the prediction of the surrogate that proposed it."""
 
-    def __init__(self, problem: SizingProblem, seed: int, scenario: str, reach: WorkflowConfig | None) -> None:
-        super().__init__(problem, seed)
+    def __init__(
+        self, problem: SizingProblem, seed: int, scenario: str, reach: WorkflowConfig | None, variant: str
+    ) -> None:
+        super().__init__(problem, seed, variant=variant)
         self.scenario, self.reach = scenario, reach
         self.rows: list[dict[str, Any]] = []
         self._predicted: tuple[str, dict[str, Any]] | None = None
@@ -141,11 +143,11 @@ class Recording(AquatopeBO):
         super().observed(config, measurement, source)
 
 
-def one_run(task: tuple[str, str, int, int, int, dict[str, list[float]] | None]) -> list[dict[str, Any]]:
+def one_run(task: tuple[str, str, int, int, int, dict[str, list[float]] | None, str]) -> list[dict[str, Any]]:
     warnings.simplefilter("ignore")
-    scenario, workflow, seed, budget, k, reach = task
+    scenario, workflow, seed, budget, k, reach, variant = task
     p = problem_for(workflow, budget, seed, None)
-    sizer = Recording(p, seed, scenario, None if reach is None else as_config(reach))
+    sizer = Recording(p, seed, scenario, None if reach is None else as_config(reach), variant)
     run_sizer(sizer, Measurer(Simulator(staging_config(p, scenario), seed=p.seed), p, k=k, seed=p.seed), p.budget)
     if sizer.reach is not None:  # its stage locations in the same world, from many requests (another seed)
         world = Simulator(staging_config(p, scenario), seed=p.seed + REACH_SEED)
@@ -223,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--out", default="bench/results/tune_model_errors.jsonl")
+    ap.add_argument("--variant", default=DEFAULT_VARIANT, help="aquatope-bo's variant (default: the default)")
     ap.add_argument("--reach", default="bench/results/tune_reach.headroom.json", help="bench/tune_reach.py's cache")
     ap.add_argument("--summary", action="store_true", help="print the summary of --out without running")
     args = ap.parse_args(argv)
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     rooms = json.loads(Path(args.reach).read_text()) if Path(args.reach).exists() else {}
-    tasks = [(s, w, seed, args.budget, args.k, rooms.get(f"{s}/{w}", {}).get("config"))
+    tasks = [(s, w, seed, args.budget, args.k, rooms.get(f"{s}/{w}", {}).get("config"), args.variant)
              for s in args.scenarios.split(",") for w in args.workflows.split(",") for seed in seeds]  # fmt: skip
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:

@@ -43,7 +43,8 @@ seeds, ``bench/tune_bo_variants.py``):
   known the search is over CPU only: under ``trim`` half the trust region's memory moves went below the peak, where
   nothing had run and the stage GPs extrapolated a speed the function does not have; ``blind`` reads no peaks;
 * trend ``amdahl`` (the stage and busy models' trend extrapolated to any CPU) or ``flat`` (no speed-up beyond the
-  largest CPU measured of each function, :class:`~aquatope.sizing.gp.AmdahlGP`; under test, session 37).
+  largest CPU measured of each function, :class:`~aquatope.sizing.gp.AmdahlGP`): it halves the model's optimism
+  at its proposals and changes nothing in the answers (session 37's test on fresh seeds, ``bench/results/cpu_flat/``).
 
 Rules:
 
