@@ -34,7 +34,7 @@ def test_variants_by_name() -> None:
         and str(Variant.parse("dag-trust-het-used")) == "dag-trust-het-used"
         and str(Variant.parse("dag-trust-het-blind")) == "dag-trust-het-blind"
     )
-    assert Variant.parse("dag-trust-het").trend == "amdahl"
+    assert Variant.parse("dag-trust-het").trend == "amdahl" and str(Variant.parse("dag-lean-het")) == "dag-lean-het"
     assert str(Variant.parse("dag-trust-het-pin-flat")) == "dag-trust-het-pin-flat"
     assert str(Variant.parse("dag-trust-het-pin-amdahl")) == "dag-trust-het"
     for bad in ("dag-trust-het-flat", "e2e-trust-het-pin-flat", "dag-trust-het-pin-flat-x"):

@@ -29,7 +29,9 @@ seeds, ``bench/tune_bo_variants.py``):
 * surrogate ``dag`` (per-stage GPs combined along the critical path) or ``e2e`` (one GP over all dimensions);
 * region ``trust`` (candidates in a trust region around the answer with TuRBO's update rule, Eriksson et al.,
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
-  cube); both then polish locally around their best candidates;
+  cube); both then polish locally around their best candidates; ``lean`` is ``trust`` centred, before any answer
+  exists, on the cheapest configuration whose own measurements met the target instead of the fastest one (under
+  test, session 37, ``bench/results/lean_centre/``);
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
 * memory ``pin`` (the default since session 36, by its test on fresh seeds, ``bench/results/memory_pin/``),
   ``trim`` (the default in session 35, ``bench/results/memory_trim/``), ``used`` (session 34,
@@ -97,7 +99,7 @@ from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
 SURROGATES, REGIONS, NOISES, MEMORIES, TRENDS = (
     ("dag", "e2e"),
-    ("trust", "global"),
+    ("trust", "global", "lean"),
     ("het", "homo"),
     ("pin", "trim", "used", "blind"),
     ("amdahl", "flat"),
@@ -268,7 +270,7 @@ class AquatopeBO(BaseSizer):
         return dataclasses.replace(noise, tau=between_evaluations(kept, robust_spread(self.history.items)))
 
     def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
-        if self.variant.region == "trust":
+        if self.variant.region in ("trust", "lean"):
             center = self._center(judged)
             half = self.trust.half_width / self.coords.spans()
             return trust_candidates(center, half, self.n_candidates, self.problem.space.dims, rng)
@@ -295,6 +297,10 @@ class AquatopeBO(BaseSizer):
         if best is not None:
             return self.coords.to_x(best.config)
         ok = [j for j in judged.values() if not j.failed]
+        if self.variant.region == "lean":  # before an answer: the cheapest whose own measurements met the target
+            met = [j for j in ok if config_key(j.config) not in self.suspects and all(m.feasible for m in j.kept)]
+            if met:
+                return self.coords.to_x(min(met, key=lambda j: j.objective_usd).config)
         pick = min(ok, key=lambda j: j.loc) if ok else next(iter(judged.values()))
         return self.coords.to_x(pick.config)
 
