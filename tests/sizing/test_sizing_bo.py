@@ -305,3 +305,22 @@ def test_in_the_noisy_scenario_rechecks_run_and_disturbed_measurements_never_dec
         sum(max(0.0, min(b, end) - max(a, start)) for _, start, end in episodes) / (b - a) for a, b in measurer.spans
     ]
     assert all(share[index[id(m)]] < 0.5 for m in judged[config_key(best.config)].kept)
+
+
+def test_lean_centres_on_the_cheapest_probe_that_met_the_target_before_any_answer() -> None:
+    """Region ``lean`` (a named variant, not the default): with no answer, the trust region's centre is the cheapest
+    configuration whose measurements met the target; ``trust`` takes the fastest measured one."""
+    p = three_problem(budget=12)
+    centres = {}
+    for variant in ("dag-trust-het", "dag-lean-het"):
+        sizer = AquatopeBO(p, 0, variant=variant, **FAST)
+        _drive(sizer, Measurer(Simulator(seed=0), p, k=10), 7)  # the starting design
+        sizer.best = lambda: None  # type: ignore[method-assign]  # as if the rule had accepted nothing yet
+        judged = judge_all(p, sizer.history)
+        centres[variant] = sizer._center(judged)
+    met = [j for j in judged.values() if not j.failed and all(m.feasible for m in j.kept)]
+    cheapest = min(met, key=lambda j: j.objective_usd)
+    fastest = min((j for j in judged.values() if not j.failed), key=lambda j: j.loc)
+    assert config_key(cheapest.config) != config_key(fastest.config)
+    assert np.allclose(centres["dag-lean-het"], sizer.coords.to_x(cheapest.config))
+    assert np.allclose(centres["dag-trust-het"], sizer.coords.to_x(fastest.config))

@@ -30,8 +30,8 @@ seeds, ``bench/tune_bo_variants.py``):
 * region ``trust`` (candidates in a trust region around the answer with TuRBO's update rule, Eriksson et al.,
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates; ``lean`` is ``trust`` centred, before any answer
-  exists, on the cheapest configuration whose own measurements met the target instead of the fastest one (under
-  test, session 37, ``bench/results/lean_centre/``);
+  exists, on the cheapest configuration whose own measurements met the target instead of the fastest one (not
+  adopted: no difference shown by session 37's test on fresh seeds, ``bench/results/lean_centre/``);
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
 * memory ``pin`` (the default since session 36, by its test on fresh seeds, ``bench/results/memory_pin/``),
   ``trim`` (the default in session 35, ``bench/results/memory_trim/``), ``used`` (session 34,
