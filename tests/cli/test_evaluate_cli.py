@@ -75,7 +75,8 @@ def test_a_trace_too_short_for_the_protocol_is_refused(tmp_path: Path) -> None:
 
 
 def test_first_seed_starts_the_block_of_seeds() -> None:
-    from aquatope.experiments.evaluate import EvaluateConfig
+    from aquatope.experiments.evaluate import EvaluateConfig, full_study_config
 
     assert EvaluateConfig(seeds=3).design().seeds == (0, 1, 2)
     assert EvaluateConfig(seeds=2, first_seed=5).design().seeds == (5, 6)
+    assert full_study_config(seeds=2, first_seed=7).design().seeds == (7, 8)

@@ -143,6 +143,9 @@ SystemsOpt = Annotated[
 ]
 TraceOpt = Annotated[str, typer.Option(help="Trace directory or CSV (Azure format), or a synthetic spec.")]
 RayOpt = Annotated[str, typer.Option(help="'local' (a local Ray on all cores), an address (auto, ray://...), or none.")]
+FirstSeedOpt = Annotated[
+    int, typer.Option(min=0, help="The first seed: seeds FIRST..FIRST+N-1 (fresh data for a decision).")
+]
 
 
 def evaluate_command(
@@ -152,9 +155,7 @@ def evaluate_command(
         str, typer.Option(help="'all' (the six main workflows) or a comma-separated list.")
     ] = "ml-pipeline,trip-booking",
     seeds: Annotated[int, typer.Option(min=1, help="How many seeds (from --first-seed).")] = 3,
-    first_seed: Annotated[
-        int, typer.Option(min=0, help="The first seed: seeds FIRST..FIRST+N-1 (fresh data for a decision).")
-    ] = 0,
+    first_seed: FirstSeedOpt = 0,
     windows: Annotated[str, typer.Option(help="Replay windows: peak, quiet or both.")] = "peak",
     hours: Annotated[
         float,
@@ -215,7 +216,8 @@ def _protocol(windows: str, hours: float, max_rps: float, train_hours: float) ->
 
 
 def study_command(
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1.")] = 5,
+    seeds: Annotated[int, typer.Option(min=1, help="How many seeds (from --first-seed).")] = 5,
+    first_seed: FirstSeedOpt = 0,
     trace: TraceOpt = DEFAULT_TRACE,
     ray_address: RayOpt = "local",
     out: Annotated[
@@ -224,4 +226,4 @@ def study_command(
 ) -> None:
     """The full study: every named scenario, the named systems and ablations, peak and quiet 2-hour windows, each
     knob swept. Hours to days on 2 cores (run it on a Ray cluster); interrupt and run again to resume."""
-    _run(full_study_config(seeds=seeds), trace, out, ray_address)
+    _run(full_study_config(seeds=seeds, first_seed=first_seed), trace, out, ray_address)
