@@ -11,6 +11,8 @@ target, else the fastest), in the world the check runs in (``remeasure``: no noi
 * ``tail``: the rule's pooled tail against the probe's true tail (20,000 requests);
 * ``check``: the rule's 95% quantile of the check's excess over the tail against the true one (200 checks of 200
   requests each: the 95% quantile of their percentile minus the true percentile);
+* ``one-level``: the same allowance from a one-level bootstrap (200 draws straight from the pooled residuals, no
+  resample first), an alternative the rule does not use;
 * ``excess``: how much stricter the rule's threshold for a fresh 20-request evaluation is than what would give
   the probe a 95% chance of passing its check, in log (positive: stricter).
 
@@ -38,7 +40,7 @@ import numpy as np
 from tune_eval import WORKFLOWS, problem_for
 
 from aquatope.experiments.tuning import remeasure, tune
-from aquatope.sizing.answer import ANSWER_CONFIDENCE, noise_model
+from aquatope.sizing.answer import ANSWER_CONFIDENCE, BOOTSTRAP_DRAWS, VERIFY_REQUESTS, noise_model, residuals
 
 TRUTH_REQUESTS, CHECK_SEED, K = 20_000, 10_000, 20
 """``K``: requests per evaluation, as ``bench/tune_eval.py``'s default ``--k``."""
@@ -68,11 +70,17 @@ def one_run(task: tuple[str, str, int, int]) -> dict[str, Any]:
     ]  # fmt: skip
     true_check = float(np.quantile(excess, ANSWER_CONFIDENCE))
     rule_check = float(np.quantile(noise.checks, ANSWER_CONFIDENCE))
+    pooled = np.concatenate([r for m in design if (r := residuals(m)).size])
+    one_level = np.quantile(
+        np.random.default_rng(0).choice(pooled, (BOOTSTRAP_DRAWS, VERIFY_REQUESTS)), p.quantile, axis=1
+    )
+    one_level_check = float(np.quantile(one_level - noise.tail, ANSWER_CONFIDENCE))
     margin = float(noise.margin(K))
     return {
         "scenario": scenario, "workflow": workflow, "seed": seed, "design_measurements": len(design),
         "rule_tail": noise.tail, "true_tail": true_pctl - true_loc, "rule_sd": noise.sd,
         "rule_check": rule_check, "true_check": true_check, "rule_margin_20": margin,
+        "one_level_check": one_level_check,
         "excess": (noise.tail + margin) - (true_pctl - true_loc + true_check),
         "probe_pctl_over_target": math.exp(true_pctl) / p.qos_ms,
     }  # fmt: skip
@@ -84,20 +92,23 @@ def _design(p: Any, scenario: str) -> tuple[tuple[Any, ...], tuple[str, ...]]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> None:
-    print(f"{'scenario':8} {'workflow':17} {'tail rule/true':>15} {'check rule/true':>16} {'excess':>8}  (log; medians over seeds)")  # fmt: skip
+    print(f"{'scenario':8} {'workflow':17} {'tail rule/true':>15} {'check rule/true':>16} {'one-level':>9} {'excess':>8}  (log; medians over seeds)")  # fmt: skip
     for sc in dict.fromkeys(r["scenario"] for r in rows):
         for wf in dict.fromkeys(r["workflow"] for r in rows):
             rs = [r for r in rows if r["scenario"] == sc and r["workflow"] == wf]
             if not rs:
                 continue
-            med = {k: float(np.median([r[k] for r in rs])) for k in ("rule_tail", "true_tail", "rule_check", "true_check", "excess")}  # fmt: skip
+            keys = ("rule_tail", "true_tail", "rule_check", "true_check", "one_level_check", "excess")
+            med = {k: float(np.median([r[k] for r in rs])) for k in keys}
             print(f"{sc:8} {wf:17} {med['rule_tail']:6.3f} / {med['true_tail']:<6.3f} {med['rule_check']:7.3f} / "
-                  f"{med['true_check']:<6.3f} {med['excess']:+8.3f}")  # fmt: skip
+                  f"{med['true_check']:<6.3f} {med['one_level_check']:9.3f} {med['excess']:+8.3f}")  # fmt: skip
         rs = [r for r in rows if r["scenario"] == sc]
         ex = np.array([r["excess"] for r in rs])
         ratio = np.array([r["rule_check"] / max(r["true_check"], 1e-9) for r in rs])
+        one = np.array([r["one_level_check"] / max(r["true_check"], 1e-9) for r in rs])
         print(f"{sc:8} {'all':17} excess median {np.median(ex):+.3f} [{np.quantile(ex, 0.1):+.3f}, {np.quantile(ex, 0.9):+.3f}] "
-              f"(10-90%), rule's check term over the true one: median {np.median(ratio):.2f}x, {len(rs)} runs")  # fmt: skip
+              f"(10-90%), rule's check term over the true one: median {np.median(ratio):.2f}x (one level "
+              f"{np.median(one):.2f}x), {len(rs)} runs")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
