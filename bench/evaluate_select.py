@@ -7,8 +7,8 @@ A candidate (e.g. ``aquatope:keep=auto+aquatope-bo``) replaces the reference (``
 1. it misses fewer one-minute windows than the reference, paired: the upper end of a one-sided bootstrap bound on
    the mean paired difference (candidate - reference, 2,000 resamples of the pairs) is below zero, at level
    ``alpha / len(candidates)`` (Bonferroni: several candidates judged at once share one error budget); and
-2. it costs no more per run than the cost cap (``openwhisk``, the cheapest baseline the rule was first written
-   against) on the same pairs, on the mean.
+2. it costs no more per run than the cost cap (``openwhisk``, the baseline the rule was first written against) on
+   the same pairs, on the mean.
 
 If several pass, the one with the fewest windows missed is chosen. Earlier looks at other seeds do not count: the
 rule is for a single look at a fresh block of seeds (``aquatope evaluate --first-seed``).
