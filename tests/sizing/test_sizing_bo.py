@@ -37,7 +37,9 @@ def test_variants_by_name() -> None:
     assert Variant.parse("dag-trust-het").trend == "amdahl" and str(Variant.parse("dag-lean-het")) == "dag-lean-het"
     assert str(Variant.parse("dag-trust-het-pin-flat")) == "dag-trust-het-pin-flat"
     assert str(Variant.parse("dag-trust-het-pin-amdahl")) == "dag-trust-het"
-    for bad in ("dag-trust-het-flat", "e2e-trust-het-pin-flat", "dag-trust-het-pin-flat-x"):
+    assert str(Variant.parse("dag-trust-het-pin-amdahl-now")) == "dag-trust-het"
+    assert Variant.parse("dag-trust-het-pin-amdahl-known").look == "known"
+    for bad in ("dag-trust-het-flat", "e2e-trust-het-pin-flat", "dag-trust-het-pin-flat-x", "dag-trust-het-pin-end"):
         with pytest.raises(ValueError, match="unknown variant"):
             Variant.parse(bad)
     sizer = make_sizer("aquatope-bo:e2e-global", p)
@@ -324,3 +326,21 @@ def test_lean_centres_on_the_cheapest_probe_that_met_the_target_before_any_answe
     assert config_key(cheapest.config) != config_key(fastest.config)
     assert np.allclose(centres["dag-lean-het"], sizer.coords.to_x(cheapest.config))
     assert np.allclose(centres["dag-trust-het"], sizer.coords.to_x(fastest.config))
+
+
+def test_look_ahead_judges_proposals_with_the_margin_of_a_larger_pool_and_never_changes_the_rule() -> None:
+    """Look ``end`` (named variants, not the default): the margin the proposals are judged against is the rule's
+    two-level bootstrap over a pool of today's residuals plus the evaluations left; ``known`` a one-level one. Each
+    is at most today's margin; the answer (the shared rule's) is the same whatever the look."""
+    p = three_problem(budget=12)
+    margins, answers = {}, {}
+    for look in ("now", "end", "known"):
+        sizer = AquatopeBO(p, 0, variant=f"dag-trust-het-pin-amdahl-{look}", **FAST)
+        _drive(sizer, Measurer(Simulator(seed=0), p, k=10), 7)
+        noise = sizer.noise(judge_all(p, sizer.history))
+        assert noise is not None
+        margins[look] = float(np.quantile(noise.checks, 0.95))
+        answers[look] = sizer.best()
+    assert margins["known"] <= margins["end"] <= margins["now"] and margins["known"] < margins["now"]
+    assert answers["now"] is not None
+    assert all(config_key(a.config) == config_key(answers["now"].config) for a in answers.values() if a is not None)

@@ -130,12 +130,20 @@ def check_quantile(quantile: float, requests: int = VERIFY_REQUESTS, confidence:
     return float(brentq(lambda f: binom.sf(need - 1, requests, f) - confidence, quantile / 2, 1.0))
 
 
-def verification_quantiles(e: np.ndarray, q: float, n: int, rng: np.random.Generator) -> np.ndarray:
+def verification_quantiles(
+    e: np.ndarray, q: float, n: int, rng: np.random.Generator, pool: float | None = None
+) -> np.ndarray:
     """The ``q``-quantile of ``n`` values drawn from a resample of ``e`` (two-level bootstrap), once per draw of
-    :data:`BOOTSTRAP_DRAWS`. Only the resample's slots that the ``n`` draws hit are materialised: a slot drawn twice
-    gives the same value twice, which is what ties the draws to one resample."""
-    slots = rng.integers(e.size, size=(BOOTSTRAP_DRAWS, n))
-    keys = slots + e.size * np.arange(BOOTSTRAP_DRAWS)[:, None]
+    :data:`BOOTSTRAP_DRAWS`. The resample has ``e.size`` values, or ``pool``: the uncertainty about the noise shape
+    that a pool of that many residuals of the same shape would leave, none at all for ``math.inf`` (the ``n``
+    values drawn from ``e`` itself: a one-level bootstrap). ``pool`` is a sizer's look ahead at the rule's margin;
+    the rule itself always uses ``e.size``. Only the resample's slots that the ``n`` draws hit are materialised: a
+    slot drawn twice gives the same value twice, which is what ties the draws to one resample."""
+    if pool is not None and math.isinf(pool):
+        return np.quantile(e[rng.integers(e.size, size=(BOOTSTRAP_DRAWS, n))], q, axis=1)
+    size = e.size if pool is None else max(int(pool), 1)
+    slots = rng.integers(size, size=(BOOTSTRAP_DRAWS, n))
+    keys = slots + size * np.arange(BOOTSTRAP_DRAWS)[:, None]
     unique, inverse = np.unique(keys, return_inverse=True)
     values = e[rng.integers(e.size, size=unique.size)][inverse.reshape(slots.shape)]
     return np.quantile(values, q, axis=1)
@@ -158,8 +166,9 @@ def residuals(m: Measurement) -> np.ndarray:
     return x - (x.sum() - x) / (x.size - 1)
 
 
-def noise_model(measurements: Sequence[Measurement], quantile: float) -> NoiseModel | None:
-    """The pooled noise shape of ``measurements`` (None when none has two requests that did not fail)."""
+def noise_model(measurements: Sequence[Measurement], quantile: float, pool: float | None = None) -> NoiseModel | None:
+    """The pooled noise shape of ``measurements`` (None when none has two requests that did not fail); ``pool``
+    (:func:`verification_quantiles`) only for a sizer's look ahead, never for judging."""
     pooled = [r for m in measurements if (r := residuals(m)).size]
     if not pooled:
         return None
@@ -167,7 +176,7 @@ def noise_model(measurements: Sequence[Measurement], quantile: float) -> NoiseMo
     sd = float(e.std(ddof=1)) if e.size > 1 else 0.0
     tail = float(np.quantile(e, quantile))
     rng = np.random.default_rng(0)
-    checks = verification_quantiles(e, quantile, VERIFY_REQUESTS, rng) - tail
+    checks = verification_quantiles(e, quantile, VERIFY_REQUESTS, rng, pool) - tail
     return NoiseModel(tail, sd, int(e.size), quantile, checks, rng.standard_normal(BOOTSTRAP_DRAWS))
 
 
