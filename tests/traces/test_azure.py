@@ -24,6 +24,8 @@ def test_invitro_sample_directory() -> None:
     assert trace.counts[0, :5].tolist() == [14, 0, 0, 0, 0]
     assert trace.counts.sum(axis=1)[:5].tolist() == [2017, 11, 112, 14, 501]
     assert trace.triggers is None
+    assert trace.source == "aquatope/data/azure2019-sample-250"  # the same name in every install and checkout
+    assert load_trace(OFFICIAL).source == str(OFFICIAL)  # a trace outside the package keeps its path
     # durations are matched by hash, not by row order (durations.csv is ordered differently)
     assert trace.durations is not None and trace.memory is not None
     i = trace.function_ids.index("083a6af60313d47da4f35bc2f765630cc7e31432e3fcba8b0f895735f7fd556a")

@@ -189,6 +189,19 @@ def _stats(files: Sequence[DayFiles], keys: Sequence[Key]) -> tuple[DurationStat
     return durations, memory
 
 
+BUNDLED = Path(__file__).resolve().parent.parent / "data"
+"""Where the traces shipped with the package live."""
+
+
+def trace_name(path: Path) -> str:
+    """How results name a trace: a bundled one as ``aquatope/data/<name>`` (the same in every install and
+    checkout, where its absolute path names one machine's copy), any other as given."""
+    try:
+        return "aquatope/data/" + path.resolve().relative_to(BUNDLED).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def load_azure2019(path: str | Path) -> InvocationTrace:
     """Load an Azure 2019 trace from an invocations file or a (multi-day) directory; see module doc."""
     path = Path(path)
@@ -203,5 +216,5 @@ def load_azure2019(path: str | Path) -> InvocationTrace:
         triggers=merged.triggers,
         durations=durations,
         memory=memory,
-        source=str(path),
+        source=trace_name(path),
     )
