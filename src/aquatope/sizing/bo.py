@@ -53,8 +53,10 @@ seeds, ``bench/tune_bo_variants.py``):
   ``pool``) or ``known`` (the shape taken as known: a one-level bootstrap, the check's own chance only). A few rare
   slow requests among today's residuals make the rule's margin large while the pool is small (on a noisy
   video-processing training run, 0.80 in log after the design, 0.17 six evaluations later), and proposals judged
-  against it buy near-certain passes at several times the optimum's cost (session 38's test,
-  ``bench/results/look_ahead/``). The rule judging answers is unchanged.
+  against it buy near-certain passes at several times the optimum's cost. Session 38's test on fresh seeds
+  (``bench/results/look_ahead/``): ``known`` better by the rule written before it (pooled one-sided p 0.0246
+  against 0.025; a small effect, the paired mean log cost -0.002), to become the default in the next session with
+  every reported result re-run; ``end`` no difference shown. The rule judging answers is unchanged.
 
 Rules:
 
