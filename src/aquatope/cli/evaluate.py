@@ -21,11 +21,12 @@ from aquatope.experiments.systems import Budgets, parse_systems
 from aquatope.jsonio import OutputPlan
 from aquatope.scenarios import load_scenario
 from aquatope.traces import load_trace
+from aquatope.traces.azure import BUNDLED
 from aquatope.workflow.catalog import builtin_workflow_names
 
 console = Console()
 err = Console(stderr=True)
-DEFAULT_TRACE = str(Path(__file__).resolve().parent.parent / "data" / "azure2019-sample-250")
+DEFAULT_TRACE = str(BUNDLED / "azure2019-sample-250")
 OUTPUT_ROOM = 2**20
 """Bytes of room --out must have before a study starts: more than its largest file (a plot or a reduced study's
 runs.jsonl is tens of KiB), so a full disk is refused before hours of work, not after."""
