@@ -37,8 +37,9 @@ def test_variants_by_name() -> None:
     assert Variant.parse("dag-trust-het").trend == "amdahl" and str(Variant.parse("dag-lean-het")) == "dag-lean-het"
     assert str(Variant.parse("dag-trust-het-pin-flat")) == "dag-trust-het-pin-flat"
     assert str(Variant.parse("dag-trust-het-pin-amdahl")) == "dag-trust-het"
-    assert str(Variant.parse("dag-trust-het-pin-amdahl-now")) == "dag-trust-het"
-    assert Variant.parse("dag-trust-het-pin-amdahl-known").look == "known"
+    assert str(Variant.parse("dag-trust-het-pin-amdahl-known")) == "dag-trust-het"
+    assert str(Variant.parse("dag-trust-het-pin-amdahl-now")) == "dag-trust-het-pin-amdahl-now"
+    assert Variant.parse("dag-trust-het").look == "known"
     for bad in ("dag-trust-het-flat", "e2e-trust-het-pin-flat", "dag-trust-het-pin-flat-x", "dag-trust-het-pin-end"):
         with pytest.raises(ValueError, match="unknown variant"):
             Variant.parse(bad)

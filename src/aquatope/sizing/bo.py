@@ -47,16 +47,17 @@ seeds, ``bench/tune_bo_variants.py``):
 * trend ``amdahl`` (the stage and busy models' trend extrapolated to any CPU) or ``flat`` (no speed-up beyond the
   largest CPU measured of each function, :class:`~aquatope.sizing.gp.AmdahlGP`): it halves the model's optimism
   at its proposals and changes nothing in the answers (session 37's test on fresh seeds, ``bench/results/cpu_flat/``);
-* look ``now`` (proposals judged against the margin the rule would give with today's pooled residuals), ``end``
-  (against the margin of the pool the rule will have when the budget is spent: the shared rule's two-level
-  bootstrap resamples a pool of that many residuals of today's shape, :func:`~aquatope.sizing.answer.noise_model`'s
-  ``pool``) or ``known`` (the shape taken as known: a one-level bootstrap, the check's own chance only). A few rare
-  slow requests among today's residuals make the rule's margin large while the pool is small (on a noisy
-  video-processing training run, 0.80 in log after the design, 0.17 six evaluations later), and proposals judged
-  against it buy near-certain passes at several times the optimum's cost. Session 38's test on fresh seeds
+* look ``known`` (the default since session 39: proposals judged against a one-level bootstrap of today's pooled
+  residuals, the shape taken as known, the check's own chance only), ``now`` (the default until session 38:
+  against the margin the rule would give with today's pooled residuals) or ``end`` (against the margin of the pool
+  the rule will have when the budget is spent: the shared rule's two-level bootstrap resamples a pool of that many
+  residuals of today's shape, :func:`~aquatope.sizing.answer.noise_model`'s ``pool``). A few rare slow requests
+  among today's residuals make the rule's margin large while the pool is small (on a noisy video-processing
+  training run, 0.80 in log after the design, 0.17 six evaluations later), and proposals judged against it buy
+  near-certain passes at several times the optimum's cost. Session 38's test on fresh seeds
   (``bench/results/look_ahead/``): ``end`` no difference shown; ``known`` better by the rule written before it
-  (pooled one-sided p 0.0246 against 0.025; a small effect, paired mean log cost -0.002), to become the default in
-  the next session with every reported result re-run. The rule judging answers is unchanged.
+  (pooled one-sided p 0.0246 against 0.025; a small effect, paired mean log cost -0.002). The rule judging answers
+  is unchanged.
 
 Rules:
 
@@ -128,7 +129,7 @@ class Variant:
     noise: str = "het"
     memory: str = "pin"
     trend: str = "amdahl"
-    look: str = "now"
+    look: str = "known"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -146,7 +147,7 @@ class Variant:
 
     def __str__(self) -> str:
         tail = [self.memory, self.trend, self.look]
-        while tail and tail[-1] == ("pin", "amdahl", "now")[len(tail) - 1]:
+        while tail and tail[-1] == ("pin", "amdahl", "known")[len(tail) - 1]:
             tail.pop()
         return "-".join([self.surrogate, self.region, self.noise, *tail])
 
