@@ -151,8 +151,7 @@ def one_run(task: dict[str, Any]) -> dict[str, Any]:
     warnings.simplefilter("ignore")
     p = problem_for(task["workflow"], task["budget"], task["seed"], task["load"])
     t0 = time.perf_counter()
-    offset = task.get("sizer_seed_offset", 0)
-    sizer_seed = None if not offset else task["seed"] + SIZER_SEED_STEP * offset
+    sizer_seed = sizer_seed_for(task["seed"], task.get("sizer_seed_offset", 0))
     result = tune(p, task["method"], task["k"], start=task["start"], scenario=task["scenario"], sizer_seed=sizer_seed)
     wall = time.perf_counter() - t0
     opt = task["oracle_cost"]
@@ -185,6 +184,11 @@ RUN_KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "l
 """The fields that name one run (what resuming matches on; rows without ``sizer_seed_offset`` have 0)."""
 SIZER_SEED_STEP = 1000
 """``--sizer-seed-offset N`` seeds the sizer with ``seed + 1000 N`` (away from every measurement seed used here)."""
+
+
+def sizer_seed_for(seed: int, offset: int) -> int | None:
+    """The sizer's own seed for measurement seed ``seed`` at ``--sizer-seed-offset`` ``offset`` (None: the seed)."""
+    return None if not offset else seed + SIZER_SEED_STEP * offset
 
 
 def key(r: dict[str, Any]) -> tuple[Any, ...]:

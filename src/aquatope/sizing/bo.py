@@ -147,7 +147,8 @@ class Variant:
 
     def __str__(self) -> str:
         tail = [self.memory, self.trend, self.look]
-        while tail and tail[-1] == ("pin", "amdahl", "known")[len(tail) - 1]:
+        defaults = [f.default for f in dataclasses.fields(self)[-len(tail) :]]  # the optional fields' defaults
+        while tail and tail[-1] == defaults[len(tail) - 1]:
             tail.pop()
         return "-".join([self.surrogate, self.region, self.noise, *tail])
 
