@@ -30,7 +30,7 @@ with the same ``--out`` skips them (resume). Oracles are cached next to it (``tu
 
     python bench/tune_eval.py [--seeds 5] [--first-seed 0] [--scenarios calm,noisy] [--workflows a,b]
         [--methods aquatope-bo,aquatope-design,...] [--budget 20] [--k 20] [--start design] [--load RPS:POOL]
-        [--jobs 2] [--out bench/results/tune_eval.jsonl] [--sizer-seed-offset N]
+        [--jobs 2] [--out bench/results/tune_eval.jsonl] [--sizer-seed-offset N] [--rule pooled]
 
 About 2 minutes of CPU per (scenario, workflow, seed) for the default six methods on an idle core.
 """
@@ -67,7 +67,7 @@ from aquatope.experiments.tuning import (
 )
 from aquatope.resources import ResourceConfig
 from aquatope.sizing.answer import check_quantile
-from aquatope.sizing.base import SizingProblem, WorkflowConfig
+from aquatope.sizing.base import ANSWER_RULES, SizingProblem, WorkflowConfig
 from aquatope.sizing.exhaustive import exhaustive_search
 from aquatope.sizing.load import LoadProfile
 from aquatope.workflow import load_workflow
@@ -76,14 +76,14 @@ WORKFLOWS = ("ml-pipeline", "video-processing", "social-network", "chatbot", "ma
 METHODS = ("aquatope-bo", "aquatope-design", "cherrypick", "powertune-qos", "model-based", "random")
 
 
-def problem_for(workflow: str, budget: int, seed: int, load: str | None) -> SizingProblem:
+def problem_for(workflow: str, budget: int, seed: int, load: str | None, rule: str = "pooled") -> SizingProblem:
     """sebs-media is sized in Lambda's coupled space (its measurements are SeBS's Lambda runs), the rest decoupled."""
     space = "coupled" if workflow == "sebs-media" else "decoupled"
     profile = None
     if load:
         rps, _, pool = load.partition(":")
         profile = LoadProfile(float(rps), pool or "keepalive:600")
-    return make_problem(load_workflow(workflow), space, budget, seed, profile)
+    return dataclasses.replace(make_problem(load_workflow(workflow), space, budget, seed, profile), rule=rule)
 
 
 def at_check_quantile(p: SizingProblem) -> SizingProblem:
@@ -149,7 +149,7 @@ def rescore(r: dict[str, Any], opt: float) -> dict[str, Any]:
 def one_run(task: dict[str, Any]) -> dict[str, Any]:
     """One (scenario, workflow, method, seed) run, scored (module docstring)."""
     warnings.simplefilter("ignore")
-    p = problem_for(task["workflow"], task["budget"], task["seed"], task["load"])
+    p = problem_for(task["workflow"], task["budget"], task["seed"], task["load"], task.get("rule", "pooled"))
     t0 = time.perf_counter()
     sizer_seed = sizer_seed_for(task["seed"], task.get("sizer_seed_offset", 0))
     result = tune(p, task["method"], task["k"], start=task["start"], scenario=task["scenario"], sizer_seed=sizer_seed)
@@ -180,7 +180,9 @@ def load_done(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-RUN_KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "load", "sizer_seed_offset")
+RUN_KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "load", "sizer_seed_offset", "rule")
+DEFAULTS = {"sizer_seed_offset": 0, "rule": "pooled"}
+"""Run keys a row may lack: it ran with these (rows written before they existed, and default runs)."""
 """The fields that name one run (what resuming matches on; rows without ``sizer_seed_offset`` have 0)."""
 SIZER_SEED_STEP = 1000
 """``--sizer-seed-offset N`` seeds the sizer with ``seed + 1000 N`` (away from every measurement seed used here)."""
@@ -192,7 +194,7 @@ def sizer_seed_for(seed: int, offset: int) -> int | None:
 
 
 def key(r: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(r.get(k, 0) if k == "sizer_seed_offset" else r[k] for k in RUN_KEYS)
+    return tuple(r.get(k, DEFAULTS[k]) if k in DEFAULTS else r[k] for k in RUN_KEYS)
 
 
 def oracles(args: argparse.Namespace, cache: Path) -> dict[str, dict[str, Any]]:
@@ -238,6 +240,8 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                              start=args.start, load=args.load, oracle_cost=known[f"{scenario}/{wf}/{args.load}"]["cost"])  # fmt: skip
                     if args.sizer_seed_offset:
                         t["sizer_seed_offset"] = args.sizer_seed_offset
+                    if args.rule != DEFAULTS["rule"]:
+                        t["rule"] = args.rule
                     if key(t) not in have:
                         tasks.append(t)
     print(f"{len(done)} runs done, {len(tasks)} to run with {args.jobs} jobs", flush=True)
@@ -254,7 +258,7 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                   f"({r['wall_s']:.0f} s)", flush=True)  # fmt: skip
     wanted = {(s, w, m, sd) for s in args.scenarios for w in args.workflows for m in args.methods for sd in args.seeds}
     runs = [r for r in done if (r["scenario"], r["workflow"], r["method"], r["seed"]) in wanted and key(r)[4:] ==
-            (args.budget, args.k, args.start, args.load, args.sizer_seed_offset)]  # fmt: skip
+            (args.budget, args.k, args.start, args.load, args.sizer_seed_offset, args.rule)]  # fmt: skip
     for r in runs:
         check = known[f"{r['scenario']}/{r['workflow']}/{r['load']}"]["check_cost"]
         # no configuration passes the check 95% of the time (noisy trip-booking): no check optimum to compare with
@@ -381,6 +385,8 @@ def parse(argv: list[str] | None = None, methods: tuple[str, ...] = METHODS, fir
     parser.add_argument("--out", default="bench/results/tune_eval.jsonl")
     parser.add_argument("--sizer-seed-offset", type=int, default=0,
                         help="N > 0: seed each sizer with seed + 1000 N, measurements unchanged (the sizer's own luck)")  # fmt: skip
+    parser.add_argument("--rule", default=DEFAULTS["rule"], choices=ANSWER_RULES,
+                        help="the shared answer rule's noise model, for every method (default pooled)")  # fmt: skip
     args = parser.parse_args(argv)
     args.scenarios = args.scenarios.split(",")
     args.workflows = args.workflows.split(",")

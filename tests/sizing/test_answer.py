@@ -189,3 +189,37 @@ def test_stragglers_in_repeats_are_not_taken_for_a_spread_between_evaluations() 
         ]
         taus.append(between_evaluations(groups, robust_spread([m for ms in groups for m in ms])))
     assert max(taus) < 0.05, taus
+
+
+def test_evident_tau_is_zero_for_one_agreeing_pair_and_kept_when_placements_differ() -> None:
+    """The candidate ``evident-tau``: with one pair of repeats and no spread between evaluations, the moment
+    estimate is positive in about a third of trials (each one inflating every margin) and the evident one in about
+    one in twenty; where placements do differ (a log shift of sd 0.08 over six configurations measured three times)
+    both find it."""
+    from aquatope.sizing.answer import between_evaluations
+
+    positive, evident = 0, 0
+    for trial in range(60):
+        pair = [[measurement(1.0, 400.0, seed=1000 + 2 * trial + j) for j in range(2)]]
+        positive += between_evaluations(pair, 0.1) > 0
+        evident += between_evaluations(pair, 0.1, evident=True) > 0
+    assert 10 <= positive <= 32 and evident <= 8, (positive, evident)
+    rng = np.random.default_rng(8)
+    cpus = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    shifted = [
+        [measurement(c, 400.0, seed=10 * i + j, factor=float(np.exp(rng.normal(0.0, 0.08)))) for j in range(3)]
+        for i, c in enumerate(cpus)
+    ]
+    assert between_evaluations(shifted, 0.1, evident=True) == between_evaluations(shifted, 0.1) > 0.04
+
+
+def test_the_rule_is_the_problems_and_one_level_judges_with_a_narrower_allowance() -> None:
+    """``SizingProblem.rule`` picks the noise model for every sizer's judgement; ``one-level`` takes the pooled
+    shape as known, so on the same history a configuration's judged percentile is lower; unknown names fail."""
+    ms = [measurement(1.0 + 0.5 * i, 400.0, seed=i) for i in range(4)]
+    key = config_key(ms[0].config)
+    pooled = judge_all(P, history(*ms))[key]
+    known = judge_all(dataclasses.replace(P, rule="one-level"), history(*ms))[key]
+    assert known.loc == pooled.loc and known.upper_ms < pooled.upper_ms
+    with pytest.raises(ValueError, match="unknown answer rule"):
+        dataclasses.replace(P, rule="lenient")

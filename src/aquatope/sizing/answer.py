@@ -36,7 +36,8 @@ bootstrap gives 0.147-0.159, and answers judged with it failed a fresh 200-reque
 (``tests/sizing/test_answer.py`` has a case with a 4% slow cluster: 77% of fresh checks passed with the normal
 margin, 93.5% with this one). For normal noise the two agree. The rule still assumes one noise shape per workflow;
 where the tail differs between configurations (SeBS's distributions per memory size) the pooled tail is too light
-for some of them.
+for some of them. Two other noise models are candidates under test (``SizingProblem.rule``,
+:data:`~aquatope.sizing.base.ANSWER_RULES`): ``evident-tau`` and ``one-level``.
 ``c`` meets the QoS when ``exp(upper(c)) <= target`` and none of its requests failed. The answer is the
 configuration that meets it with the lowest objective (:meth:`SizingProblem.objective_usd`, averaged over its
 measurements), as its latest kept measurement; None when nothing does.
@@ -241,14 +242,25 @@ def judge_all(problem: SizingProblem, history: History) -> dict[ConfigKey, Judge
     spread = robust_spread(history.items)
     flags = {key: disturbed(ms, spread) for key, ms in groups.items()}
     clean = [m for key, ms in groups.items() for m, bad in zip(ms, flags[key], strict=True) if not bad]
-    noise = noise_model(clean, problem.quantile)
+    noise = noise_model(clean, problem.quantile, rule_pool(problem))
     if noise is not None:
         kept = [[m for m, bad in zip(ms, flags[key], strict=True) if not bad] for key, ms in groups.items()]
-        noise = dataclasses.replace(noise, tau=between_evaluations(kept, spread))
+        noise = dataclasses.replace(noise, tau=between_evaluations(kept, spread, evident=rule_evident(problem)))
     return {key: _judge(problem, ms, flags[key], noise) for key, ms in groups.items()}
 
 
-def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float) -> float:
+def rule_pool(problem: SizingProblem) -> float | None:
+    """The pool of :func:`noise_model` that ``problem``'s rule judges with: None (two-level) but for the
+    candidate ``one-level`` (``math.inf``: the pooled shape taken as known)."""
+    return math.inf if problem.rule == "one-level" else None
+
+
+def rule_evident(problem: SizingProblem) -> bool:
+    """Whether ``problem``'s rule counts ``tau`` only where it is evident (the candidate ``evident-tau``)."""
+    return problem.rule == "evident-tau"
+
+
+def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float, evident: bool = False) -> float:
     """The spread ``tau`` (log) of a configuration's latency from one evaluation to the next beyond its requests'
     noise, from the configurations measured more than once (DerSimonian-Laird moments: 0 when repeats agree within
     noise, as they do on a staging world of one placement; more on a live cluster, where each evaluation lands on
@@ -258,7 +270,9 @@ def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float) 
     in a heavy tail moves the mean of 20 requests by several of the standard errors that normal theory gives it
     (in ``noisy``, a repeat whose two slowest requests were 2-3x slower moved the mean by 3.2 of them and gave
     tau 0.11, doubling every configuration's margin, while the two medians agreed). Failed and one-request
-    measurements are skipped."""
+    measurements are skipped. ``evident`` (the rule ``evident-tau``): 0 unless the repeats' heterogeneity is shown
+    at the rule's confidence, Cochran's Q above its chi-square quantile :data:`ANSWER_CONFIDENCE` (with no spread
+    beyond noise, one pair of repeats makes the moment estimate positive about a third of the time)."""
     if not spread > 0:  # no spread within requests (e.g. a deterministic platform): nothing to compare against
         return 0.0
     q = df = c = 0.0
@@ -274,6 +288,11 @@ def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float) 
         q += float(np.sum(w * (x - centre) ** 2))
         df += len(xs) - 1
         c += float(w.sum() - np.sum(w**2) / w.sum())
+    if evident and df > 0:
+        from scipy.stats import chi2
+
+        if q <= float(chi2.ppf(ANSWER_CONFIDENCE, df)):
+            return 0.0
     return math.sqrt(max(0.0, (q - df) / c)) if c > 0 else 0.0
 
 

@@ -10,6 +10,7 @@ evaluation records where it came from (:data:`SOURCES`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,14 @@ def config_to_dict(config: Mapping[str, ResourceConfig]) -> dict[str, dict[str, 
     return {name: c.to_dict() for name, c in config.items()}
 
 
+ANSWER_RULES = ("pooled", "evident-tau", "one-level")
+"""The noise models the shared answer rule can judge with (:mod:`aquatope.sizing.answer`): ``pooled``, the default
+(the between-evaluation spread ``tau`` by moments from any repeat, the check allowance from a two-level bootstrap);
+``evident-tau`` (``tau`` counted only where the repeats' spread beyond noise is shown at the rule's confidence);
+``one-level`` (the check allowance from a one-level bootstrap: the pooled shape taken as known). The two others
+are candidates under test (``bench/results/rule_noise/README.md``)."""
+
+
 @dataclass(frozen=True)
 class SizingProblem:
     """Find per-function configurations of ``workflow`` in ``space`` that meet its QoS at the least cost.
@@ -61,6 +70,12 @@ class SizingProblem:
     budget: int = 40
     seed: int = 0
     load: LoadProfile | None = None
+    rule: str = "pooled"
+    """The shared answer rule's noise model, one of :data:`ANSWER_RULES` (:mod:`aquatope.sizing.answer`)."""
+
+    def __post_init__(self) -> None:
+        if self.rule not in ANSWER_RULES:
+            raise ValueError(f"unknown answer rule {self.rule!r}; one of {', '.join(ANSWER_RULES)}")
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -101,7 +116,7 @@ class SizingProblem:
         return objective_usd(self, m)
 
     def with_seed(self, seed: int) -> SizingProblem:
-        return SizingProblem(self.workflow, self.space, self.pricing, self.budget, seed, self.load)
+        return dataclasses.replace(self, seed=seed)
 
 
 @dataclass(frozen=True)

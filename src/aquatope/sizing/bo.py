@@ -93,6 +93,8 @@ from aquatope.sizing.answer import (
     noise_model,
     residuals,
     robust_spread,
+    rule_evident,
+    rule_pool,
 )
 from aquatope.sizing.base import ConfigKey, Measurement, SizingProblem, WorkflowConfig, config_key
 from aquatope.sizing.bo_models import (
@@ -286,8 +288,8 @@ class AquatopeBO(BaseSizer):
         budget is spent (the evaluations left, each adding its requests' residuals), not of today's; with
         ``known``, none (a one-level bootstrap: the check's own chance only)."""
         data = self._training()
-        pool: float | None = None
-        if self.variant.look == "end":  # the residuals the rule will pool once the budget is spent
+        pool = rule_pool(self.problem)  # look ``now``: as the rule judges
+        if self.variant.look == "end" and pool is None:  # the residuals the rule will pool once the budget is spent
             left = max(self.problem.budget - len(self.history), 0) * (self.history.items[-1].k if self.history else 0)
             pool = sum(residuals(m).size for m in data) + left
         elif self.variant.look == "known":  # the shape taken as known: only the check's own chance
@@ -296,7 +298,8 @@ class AquatopeBO(BaseSizer):
         if noise is None:
             return None
         kept = [j.kept for j in judged.values()]
-        return dataclasses.replace(noise, tau=between_evaluations(kept, robust_spread(self.history.items)))
+        tau = between_evaluations(kept, robust_spread(self.history.items), evident=rule_evident(self.problem))
+        return dataclasses.replace(noise, tau=tau)
 
     def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
         if self.variant.region in ("trust", "lean"):
