@@ -36,7 +36,7 @@ bootstrap gives 0.147-0.159, and answers judged with it failed a fresh 200-reque
 (``tests/sizing/test_answer.py`` has a case with a 4% slow cluster: 77% of fresh checks passed with the normal
 margin, 93.5% with this one). For normal noise the two agree. The rule still assumes one noise shape per workflow;
 where the tail differs between configurations (SeBS's distributions per memory size) the pooled tail is too light
-for some of them. Two other noise models are candidates under test (``SizingProblem.rule``,
+for some of them. Two other noise models were tested and not adopted (``SizingProblem.rule``,
 :data:`~aquatope.sizing.base.ANSWER_RULES`): ``evident-tau`` and ``one-level``.
 ``c`` meets the QoS when ``exp(upper(c)) <= target`` and none of its requests failed. The answer is the
 configuration that meets it with the lowest objective (:meth:`SizingProblem.objective_usd`, averaged over its
@@ -250,13 +250,13 @@ def judge_all(problem: SizingProblem, history: History) -> dict[ConfigKey, Judge
 
 
 def rule_pool(problem: SizingProblem) -> float | None:
-    """The pool of :func:`noise_model` that ``problem``'s rule judges with: None (two-level) but for the
-    candidate ``one-level`` (``math.inf``: the pooled shape taken as known)."""
+    """The pool of :func:`noise_model` that ``problem``'s rule judges with: None (two-level) but for the rule
+    ``one-level`` (``math.inf``: the pooled shape taken as known; tested, not adopted)."""
     return math.inf if problem.rule == "one-level" else None
 
 
 def rule_evident(problem: SizingProblem) -> bool:
-    """Whether ``problem``'s rule counts ``tau`` only where it is evident (the candidate ``evident-tau``)."""
+    """Whether ``problem``'s rule counts ``tau`` only where it is evident (``evident-tau``; tested, not adopted)."""
     return problem.rule == "evident-tau"
 
 

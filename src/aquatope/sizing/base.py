@@ -51,7 +51,9 @@ ANSWER_RULES = ("pooled", "evident-tau", "one-level")
 (the between-evaluation spread ``tau`` by moments from any repeat, the check allowance from a two-level bootstrap);
 ``evident-tau`` (``tau`` counted only where the repeats' spread beyond noise is shown at the rule's confidence);
 ``one-level`` (the check allowance from a one-level bootstrap: the pooled shape taken as known). The two others
-are candidates under test (``bench/results/rule_noise/README.md``)."""
+were tested and not adopted (session 40, ``bench/results/rule_noise/README.md``: ``evident-tau`` made no difference
+in cost; ``one-level`` was cheaper and its answers passed the fresh check less often than the rule aims at); they
+stay to reproduce that test."""
 
 
 @dataclass(frozen=True)
