@@ -15,7 +15,7 @@ accepts it later or never; the rule's pooled noise shape would differ a little w
 where the reach sizer gets there and aquatope-bo does not is a search loss. The summary crosses the two per scenario
 and workflow (aquatope-bo's rows from ``--runs``, ``bench/tune_eval.py``'s output).
 
-    python bench/tune_reach.py [--seeds 5] [--scenarios calm,noisy] [--workflows a,b] [--jobs 2]
+    python bench/tune_reach.py [--seeds 5] [--first-seed 0] [--scenarios calm,noisy] [--workflows a,b] [--jobs 2]
         [--runs bench/results/tune_eval.jsonl] [--out bench/results/tune_reach.jsonl]
 
 About 15 minutes on 2 cores (the headroom searches: 6 oracle runs per scenario and workflow; then 70 short runs).
@@ -155,6 +155,7 @@ def summarize(rows: list[dict[str, Any]], bo: dict[tuple[str, str, int], dict[st
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--scenarios", default="calm,noisy")
     ap.add_argument("--workflows", default=",".join(WORKFLOWS))
     ap.add_argument("--budget", type=int, default=20)
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="bench/results/tune_reach.jsonl")
     args = ap.parse_args(argv)
     out, runs = Path(args.out), Path(args.runs)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     out.parent.mkdir(parents=True, exist_ok=True)
     oracles = json.loads(runs.with_suffix(".oracles.json").read_text())
     cache = out.with_suffix(".headroom.json")
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     tasks = [
         dict(scenario=s, workflow=w, seed=seed, budget=args.budget, k=args.k, oracle_cost=oracles[f"{s}/{w}/None"]["cost"],
              headroom=rooms[f"{s}/{w}"], target=rooms[f"{s}/{w}"]["config"])
-        for s, w in pairs for seed in range(args.seeds)
+        for s, w in pairs for seed in seeds
         if rooms[f"{s}/{w}"]["config"] is not None and (s, w, seed, args.budget, args.k) not in have
     ]  # fmt: skip
     print(f"{len(done)} reach runs done, {len(tasks)} to run", flush=True)
@@ -193,10 +195,11 @@ def main(argv: list[str] | None = None) -> None:
             sink.write(json.dumps(r) + "\n")
             sink.flush()
             done.append(r)
-    rows = [r for r in done if (r["scenario"], r["workflow"]) in pairs and r["seed"] < args.seeds
+    rows = [r for r in done if (r["scenario"], r["workflow"]) in pairs and r["seed"] in seeds
             and (r["budget"], r["k"]) == (args.budget, args.k)]  # fmt: skip
     bo = {(r["scenario"], r["workflow"], r["seed"]): r for r in load_done(runs)
           if r["method"] == "aquatope-bo" and r["start"] == "design" and r["load"] is None
+          and r.get("sizer_seed_offset", 0) == 0 and r.get("rule", "pooled") == "pooled"
           and (r["budget"], r["k"]) == (args.budget, args.k)}  # fmt: skip
     summarize(rows, bo)
 
