@@ -76,14 +76,15 @@ WORKFLOWS = ("ml-pipeline", "video-processing", "social-network", "chatbot", "ma
 METHODS = ("aquatope-bo", "aquatope-design", "cherrypick", "powertune-qos", "model-based", "random")
 
 
-def problem_for(workflow: str, budget: int, seed: int, load: str | None, rule: str = "pooled") -> SizingProblem:
+def problem_for(workflow: str, budget: int, seed: int, load: str | None, rule: str | None = None) -> SizingProblem:
     """sebs-media is sized in Lambda's coupled space (its measurements are SeBS's Lambda runs), the rest decoupled."""
     space = "coupled" if workflow == "sebs-media" else "decoupled"
     profile = None
     if load:
         rps, _, pool = load.partition(":")
         profile = LoadProfile(float(rps), pool or "keepalive:600")
-    return dataclasses.replace(make_problem(load_workflow(workflow), space, budget, seed, profile), rule=rule)
+    problem = make_problem(load_workflow(workflow), space, budget, seed, profile)
+    return problem if rule is None else dataclasses.replace(problem, rule=rule)
 
 
 def at_check_quantile(p: SizingProblem) -> SizingProblem:
@@ -149,7 +150,7 @@ def rescore(r: dict[str, Any], opt: float) -> dict[str, Any]:
 def one_run(task: dict[str, Any]) -> dict[str, Any]:
     """One (scenario, workflow, method, seed) run, scored (module docstring)."""
     warnings.simplefilter("ignore")
-    p = problem_for(task["workflow"], task["budget"], task["seed"], task["load"], task.get("rule", "pooled"))
+    p = problem_for(task["workflow"], task["budget"], task["seed"], task["load"], task.get("rule"))
     t0 = time.perf_counter()
     sizer_seed = sizer_seed_for(task["seed"], task.get("sizer_seed_offset", 0))
     result = tune(p, task["method"], task["k"], start=task["start"], scenario=task["scenario"], sizer_seed=sizer_seed)
@@ -181,9 +182,9 @@ def load_done(path: Path) -> list[dict[str, Any]]:
 
 
 RUN_KEYS = ("scenario", "workflow", "method", "seed", "budget", "k", "start", "load", "sizer_seed_offset", "rule")
+"""The fields that name one run (what resuming matches on)."""
 DEFAULTS = {"sizer_seed_offset": 0, "rule": "pooled"}
 """Run keys a row may lack: it ran with these (rows written before they existed, and default runs)."""
-"""The fields that name one run (what resuming matches on; rows without ``sizer_seed_offset`` have 0)."""
 SIZER_SEED_STEP = 1000
 """``--sizer-seed-offset N`` seeds the sizer with ``seed + 1000 N`` (away from every measurement seed used here)."""
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tune_eval import TRUTH, WITHIN, WORKFLOWS, as_config, as_lists, load_done, on_target, problem_for
+from tune_eval import DEFAULTS, TRUTH, WITHIN, WORKFLOWS, as_config, as_lists, load_done, on_target, problem_for
 
 from aquatope.experiments.tuning import (
     first_within,
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             and (r["budget"], r["k"]) == (args.budget, args.k)]  # fmt: skip
     bo = {(r["scenario"], r["workflow"], r["seed"]): r for r in load_done(runs)
           if r["method"] == "aquatope-bo" and r["start"] == "design" and r["load"] is None
-          and r.get("sizer_seed_offset", 0) == 0 and r.get("rule", "pooled") == "pooled"
+          and r.get("sizer_seed_offset", 0) == 0 and r.get("rule", DEFAULTS["rule"]) == DEFAULTS["rule"]
           and (r["budget"], r["k"]) == (args.budget, args.k)}  # fmt: skip
     summarize(rows, bo)
 

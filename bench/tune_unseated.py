@@ -51,7 +51,7 @@ def _passed(row: dict[str, Any], config: dict[str, list[float]], checks: int) ->
 def one_run(task: tuple[dict[str, Any], int]) -> dict[str, Any]:
     warnings.simplefilter("ignore")
     row, checks = task
-    p = problem_for(row["workflow"], row["budget"], row["seed"], row["load"], row.get("rule", "pooled"))
+    p = problem_for(row["workflow"], row["budget"], row["seed"], row["load"], row.get("rule"))
     offset = row.get("sizer_seed_offset", 0)
     method = row["method"]
     result = tune(p, method, row["k"], start=row["start"], scenario=row["scenario"],

@@ -209,9 +209,7 @@ class OracleResizer:
         if target_factor != 1.0:
             tighter = QoS(wf.qos.latency_ms * target_factor, wf.qos.percentile)
             wf = dataclasses.replace(wf, qos=tighter)
-        self.problem = SizingProblem(
-            wf, problem.space, problem.pricing, problem.budget, problem.seed, problem.load, problem.rule
-        )
+        self.problem = dataclasses.replace(problem, workflow=wf)
         self.budgets = budgets
         self.target_factor = target_factor
         self.world = world
@@ -292,7 +290,7 @@ class MeasurementPlace:
         p = self.problem
         deploy = not self._deployed
         self._deployed = True
-        return self.live, SizingProblem(self.shadow, p.space, p.pricing, p.budget, p.seed, p.load, p.rule), deploy
+        return self.live, dataclasses.replace(p, workflow=self.shadow), deploy
 
     def cost(self, platform: Platform) -> float:
         """The cost of this attempt's measurements: everything on a staging simulator; on the live platform the

@@ -245,7 +245,7 @@ def judge_all(problem: SizingProblem, history: History) -> dict[ConfigKey, Judge
     noise = noise_model(clean, problem.quantile, rule_pool(problem))
     if noise is not None:
         kept = [[m for m, bad in zip(ms, flags[key], strict=True) if not bad] for key, ms in groups.items()]
-        noise = dataclasses.replace(noise, tau=between_evaluations(kept, spread, evident=rule_evident(problem)))
+        noise = dataclasses.replace(noise, tau=rule_tau(problem, kept, spread))
     return {key: _judge(problem, ms, flags[key], noise) for key, ms in groups.items()}
 
 
@@ -255,9 +255,10 @@ def rule_pool(problem: SizingProblem) -> float | None:
     return math.inf if problem.rule == "one-level" else None
 
 
-def rule_evident(problem: SizingProblem) -> bool:
-    """Whether ``problem``'s rule counts ``tau`` only where it is evident (``evident-tau``; tested, not adopted)."""
-    return problem.rule == "evident-tau"
+def rule_tau(problem: SizingProblem, groups: Sequence[Sequence[Measurement]], spread: float) -> float:
+    """The between-evaluation spread ``problem``'s rule judges with (:func:`between_evaluations`; only where it is
+    evident for the rule ``evident-tau``, tested, not adopted)."""
+    return between_evaluations(groups, spread, evident=problem.rule == "evident-tau")
 
 
 def between_evaluations(groups: Sequence[Sequence[Measurement]], spread: float, evident: bool = False) -> float:

@@ -88,13 +88,12 @@ from aquatope.sizing.answer import (
     DISPUTE_Z,
     Judgement,
     NoiseModel,
-    between_evaluations,
     judge_all,
     noise_model,
     residuals,
     robust_spread,
-    rule_evident,
     rule_pool,
+    rule_tau,
 )
 from aquatope.sizing.base import ConfigKey, Measurement, SizingProblem, WorkflowConfig, config_key
 from aquatope.sizing.bo_models import (
@@ -298,8 +297,7 @@ class AquatopeBO(BaseSizer):
         if noise is None:
             return None
         kept = [j.kept for j in judged.values()]
-        tau = between_evaluations(kept, robust_spread(self.history.items), evident=rule_evident(self.problem))
-        return dataclasses.replace(noise, tau=tau)
+        return dataclasses.replace(noise, tau=rule_tau(self.problem, kept, robust_spread(self.history.items)))
 
     def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
         if self.variant.region in ("trust", "lean"):
