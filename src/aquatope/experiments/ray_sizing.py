@@ -7,6 +7,7 @@ every measurement is counted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -132,7 +133,7 @@ class RayResizer:
         try:
             wf = self.problem.workflow
             space = ray_space(staging, "decoupled", wf)
-            problem = SizingProblem(wf, space, self.problem.pricing, self.problem.budget, self.seed + attempt)
+            problem = dataclasses.replace(self.problem, space=space, seed=self.seed + attempt)
             result = tune_on_ray(problem, self.method, staging, self.budgets.samples_per_config, None)
             cost = measurement_cost_usd(staging.container_records(), problem.pricing)
         finally:

@@ -259,7 +259,7 @@ def _run_at(
     workload, world, live = settled_world(spec, inputs, sizing_cache)
     wf = workload.workflow
     problem = make_problem(wf, "decoupled", inputs.budgets.tuning_budget, seed)
-    problem = SizingProblem(wf, problem.space, world.config.prices, problem.budget, seed, load_profile(workload, pool))
+    problem = dataclasses.replace(problem, pricing=world.config.prices, load=load_profile(workload, pool))
     resizer, live = tuned(spec, system, factor, inputs, sizing_cache, world, live, problem)
     if forecaster is None and system.forecaster is not None:
         forecaster = make_system_forecaster(system, inputs.budgets, seed)
