@@ -180,52 +180,6 @@ def test_without_an_answer_a_candidate_nearly_as_sure_to_pass_at_a_third_of_the_
     assert acq[0] > acq[1]
 
 
-def test_probe_measures_the_saving_against_the_cheapest_probe_that_met_the_target_and_else_repeats_it() -> None:
-    """Region ``probe`` (a named variant, not the default), no answer yet: a candidate dearer than the cheapest
-    configuration whose measurements met the target is worth nothing however sure it is to pass, a cheaper one that
-    may pass is worth its saving; where nothing cheaper can pass, the probe itself is measured again. The default
-    (``trust``) still prices the saving against the space's largest configuration."""
-    from aquatope.resources import ResourceConfig
-    from aquatope.sizing.answer import NoiseModel
-
-    p = three_problem(budget=12)
-    noise = NoiseModel(0.0, 0.1, 100, 0.95, np.zeros(1000), np.zeros(1000))
-    ok, slow = np.log(p.qos_ms) - 1.0, np.log(p.qos_ms) + 1.0
-    acq, anchor = {}, None
-    for variant in ("dag-probe-het", "dag-trust-het"):  # the same design, so the same probe
-        sizer = AquatopeBO(p, 0, variant=variant, **FAST)
-        _drive(sizer, Measurer(Simulator(seed=0), p, k=10), 7)  # the starting design
-        sizer.best = lambda: None  # type: ignore[method-assign]  # as if the rule had accepted nothing yet
-        probe = sizer._probe(judge_all(p, sizer.history))
-        assert (probe is None) == (variant == "dag-trust-het")
-        anchor = probe or anchor
-        ref = np.log(anchor.objective_usd)
-        cpu = max(r.cpu for r in anchor.config.values())
-        cheap = {f: ResourceConfig(cpu / 4, 512) for f in p.functions}
-        dear = {f: ResourceConfig(cpu / 2, 512) for f in p.functions}  # dearer by the table, not by its size
-        top = max(sizer.coords.from_x(np.ones(p.dims))[f].cpu for f in p.functions)
-        configs = [dict(anchor.config), cheap, dear]
-        maybe = np.array([ok] * 5 + [slow] * 5)
-        table = {
-            cpu: (np.array([ok]), ref),
-            cpu / 4: (maybe, ref - 0.5),
-            cpu / 2: (np.array([ok]), ref + 0.5),
-            top: (np.array([ok]), ref + 3.0),
-        }
-        rng = np.random.default_rng(0)
-        unseen = (np.zeros(3), np.zeros(3), 10)
-        acq[variant] = sizer._acquisition(_Draws(table), noise, configs, sizer.coords.many(configs), *unseen, rng)
-        if variant == "dag-probe-het":
-            # nothing cheaper than the probe can pass: the probe is measured again
-            table[cpu / 4] = (np.array([slow]), ref - 0.5)
-            again = sizer._acquisition(_Draws(table), noise, configs, sizer.coords.many(configs), *unseen, rng)
-            assert list(again) == [1.0, 0.0, 0.0]
-    probe_acq, trust_acq = acq["dag-probe-het"], acq["dag-trust-het"]
-    assert probe_acq[0] == 0.0 and probe_acq[2] == 0.0 and probe_acq[1] > 0
-    np.testing.assert_allclose(probe_acq[1], 0.5 * 0.5, rtol=0.2)
-    assert trust_acq[2] > trust_acq[1] > 0  # against the largest: the sure, dearer one wins
-
-
 def test_the_model_aims_at_what_the_rule_will_judge_not_at_the_true_location() -> None:
     """A configuration whose true location sits exactly at the rule's threshold is judged from the mean of the next
     evaluation's requests, which lands above it half the time: it passes with probability 1/2, not 1 (comparing
@@ -357,11 +311,11 @@ def test_in_the_noisy_scenario_rechecks_run_and_disturbed_measurements_never_dec
 
 
 def test_lean_centres_on_the_cheapest_probe_that_met_the_target_before_any_answer() -> None:
-    """Regions ``lean`` and ``probe`` (named variants, not the default): with no answer, the trust region's centre is
-    the cheapest configuration whose measurements met the target; ``trust`` takes the fastest measured one."""
+    """Region ``lean`` (a named variant, not the default): with no answer, the trust region's centre is the cheapest
+    configuration whose measurements met the target; ``trust`` takes the fastest measured one."""
     p = three_problem(budget=12)
     centres = {}
-    for variant in ("dag-trust-het", "dag-lean-het", "dag-probe-het"):
+    for variant in ("dag-trust-het", "dag-lean-het"):
         sizer = AquatopeBO(p, 0, variant=variant, **FAST)
         _drive(sizer, Measurer(Simulator(seed=0), p, k=10), 7)  # the starting design
         sizer.best = lambda: None  # type: ignore[method-assign]  # as if the rule had accepted nothing yet
@@ -372,7 +326,6 @@ def test_lean_centres_on_the_cheapest_probe_that_met_the_target_before_any_answe
     fastest = min((j for j in judged.values() if not j.failed), key=lambda j: j.loc)
     assert config_key(cheapest.config) != config_key(fastest.config)
     assert np.allclose(centres["dag-lean-het"], sizer.coords.to_x(cheapest.config))
-    assert np.allclose(centres["dag-probe-het"], sizer.coords.to_x(cheapest.config))
     assert np.allclose(centres["dag-trust-het"], sizer.coords.to_x(fastest.config))
 
 

@@ -31,10 +31,7 @@ seeds, ``bench/tune_bo_variants.py``):
   NeurIPS '19, :class:`aquatope.sizing.candidates.TrustRegion`) or ``global`` (Sobol points over the whole
   cube); both then polish locally around their best candidates; ``lean`` is ``trust`` centred, before any answer
   exists, on the cheapest configuration whose own measurements met the target instead of the fastest one (not
-  adopted: no difference shown by session 37's test on fresh seeds, ``bench/results/lean_centre/``); ``probe`` is
-  ``lean`` whose acquisition, before any answer, also measures the saving against that configuration instead of
-  the largest one, and where nothing cheaper can pass measures it again (session 41's test,
-  ``bench/results/probe_reference/``);
+  adopted: no difference shown by session 37's test on fresh seeds, ``bench/results/lean_centre/``);
 * noise ``het`` (each observation's measured variance) or ``homo`` (one learned noise level);
 * memory ``pin`` (the default since session 36, by its test on fresh seeds, ``bench/results/memory_pin/``),
   ``trim`` (the default in session 35, ``bench/results/memory_trim/``), ``used`` (session 34,
@@ -115,7 +112,7 @@ from aquatope.sizing.sizer import CONFIRM_RESERVE, BaseSizer, Proposal
 
 SURROGATES, REGIONS, NOISES, MEMORIES, TRENDS, LOOKS = (
     ("dag", "e2e"),
-    ("trust", "global", "lean", "probe"),
+    ("trust", "global", "lean"),
     ("het", "homo"),
     ("pin", "trim", "used", "blind"),
     ("amdahl", "flat"),
@@ -303,7 +300,7 @@ class AquatopeBO(BaseSizer):
         return dataclasses.replace(noise, tau=rule_tau(self.problem, kept, robust_spread(self.history.items)))
 
     def _region(self, judged: dict[ConfigKey, Judgement], rng: np.random.Generator) -> np.ndarray:
-        if self.variant.region in ("trust", "lean", "probe"):
+        if self.variant.region in ("trust", "lean"):
             center = self._center(judged)
             half = self.trust.half_width / self.coords.spans()
             return trust_candidates(center, half, self.n_candidates, self.problem.space.dims, rng)
@@ -325,20 +322,15 @@ class AquatopeBO(BaseSizer):
         loc_seen = np.array([loc for _, loc in seen], dtype=float)
         return self._acquisition(surrogate, noise, configs, x, n_seen, loc_seen, k, rng)
 
-    def _probe(self, judged: dict[ConfigKey, Judgement]) -> Judgement | None:
-        """Regions ``lean`` and ``probe``, before an answer: the cheapest configuration whose own kept measurements
-        all met the target (no suspect), or None."""
-        if self.variant.region not in ("lean", "probe") or self.best() is not None:
-            return None
-        ok = (j for j in judged.values() if not j.failed and config_key(j.config) not in self.suspects)
-        met = [j for j in ok if all(m.feasible for m in j.kept)]
-        return min(met, key=lambda j: j.objective_usd) if met else None
-
     def _center(self, judged: dict[ConfigKey, Judgement]) -> np.ndarray:
-        best = self.best() or self._probe(judged)
+        best = self.best()
         if best is not None:
             return self.coords.to_x(best.config)
         ok = [j for j in judged.values() if not j.failed]
+        if self.variant.region == "lean":  # before an answer: the cheapest whose own measurements met the target
+            met = [j for j in ok if config_key(j.config) not in self.suspects and all(m.feasible for m in j.kept)]
+            if met:
+                return self.coords.to_x(min(met, key=lambda j: j.objective_usd).config)
         pick = min(ok, key=lambda j: j.loc) if ok else next(iter(judged.values()))
         return self.coords.to_x(pick.config)
 
@@ -360,19 +352,15 @@ class AquatopeBO(BaseSizer):
         runs = FailureModel(self.problem, self.history.items, self._peaks()).p_runs(configs)
         passes = (judged_draws(draws.loc, noise, n_seen, loc_seen, k, rng) <= threshold) * runs
         best = self.best()
-        judged = judge_all(self.problem, self.history) if best is not None or self.variant.region == "probe" else {}
-        anchor = judged[config_key(best.config)] if best is not None else self._probe(judged) if judged else None
-        if anchor is None:  # no answer yet: the saving over the space's largest configuration, where it passes
+        if best is None:  # no answer yet: the saving over the space's largest configuration, where it passes
             top = self.coords.from_x(np.ones(self.problem.dims))
             reference = float(surrogate.sample([top], self._model_x([top]), self.draws, rng).log_objective.mean())
-        else:  # the answer's (region ``probe`` before an answer: the cheapest probe that met the target)
-            reference = math.log(anchor.objective_usd)
+        else:
+            reference = math.log(judge_all(self.problem, self.history)[config_key(best.config)].objective_usd)
         gain = np.maximum(0.0, reference - draws.log_objective)
         value = (gain * passes).mean(axis=0)
-        if best is None and not value.max() > 0:
-            if anchor is not None:  # nothing cheaper than the probe passes: measure the probe again
-                return np.array([float(config_key(c) == config_key(anchor.config)) for c in configs])
-            tie = -draws.log_objective.mean(axis=0)  # nothing cheaper than the largest passes: the likeliest to pass
+        if best is None and not value.max() > 0:  # nothing cheaper than the largest passes: the likeliest to pass
+            tie = -draws.log_objective.mean(axis=0)
             return passes.mean(axis=0) + 1e-6 * (tie - tie.min())
         return value
 
