@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pass_probability
-from tune_eval import WITHIN, as_lists, problem_for, sizer_seed_for
+from tune_eval import WITHIN, as_lists, load_done, problem_for, sizer_seed_for
 
 from aquatope.experiments.tuning import truth_curve, tune
 from aquatope.sizing.answer import ANSWER_CONFIDENCE
@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     out_path = Path(args.out)
     if args.summary:
-        summarize([json.loads(line) for line in out_path.read_text().splitlines() if line.strip()])
+        summarize(load_done(out_path))
         return
-    rows = [json.loads(line) for line in Path(args.runs).read_text().splitlines() if line.strip()]
+    rows = load_done(Path(args.runs))
     rows = [r for r in rows if r["method"] == args.method and r.get("sizer_seed_offset", 0) == args.sizer_seed_offset]
     todo = lost(rows)
     print(f"{len(todo)} of {len(rows)} runs were within 5% at some evaluation and are not at the end", flush=True)
